@@ -1,0 +1,3 @@
+from watchkeeper.cli import main
+
+main()

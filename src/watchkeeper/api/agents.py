@@ -1,0 +1,70 @@
+"""``/api/v1/agents`` and ``/api/v1/components``: the fleet's instances and their states."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Literal
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Request
+
+from watchkeeper.api.auth import require
+from watchkeeper.api.deps import read_conn
+from watchkeeper.api.errors import ApiError
+from watchkeeper.views import components
+
+router = APIRouter(prefix="/api/v1", tags=["agents"], dependencies=[require("read")])
+
+Liveness = Literal["online", "stale", "offline"]
+
+
+def _limits(request: Request) -> dict[str, float]:
+    s = request.app.state.settings
+    return {"now": time.time(), "stale_after": s.stale_after, "offline_after": s.offline_after}
+
+
+@router.get("/agents", summary="List agents")
+def list_agents(
+    request: Request,
+    conn: Annotated[sa.Connection, Depends(read_conn)],
+    state: str | None = None,
+    liveness: Liveness | None = None,
+) -> dict:
+    items = components.list_components(
+        conn, type="agent", state=state, liveness_is=liveness, **_limits(request)
+    )
+    return {"agents": items, "total": len(items)}
+
+
+@router.get("/agents/{agent_id}", summary="One agent: state, history, pings, tasks processed")
+def get_agent(
+    agent_id: str, request: Request, conn: Annotated[sa.Connection, Depends(read_conn)]
+) -> dict:
+    item = components.get_component(conn, "agent", agent_id, **_limits(request))
+    if item is None:
+        raise ApiError(404, f"agent {agent_id!r} not found")
+    return item
+
+
+@router.get("/components", summary="List components of every type")
+def list_components(
+    request: Request,
+    conn: Annotated[sa.Connection, Depends(read_conn)],
+    type: str | None = None,
+    state: str | None = None,
+    liveness: Liveness | None = None,
+) -> dict:
+    items = components.list_components(
+        conn, type=type, state=state, liveness_is=liveness, **_limits(request)
+    )
+    return {"components": items, "total": len(items)}
+
+
+@router.get("/components/{ctype}/{cid}", summary="One component instance")
+def get_component(
+    ctype: str, cid: str, request: Request, conn: Annotated[sa.Connection, Depends(read_conn)]
+) -> dict:
+    item = components.get_component(conn, ctype, cid, **_limits(request))
+    if item is None:
+        raise ApiError(404, f"component {ctype}/{cid} not found")
+    return item

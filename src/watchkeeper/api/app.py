@@ -1,0 +1,64 @@
+"""Build the ASGI application: engines, migrations, the writer, routers and error handling."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from watchkeeper import __version__
+from watchkeeper.api import agents, charts, errors, events, health, incidents, tasks
+from watchkeeper.config import Settings
+from watchkeeper.store import db, eventlog
+from watchkeeper.store.hub import CommitHub
+from watchkeeper.store.writer import Writer
+from watchkeeper.views import ALL_VIEWS
+
+#: Every router of the server; a new resource family adds its router here.
+ROUTERS: Sequence[APIRouter] = (
+    health.router,
+    events.router,
+    tasks.router,
+    agents.router,
+    incidents.router,
+    charts.router,
+)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        write_engine = db.make_engine(
+            settings.db, writer=True, synchronous=settings.sqlite_synchronous
+        )
+        read_engine = db.make_engine(settings.db, synchronous=settings.sqlite_synchronous)
+        db.upgrade(write_engine)
+        hub = CommitHub()
+        with read_engine.connect() as conn:
+            hub.latest = eventlog.last_seq(conn)
+        writer = Writer(write_engine, ALL_VIEWS, on_commit=hub.committed)
+        await writer.start()
+        app.state.read_engine = read_engine
+        app.state.writer = writer
+        app.state.hub = hub
+        try:
+            yield
+        finally:
+            await writer.stop()
+            write_engine.dispose()
+            read_engine.dispose()
+
+    app = FastAPI(
+        title="watchkeeper",
+        version=__version__,
+        description="A self-hosted monitor for distributed work.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    errors.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app

@@ -1,0 +1,113 @@
+"""``/api/v1/charts``: flat rows for the four seed-000 charts.
+
+Rows carry ISO-8601 times and flat fields so Grafana's JSON data sources (and the dashboard)
+read them as they are.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Query, Request
+
+from watchkeeper.api.auth import require
+from watchkeeper.api.deps import read_conn
+from watchkeeper.api.params import window
+from watchkeeper.events.timefmt import iso
+from watchkeeper.views import components, incidents, tasks
+
+router = APIRouter(prefix="/api/v1/charts", tags=["charts"], dependencies=[require("read")])
+
+Limit = Annotated[int, Query(ge=1, le=50_000)]
+
+
+@router.get("/waterfall", summary="Task status spans (chart 1)")
+def waterfall(
+    conn: Annotated[sa.Connection, Depends(read_conn)],
+    since: str | None = None,
+    until: str | None = None,
+    agent: str | None = None,
+    producer: str | None = None,
+    limit: Limit = 5000,
+) -> list[dict]:
+    start, end = window(since, until)
+    return tasks.waterfall(conn, start, end, agent=agent, producer=producer, limit=limit)
+
+
+@router.get("/aborted", summary="Aborted tasks over time, with incident context (chart 2)")
+def aborted(
+    request: Request,
+    conn: Annotated[sa.Connection, Depends(read_conn)],
+    since: str | None = None,
+    until: str | None = None,
+    agent: str | None = None,
+    interval: Annotated[float | None, Query(gt=0, description="bucket seconds")] = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+) -> dict:
+    start, end = window(since, until)
+    step = interval or _auto_interval(end - start)
+    points = tasks.aborted_tasks(conn, start, end, agent=agent, limit=100_000)
+    count = max(1, math.ceil((end - start) / step))
+    buckets = [0] * count
+    for point in points:
+        buckets[min(int((point["ts"] - start) // step), count - 1)] += 1
+    rows = [
+        {"start": iso(start + i * step), "end": iso(min(start + (i + 1) * step, end)), "count": n}
+        for i, n in enumerate(buckets)
+    ]
+    linked = []
+    window_s = request.app.state.settings.incident_window
+    for point in points[:limit]:
+        found = incidents.for_task(conn, point["task"], point["agent"], [point["ts"]], window_s)
+        latest = found[-1] if found else None
+        linked.append(
+            {
+                "task": point["task"],
+                "ts": iso(point["ts"]),
+                "status": point["status"],
+                "agent": point["agent"],
+                "producer": point["producer"],
+                "reason": latest["message"] if latest else None,
+                "last_state": latest["last_state"] if latest else None,
+                "current_loc": latest["current_loc"] if latest else None,
+                "target_loc": latest["target_loc"] if latest else None,
+                "subtask": latest["subtask"] if latest else None,
+                "subtasks_left": latest["subtasks_left"] if latest else None,
+                "pings": latest["pings"] if latest else None,
+                "fingerprint": latest["fingerprint"] if latest else None,
+                "incidents": len(found),
+            }
+        )
+    return {"interval": step, "buckets": rows, "tasks": linked, "total": len(points)}
+
+
+@router.get("/processed-per-agent", summary="Tasks finished and aborted per agent (chart 3)")
+def processed_per_agent(
+    conn: Annotated[sa.Connection, Depends(read_conn)],
+    since: str | None = None,
+    until: str | None = None,
+) -> list[dict]:
+    start, end = window(since, until)
+    return tasks.processed_per_agent(conn, start, end)
+
+
+@router.get("/component-status", summary="State spans per component instance (chart 4)")
+def component_status(
+    conn: Annotated[sa.Connection, Depends(read_conn)],
+    type: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    limit: Limit = 10_000,
+) -> list[dict]:
+    start, end = window(since, until)
+    return components.component_status(conn, start, end, type=type, limit=limit)
+
+
+def _auto_interval(span: float) -> float:
+    """A round bucket size giving about 60 buckets."""
+    for step in (1, 5, 10, 30, 60, 300, 600, 900, 1800, 3600, 10800, 21600, 43200, 86400):
+        if span / step <= 60:
+            return float(step)
+    return 86400.0 * math.ceil(span / 86400 / 60)

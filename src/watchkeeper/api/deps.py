@@ -1,0 +1,20 @@
+"""Access to the per-app resources routers need (read engine, writer, settings)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import sqlalchemy as sa
+from fastapi import Request
+
+from watchkeeper.config import Settings
+
+
+def settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def read_conn(request: Request) -> Iterator[sa.Connection]:
+    """A read connection for one request (routers never open their own)."""
+    with request.app.state.read_engine.connect() as conn:
+        yield conn

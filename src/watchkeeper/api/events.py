@@ -1,0 +1,159 @@
+"""``/api/v1/events``: ingest (JSON, array or NDJSON), read the log, and the live SSE stream."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import anyio
+import orjson
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import StreamingResponse
+
+from watchkeeper.api.auth import require
+from watchkeeper.api.deps import read_conn
+from watchkeeper.api.errors import ApiError
+from watchkeeper.api.responses import JSONResponse
+from watchkeeper.events.decode import decode_events
+from watchkeeper.store import eventlog
+
+router = APIRouter(prefix="/api/v1/events", tags=["events"])
+
+_INGEST_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        {"type": "object", "description": "one event"},
+                        {"type": "array", "items": {"type": "object"}},
+                    ]
+                }
+            },
+            "application/x-ndjson": {
+                "schema": {"type": "string", "description": "one JSON event per line"}
+            },
+        },
+    }
+}
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it is known to exceed ``limit``."""
+    length = request.headers.get("content-length")
+    too_large = ApiError(
+        413,
+        f"body larger than {limit} bytes",
+        [{"path": "body", "reason": f"at most {limit} bytes"}],
+    )
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post(
+    "",
+    status_code=202,
+    dependencies=[require("ingest")],
+    openapi_extra=_INGEST_BODY,
+    summary="Ingest events (all or nothing)",
+)
+async def ingest(request: Request) -> JSONResponse:
+    """Store a batch of events and answer once it is durably committed.
+
+    Accepts a JSON object, a JSON array, or NDJSON (``Content-Type: application/x-ndjson``).
+    Each item is a seed-000 task status, agent ping or agent incident, or a generic event with a
+    ``kind``. An ``event_id`` makes re-sending idempotent.
+    """
+    settings = request.app.state.settings
+    body = await read_body(request, settings.max_body_bytes)
+    events = decode_events(
+        body, request.headers.get("content-type"), max_items=settings.max_batch_events
+    )
+    ack = await request.app.state.writer.write(events)
+    return JSONResponse(ack.as_dict(), status_code=202)
+
+
+@router.get("", dependencies=[require("read")], summary="Read the event log")
+def list_events(
+    conn: Annotated[sa.Connection, Depends(read_conn)],
+    since_seq: Annotated[int, Query(ge=0)] = 0,
+    kind: Annotated[list[str] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+) -> JSONResponse:
+    items = eventlog.read(conn, since_seq=since_seq, kinds=kind, limit=limit)
+    next_seq = items[-1]["seq"] if items else since_seq
+    return JSONResponse({"events": items, "next_since_seq": next_seq})
+
+
+@router.get("/stream", dependencies=[require("read")], summary="Live events (Server-Sent Events)")
+async def stream(
+    request: Request,
+    since_seq: Annotated[int | None, Query(ge=0)] = None,
+    kind: Annotated[list[str] | None, Query()] = None,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
+    """Each event as ``id: <seq>`` / ``data: <json>``. Reconnecting with ``Last-Event-ID`` (or
+    ``since_seq``) resumes right after that event; with neither, the stream starts now."""
+    engine = request.app.state.read_engine
+    hub = request.app.state.hub
+    if last_event_id is not None:
+        if not last_event_id.strip().isdigit():
+            raise ApiError(
+                422,
+                "invalid Last-Event-ID",
+                [{"path": "header.last-event-id", "reason": "expected a seq number"}],
+            )
+        start = int(last_event_id)
+    elif since_seq is not None:
+        start = since_seq
+    else:
+        start = await anyio.to_thread.run_sync(_last_seq, engine)
+
+    async def events() -> AsyncIterator[bytes]:
+        after = start
+        idle = 0.0
+        yield b"retry: 2000\n\n"
+        while True:
+            mark = hub.latest
+            page = await anyio.to_thread.run_sync(_page, engine, after, kind)
+            if page:
+                idle = 0.0
+                out = []
+                for item in page:
+                    out.append(b"id: %d\ndata: %s\n\n" % (item["seq"], orjson.dumps(item)))
+                after = page[-1]["seq"]
+                yield b"".join(out)
+                continue
+            if await request.is_disconnected():
+                return
+            woke = await hub.wait(mark, timeout=1.0)
+            idle = 0.0 if woke else idle + 1.0
+            if idle >= 15.0:
+                idle = 0.0
+                yield b": keep-alive\n\n"
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _last_seq(engine: sa.Engine) -> int:
+    with engine.connect() as conn:
+        return eventlog.last_seq(conn)
+
+
+def _page(engine: sa.Engine, after: int, kinds: list[str] | None) -> list[dict]:
+    with engine.connect() as conn:
+        return eventlog.read(conn, since_seq=after, kinds=kinds, limit=500)

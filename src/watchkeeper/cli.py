@@ -1,0 +1,403 @@
+"""The ``watchkeeper`` command.
+
+Every option also comes from ``WATCHKEEPER_<OPTION>`` and from a TOML file given with
+``--config`` (or ``WATCHKEEPER_CONFIG``): the file's top-level keys, and those of a table named
+after the command (``[serve]``, ``[send]``...), become the defaults of the options of the same
+name. Click applies the order command line > environment > file > built-in default.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import sys
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+import click
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from watchkeeper import __version__
+from watchkeeper.config import DEFAULT_DB, ConfigError, Settings, read_file, tokens_from
+
+app = typer.Typer(
+    help="watchkeeper: a self-hosted monitor for distributed work.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+console = Console()
+err = Console(stderr=True)
+
+
+def _load_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """Eager ``--config``: turn the file into this command's option defaults."""
+    if not value:
+        return value
+    try:
+        data = read_file(value)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc)) from None
+    defaults = {k.replace("-", "_"): v for k, v in data.items() if not isinstance(v, dict)}
+    section = data.get(ctx.info_name or "", {})
+    if isinstance(section, dict):
+        defaults.update({k.replace("-", "_"): v for k, v in section.items()})
+    ctx.default_map = {**(ctx.default_map or {}), **defaults}
+    ctx.meta["watchkeeper.config"] = data
+    return value
+
+
+ConfigOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--config",
+        envvar="WATCHKEEPER_CONFIG",
+        is_eager=True,
+        callback=_load_config,
+        help="TOML config file.",
+        show_default=False,
+    ),
+]
+DbOpt = Annotated[
+    str, typer.Option("--db", envvar="WATCHKEEPER_DB", help="Database URL or SQLite file path.")
+]
+ServerOpt = Annotated[
+    str,
+    typer.Option(
+        "--server", envvar="WATCHKEEPER_SERVER", help="Base URL of the watchkeeper server."
+    ),
+]
+TokenOpt = Annotated[
+    str | None,
+    typer.Option("--token", envvar="WATCHKEEPER_TOKEN", help="Bearer token.", show_default=False),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"watchkeeper {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    _version_flag: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """watchkeeper: tasks, agents, incidents, logs and metrics of a fleet, in one server."""
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    config: ConfigOpt = None,
+    db: DbOpt = DEFAULT_DB,
+    host: Annotated[str, typer.Option(envvar="WATCHKEEPER_HOST")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="WATCHKEEPER_PORT", min=1, max=65535)] = 7070,
+    insecure: Annotated[
+        bool,
+        typer.Option(envvar="WATCHKEEPER_INSECURE", help="Allow anonymous access off loopback."),
+    ] = False,
+    max_body_bytes: Annotated[int, typer.Option(envvar="WATCHKEEPER_MAX_BODY_BYTES", min=1)] = (
+        16 * 1024 * 1024
+    ),
+    stale_after: Annotated[
+        float,
+        typer.Option(
+            envvar="WATCHKEEPER_STALE_AFTER", min=0, help="Seconds of silence before stale."
+        ),
+    ] = 30.0,
+    offline_after: Annotated[
+        float,
+        typer.Option(
+            envvar="WATCHKEEPER_OFFLINE_AFTER", min=0, help="Seconds of silence before offline."
+        ),
+    ] = 120.0,
+    sqlite_synchronous: Annotated[
+        str,
+        typer.Option(envvar="WATCHKEEPER_SQLITE_SYNCHRONOUS", help="SQLite synchronous pragma."),
+    ] = "FULL",
+    log_level: Annotated[str, typer.Option(envvar="WATCHKEEPER_LOG_LEVEL")] = "info",
+) -> None:
+    """Run the server: ingest, views, REST API and dashboard."""
+    import uvicorn
+
+    from watchkeeper.api.app import create_app
+
+    file_data = ctx.meta.get("watchkeeper.config", {})
+    try:
+        settings = Settings(
+            db=db,
+            host=host,
+            port=port,
+            insecure=insecure,
+            max_body_bytes=max_body_bytes,
+            stale_after=stale_after,
+            offline_after=offline_after,
+            sqlite_synchronous=sqlite_synchronous.upper(),
+            tokens=tokens_from(file_data.get("auth")),
+        )
+        settings.check()
+    except ConfigError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    err.print(
+        f"watchkeeper {__version__} on http://{host}:{port}  (db: {_safe_url(db)}, "
+        f"auth: {'tokens' if settings.tokens else 'anonymous'})"
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=log_level.lower(),
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+def _safe_url(url: str) -> str:
+    """The database URL without its password, for logs."""
+    from sqlalchemy.engine import make_url
+
+    from watchkeeper.store.db import normalise_url
+
+    return make_url(normalise_url(url)).render_as_string(hide_password=True)
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOpt = None, db: DbOpt = DEFAULT_DB) -> None:
+    """Apply database migrations (also done on every start of the server)."""
+    from watchkeeper.store import db as store_db
+
+    engine = store_db.make_engine(db, writer=True)
+    store_db.upgrade(engine)
+    console.print(f"database at revision {store_db.current_revision(engine)}")
+
+
+@db_app.command("rebuild")
+def db_rebuild(config: ConfigOpt = None, db: DbOpt = DEFAULT_DB) -> None:
+    """Recompute every view from the event log."""
+    from watchkeeper.store import db as store_db
+    from watchkeeper.store.rebuild import rebuild
+    from watchkeeper.views import ALL_VIEWS
+
+    engine = store_db.make_engine(db, writer=True)
+    store_db.upgrade(engine)
+    with _progress() as progress:
+        job = progress.add_task("replaying events", total=None)
+        done = rebuild(
+            engine, ALL_VIEWS, lambda n, total: progress.update(job, completed=n, total=total)
+        )
+    console.print(f"rebuilt {len(ALL_VIEWS)} views from {done} events")
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    )
+
+
+def _read_items(source: str) -> Iterator[Any]:
+    """JSON (an object or an array) or NDJSON, from a file or ``-`` for standard input."""
+    raw = sys.stdin.buffer.read() if source == "-" else pathlib.Path(source).read_bytes()
+    stripped = raw.lstrip()
+    if stripped.startswith(b"["):
+        yield from orjson.loads(raw)
+        return
+    try:
+        yield orjson.loads(raw)
+        return
+    except orjson.JSONDecodeError:
+        pass
+    for number, line in enumerate(raw.splitlines(), start=1):
+        if line.strip():
+            try:
+                yield orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                raise click.BadParameter(f"{source}:{number}: {exc}") from None
+
+
+@app.command()
+def send(
+    source: Annotated[str, typer.Argument(help="JSON or NDJSON file, or - for stdin.")] = "-",
+    config: ConfigOpt = None,
+    server: ServerOpt = "http://127.0.0.1:7070",
+    token: TokenOpt = None,
+    batch_size: Annotated[
+        int, typer.Option(envvar="WATCHKEEPER_BATCH_SIZE", min=1, max=100_000)
+    ] = 1000,
+    retries: Annotated[int, typer.Option(envvar="WATCHKEEPER_RETRIES", min=0)] = 5,
+) -> None:
+    """Send events from a file (batched, retried, with progress)."""
+    from watchkeeper.client import Client, WatchkeeperError
+
+    items = list(_read_items(source))
+    stored = dups = 0
+    try:
+        with Client(server, token, retries=retries) as client, _progress() as progress:
+            job = progress.add_task("sending", total=len(items))
+            for ack in client.send(
+                items, batch_size=batch_size, progress=lambda n: progress.advance(job, n)
+            ):
+                stored += ack["accepted"] - ack.get("duplicates", 0)
+                dups += ack.get("duplicates", 0)
+    except WatchkeeperError as exc:
+        err.print(f"[red]refused:[/red] {exc}")
+        for detail in exc.details[:20]:
+            err.print(f"  {detail.get('path')}: {detail.get('reason')}")
+        raise typer.Exit(1) from None
+    except Exception as exc:  # connection failures after all retries
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    console.print(f"sent {len(items)} events: {stored} stored, {dups} duplicates")
+
+
+def _query(server: str, token: str | None, method: str, **filters: Any) -> Any:
+    from watchkeeper.client import Client, WatchkeeperError
+
+    try:
+        with Client(server, token, retries=1) as client:
+            return getattr(client, method)(**filters)
+    except WatchkeeperError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    except Exception as exc:
+        err.print(f"[red]error:[/red] cannot reach {server}: {exc}")
+        raise typer.Exit(1) from None
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str], title: str) -> None:
+    table = Table(title=title, show_lines=False)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+    console.print(table)
+
+
+@app.command()
+def tasks(
+    config: ConfigOpt = None,
+    server: ServerOpt = "http://127.0.0.1:7070",
+    token: TokenOpt = None,
+    status: Annotated[str | None, typer.Option(help="Comma-separated statuses.")] = None,
+    agent: str | None = None,
+    producer: str | None = None,
+    since: str | None = None,
+    limit: int = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """List tasks."""
+    data = _query(
+        server,
+        token,
+        "tasks",
+        status=status,
+        agent=agent,
+        producer=producer,
+        since=since,
+        limit=limit,
+    )
+    if as_json:
+        console.print_json(json.dumps(data))
+        return
+    _table(
+        data["tasks"],
+        ["id", "status", "producer", "agent", "created_at", "updated_at"],
+        f"tasks ({len(data['tasks'])} of {data['total']})",
+    )
+
+
+@app.command()
+def agents(
+    config: ConfigOpt = None,
+    server: ServerOpt = "http://127.0.0.1:7070",
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List agents with their state and liveness."""
+    data = _query(server, token, "agents")
+    if as_json:
+        console.print_json(json.dumps(data))
+        return
+    _table(
+        data["agents"],
+        ["id", "state", "liveness", "last_seen", "tasks_processed", "incidents"],
+        f"agents ({data['total']})",
+    )
+
+
+@app.command()
+def incidents(
+    config: ConfigOpt = None,
+    server: ServerOpt = "http://127.0.0.1:7070",
+    token: TokenOpt = None,
+    agent: str | None = None,
+    task: str | None = None,
+    since: str | None = None,
+    limit: int = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """List incidents, newest first."""
+    data = _query(server, token, "incidents", agent=agent, task=task, since=since, limit=limit)
+    if as_json:
+        console.print_json(json.dumps(data))
+        return
+    _table(
+        data["incidents"],
+        ["id", "ts", "agent", "task", "last_state", "message"],
+        f"incidents ({len(data['incidents'])} of {data['total']})",
+    )
+
+
+@app.command()
+def demo(
+    config: ConfigOpt = None,
+    server: ServerOpt = "http://127.0.0.1:7070",
+    token: TokenOpt = None,
+    duration: Annotated[float, typer.Option(help="Seconds to run; 0 runs until Ctrl-C.")] = 60.0,
+    agents_count: Annotated[int, typer.Option("--agents", min=1, max=1000)] = 8,
+    producers: Annotated[int, typer.Option(min=1, max=100)] = 2,
+    seed: int | None = None,
+) -> None:
+    """Run a simulated fleet (producers, agents, aborts with incidents) against a server."""
+    from watchkeeper import demo as fleet
+    from watchkeeper.client import Client
+
+    err.print(
+        f"simulating {agents_count} agents and {producers} producers against {server} "
+        f"({'until Ctrl-C' if duration <= 0 else f'{duration:g} s'})"
+    )
+    with Client(server, token) as client, _progress() as progress:
+        job = progress.add_task("events sent", total=None)
+        try:
+            sent = fleet.run(
+                client.send,
+                duration=duration,
+                agents=agents_count,
+                producers=producers,
+                seed=seed,
+                on_step=lambda n: progress.advance(job, n),
+            )
+        except KeyboardInterrupt:
+            sent = int(progress.tasks[0].completed)
+    console.print(f"demo sent {sent} events; open {server}/docs or {server}/api/v1/tasks")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,101 @@
+"""Server settings and where they come from.
+
+Every option can be given on the command line, as ``WATCHKEEPER_<OPTION>`` in the environment,
+or in a TOML file (``--config``); the command line wins over the environment, which wins over
+the file, which wins over the defaults here. The CLI resolves that order (Click does it for
+options); this module holds the result and reads the file.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import pathlib
+import tomllib
+from dataclasses import dataclass, field
+from typing import Any
+
+ROLES = ("admin", "ingest", "read", "agent")
+DEFAULT_DB = "sqlite:///watchkeeper.db"
+
+
+class ConfigError(ValueError):
+    """A setting is missing or wrong; the CLI prints it and exits with status 2."""
+
+
+@dataclass(slots=True)
+class Settings:
+    db: str = DEFAULT_DB
+    host: str = "127.0.0.1"
+    port: int = 7070
+    max_body_bytes: int = 16 * 1024 * 1024
+    max_batch_events: int = 100_000
+    stale_after: float = 30.0
+    offline_after: float = 120.0
+    incident_window: float = 120.0
+    sqlite_synchronous: str = "FULL"
+    insecure: bool = False
+    #: token -> role; empty means anonymous access (allowed on loopback only).
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def check(self) -> None:
+        if self.offline_after < self.stale_after:
+            raise ConfigError("offline_after must not be shorter than stale_after")
+        if self.sqlite_synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+            raise ConfigError("sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA")
+        if not self.tokens and not is_loopback(self.host) and not self.insecure:
+            raise ConfigError(
+                f"refusing to serve on {self.host} without tokens: set WATCHKEEPER_ADMIN_TOKEN "
+                "(or [auth] in the config file), or pass --insecure to allow anonymous access"
+            )
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def read_file(path: str | os.PathLike[str] | None) -> dict[str, Any]:
+    """The TOML config file as a dict (empty when no file is given)."""
+    if not path:
+        return {}
+    file = pathlib.Path(path)
+    try:
+        with file.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {file}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {file}: {exc}") from None
+
+
+def tokens_from(
+    file_auth: dict[str, Any] | None, env: dict[str, str] | None = None
+) -> dict[str, str]:
+    """Collect tokens from the ``[auth]`` table and ``WATCHKEEPER_<ROLE>_TOKEN`` variables.
+
+    ``[auth]`` takes ``admin_token = "..."`` or ``admin_tokens = ["...", ...]`` per role. The
+    environment adds to the file rather than replacing it, so an operator can inject one more
+    token without rewriting the file.
+    """
+    env = os.environ if env is None else env
+    tokens: dict[str, str] = {}
+    auth = file_auth or {}
+    for role in ROLES:
+        values: list[Any] = []
+        single = auth.get(f"{role}_token")
+        if single:
+            values.append(single)
+        values.extend(auth.get(f"{role}_tokens", []) or [])
+        from_env = env.get(f"WATCHKEEPER_{role.upper()}_TOKEN")
+        if from_env:
+            values.append(from_env)
+        for value in values:
+            if not isinstance(value, str) or len(value) < 8:
+                raise ConfigError(f"{role} tokens must be strings of at least 8 characters")
+            tokens[value] = role
+    return tokens

@@ -1,0 +1,121 @@
+"""From a request body to a validated list of events, all or nothing.
+
+The body is one JSON object, a JSON array of objects, or NDJSON. Each item is recognised by
+shape and translated by the module of its format. Any bad item makes the whole batch invalid,
+and the :class:`InvalidBatch` lists every bad item with its index and field path.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from watchkeeper.events import generic, seed000
+from watchkeeper.events.model import Event, InvalidBatch, Issue
+
+NDJSON_TYPES = frozenset(
+    {
+        "application/x-ndjson",
+        "application/ndjson",
+        "application/jsonl",
+        "application/json-seq",
+        "application/jsonlines",
+    }
+)
+
+
+class MalformedBody(Exception):
+    """The body is not JSON (or not NDJSON); answered with 400."""
+
+    def __init__(self, message: str, path: str = "body") -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+
+
+def load_items(body: bytes, content_type: str | None) -> tuple[list[Any], bool]:
+    """Decode ``body`` into items; the flag says whether the body was a batch (array/NDJSON)."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if media in NDJSON_TYPES:
+        items = []
+        for number, line in enumerate(body.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                items.append(orjson.loads(line))
+            except orjson.JSONDecodeError as exc:
+                raise MalformedBody(f"line {number}: {exc}", f"line {number}") from None
+        return items, True
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedBody(f"malformed JSON: {exc}") from None
+    if isinstance(data, list):
+        return data, True
+    return [data], False
+
+
+def translate_item(item: Any, prefix: str, now: float, issues: list[Issue]) -> Event | None:
+    """Translate one decoded item, appending issues when it is invalid."""
+    if not isinstance(item, Mapping):
+        issues.append(Issue(prefix or "$", "expected a JSON object"))
+        return None
+    event_id = _event_id(item, prefix, issues)
+    if "kind" in item:
+        event = generic.translate(item, prefix, now, issues)
+    else:
+        shape = seed000.recognise(item)
+        if shape is None:
+            issues.append(
+                Issue(
+                    prefix or "$",
+                    "unrecognised event: expected a seed-000 task "
+                    "(id_task), agent ping or incident (id_agent), or a 'kind'",
+                )
+            )
+            return None
+        event = seed000.translate(item, shape, prefix, now, issues)
+    if event is not None:
+        event.event_id = event_id
+        event.received_at = now
+    return event
+
+
+def decode_events(
+    body: bytes, content_type: str | None, *, max_items: int = 100_000
+) -> list[Event]:
+    """Decode and validate a whole body; raises :class:`MalformedBody` or :class:`InvalidBatch`."""
+    items, batched = load_items(body, content_type)
+    if len(items) > max_items:
+        raise InvalidBatch([Issue("$", f"at most {max_items} events per request")])
+    if not items:
+        raise InvalidBatch([Issue("$", "no events in the body")])
+    now = time.time()
+    issues: list[Issue] = []
+    events: list[Event] = []
+    for index, item in enumerate(items):
+        event = translate_item(item, f"[{index}]" if batched else "", now, issues)
+        if event is not None:
+            events.append(event)
+    if issues:
+        raise InvalidBatch(issues)
+    return events
+
+
+def _event_id(item: Mapping[str, Any], prefix: str, issues: list[Issue]) -> str | None:
+    value = item.get("event_id")
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, str | int)
+        or not str(value)
+        or len(str(value)) > 200
+    ):
+        path = f"{prefix}.event_id" if prefix else "event_id"
+        issues.append(Issue(path, "expected a string of 1 to 200 characters"))
+        return None
+    return str(value)

@@ -1,0 +1,128 @@
+"""Typed field readers shared by the format translators.
+
+Each reader either returns a value or appends an :class:`Issue` naming the field path, so a
+translator reports every bad field of an item at once instead of stopping at the first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from watchkeeper.events.model import LEVELS, Issue
+from watchkeeper.events.timefmt import parse_time
+
+_LEVEL_ALIASES = {
+    "warn": "warning",
+    "err": "error",
+    "fatal": "critical",
+    "crit": "critical",
+    "trace": "debug",
+    "notice": "info",
+}
+_MISSING = object()
+
+
+class Fields:
+    """Reads fields of one JSON object, collecting issues under a path prefix."""
+
+    __slots__ = ("obj", "prefix", "issues")
+
+    def __init__(self, obj: Mapping[str, Any], prefix: str, issues: list[Issue]) -> None:
+        self.obj = obj
+        self.prefix = prefix
+        self.issues = issues
+
+    def path(self, name: str) -> str:
+        return f"{self.prefix}.{name}" if self.prefix else name
+
+    def fail(self, name: str, reason: str) -> None:
+        self.issues.append(Issue(self.path(name), reason))
+
+    def ident(self, name: str, *, required: bool = False) -> str | None:
+        """An identifier: a non-empty string or an integer, kept as text."""
+        value = self.obj.get(name, _MISSING)
+        if value is _MISSING or value is None:
+            if required:
+                self.fail(name, "field required")
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            self.fail(name, "expected an integer or a string identifier")
+            return None
+        text = str(value)
+        if not text or len(text) > 200:
+            self.fail(name, "identifier must be 1 to 200 characters")
+            return None
+        return text
+
+    def text(self, name: str, *, required: bool = False, max_len: int = 10_000) -> str | None:
+        value = self.obj.get(name, _MISSING)
+        if value is _MISSING or value is None:
+            if required:
+                self.fail(name, "field required")
+            return None
+        if not isinstance(value, str):
+            self.fail(name, "expected a string")
+            return None
+        if required and not value:
+            self.fail(name, "must not be empty")
+            return None
+        if len(value) > max_len:
+            self.fail(name, f"longer than {max_len} characters")
+            return None
+        return value
+
+    def integer(self, name: str) -> int | None:
+        value = self.obj.get(name)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(name, "expected an integer")
+            return None
+        return value
+
+    def mapping(self, name: str) -> Mapping[str, Any] | None:
+        value = self.obj.get(name)
+        if value is None:
+            return None
+        if not isinstance(value, Mapping):
+            self.fail(name, "expected an object")
+            return None
+        return value
+
+    def time(self, *names: str, default: float) -> float:
+        """The first of ``names`` present, parsed as a time; ``default`` if none is."""
+        for name in names:
+            value = self.obj.get(name)
+            if value is None:
+                continue
+            try:
+                return parse_time(value)
+            except ValueError as exc:
+                self.fail(name, str(exc))
+                return default
+        return default
+
+    def level(self, name: str = "level") -> str:
+        value = self.obj.get(name)
+        if value is None:
+            return "info"
+        level = normalise_level(value)
+        if level is None:
+            self.fail(name, f"unknown level {value!r}: expected one of {', '.join(LEVELS)}")
+            return "info"
+        return level
+
+
+def normalise_level(value: object) -> str | None:
+    """Map a level name or a Python logging number onto :data:`LEVELS`."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        index = min(max(value // 10 - 1, 0), len(LEVELS) - 1)
+        return LEVELS[index]
+    if isinstance(value, str):
+        name = value.strip().lower()
+        name = _LEVEL_ALIASES.get(name, name)
+        return name if name in LEVELS else None
+    return None

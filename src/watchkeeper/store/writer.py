@@ -1,0 +1,218 @@
+"""The one writer of a server process: group commit of concurrent requests.
+
+Every ingest request hands its validated batch to :meth:`Writer.write` and waits. The writer
+thread takes every batch waiting at that moment, stores them and updates the views in one
+transaction, commits, and only then answers each request. One commit (one fsync) is shared by
+all the requests that arrived while the previous one was running, which is what makes
+single-event requests cheap. A batch is all or nothing: if the shared transaction fails, each
+batch is retried alone so one bad batch cannot take the others down with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import orjson
+import sqlalchemy as sa
+
+from watchkeeper.events import Event
+from watchkeeper.store.tables import events as events_table
+from watchkeeper.views.base import View, chunks
+
+log = logging.getLogger(__name__)
+
+#: PostgreSQL advisory lock key that serialises writers of all replicas (seq order = commit order).
+PG_WRITER_LOCK = 0x7761746368
+
+
+@dataclass(slots=True, frozen=True)
+class Ack:
+    """What a request is told once its batch is durably committed."""
+
+    accepted: int
+    duplicates: int
+    first_seq: int | None
+    last_seq: int | None
+
+    def as_dict(self) -> dict[str, int | None]:
+        return {
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "first_seq": self.first_seq,
+            "last_seq": self.last_seq,
+        }
+
+
+class WriterStopped(RuntimeError):
+    """The writer is shutting down and takes no more batches (answered with 503)."""
+
+
+def store_events(
+    conn: sa.Connection, views: Sequence[View], batches: Sequence[list[Event]]
+) -> list[Ack]:
+    """Append ``batches`` to the log and fold them into ``views``, inside ``conn``'s transaction.
+
+    Sequence numbers are assigned here, under the write lock, so they are gap-free and follow
+    commit order, which is what lets a live stream resume from ``Last-Event-ID`` safely.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_WRITER_LOCK})
+    seq = conn.execute(sa.select(sa.func.max(events_table.c.seq))).scalar() or 0
+    wanted = [e.event_id for batch in batches for e in batch if e.event_id is not None]
+    seen: set[str] = set()
+    for part in chunks(wanted):
+        seen.update(
+            conn.execute(
+                sa.select(events_table.c.event_id).where(events_table.c.event_id.in_(part))
+            ).scalars()
+        )
+    acks: list[Ack] = []
+    stored: list[Event] = []
+    rows: list[dict] = []
+    for batch in batches:
+        first = None
+        dups = 0
+        for event in batch:
+            if event.event_id is not None:
+                if event.event_id in seen:
+                    dups += 1
+                    continue
+                seen.add(event.event_id)
+            seq += 1
+            event.seq = seq
+            first = first if first is not None else seq
+            stored.append(event)
+            rows.append(
+                {
+                    "seq": seq,
+                    "event_id": event.event_id,
+                    "kind": event.kind,
+                    "ts": event.ts,
+                    "received_at": event.received_at,
+                    "level": event.level,
+                    "source": event.source,
+                    "subject": event.subject,
+                    "attrs": orjson.dumps(event.attrs).decode(),
+                    "body": orjson.dumps(event.body).decode(),
+                }
+            )
+        acks.append(Ack(len(batch), dups, first, seq if first is not None else None))
+    if rows:
+        conn.execute(events_table.insert(), rows)
+        apply_views(conn, views, stored)
+    return acks
+
+
+def apply_views(conn: sa.Connection, views: Sequence[View], stored: Sequence[Event]) -> None:
+    for view in views:
+        mine = [e for e in stored if e.kind in view.kinds]
+        if mine:
+            view.apply(conn, mine)
+
+
+class Writer:
+    """Owns the writing thread and the queue of batches waiting to be committed."""
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        views: Sequence[View],
+        *,
+        max_group_events: int = 50_000,
+        on_commit: Callable[[int], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.views = tuple(views)
+        self.max_group_events = max_group_events
+        self.on_commit = on_commit
+        self._queue: asyncio.Queue[tuple[list[Event], asyncio.Future[Ack]] | None] = asyncio.Queue()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wk-writer")
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.committed_events = 0
+        self.commits = 0
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="watchkeeper-writer")
+
+    async def stop(self) -> None:
+        """Commit what is queued, then stop (what is acknowledged is always committed)."""
+        self._stopping = True
+        await self._queue.put(None)
+        if self._task is not None:
+            await self._task
+        self._executor.shutdown(wait=True)
+
+    async def write(self, events: list[Event]) -> Ack:
+        if self._stopping:
+            raise WriterStopped("the server is shutting down")
+        future: asyncio.Future[Ack] = asyncio.get_running_loop().create_future()
+        await self._queue.put((events, future))
+        return await future
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            item = await self._queue.get()
+            stop = item is None
+            group = [] if item is None else [item]
+            size = sum(len(events) for events, _ in group)
+            while size < self.max_group_events and not self._queue.empty():
+                more = self._queue.get_nowait()
+                if more is None:
+                    stop = True
+                    continue
+                group.append(more)
+                size += len(more[0])
+            if group:
+                await loop.run_in_executor(self._executor, self._commit_group, group, loop)
+            if stop and self._queue.empty():
+                return
+
+    def _commit_group(
+        self, group: list[tuple[list[Event], asyncio.Future[Ack]]], loop: asyncio.AbstractEventLoop
+    ) -> None:
+        try:
+            acks = self._commit([events for events, _ in group])
+            results: list[Ack | BaseException] = list(acks)
+        except Exception as exc:
+            if len(group) == 1:
+                log.exception("commit failed")
+                results = [exc]
+            else:
+                results = []
+                for events, _ in group:
+                    try:
+                        results.extend(self._commit([events]))
+                    except Exception as one_exc:
+                        log.exception("commit of one batch failed")
+                        results.append(one_exc)
+        last = max((r.last_seq for r in results if isinstance(r, Ack) and r.last_seq), default=0)
+        loop.call_soon_threadsafe(self._resolve, group, results, last)
+
+    def _commit(self, batches: list[list[Event]]) -> list[Ack]:
+        with self.engine.begin() as conn:
+            acks = store_events(conn, self.views, batches)
+        self.commits += 1
+        self.committed_events += sum(a.accepted - a.duplicates for a in acks)
+        return acks
+
+    def _resolve(
+        self,
+        group: list[tuple[list[Event], asyncio.Future[Ack]]],
+        results: list[Ack | BaseException],
+        last_seq: int,
+    ) -> None:
+        for (_, future), result in zip(group, results, strict=True):
+            if future.done():
+                continue
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+        if last_seq and self.on_commit is not None:
+            self.on_commit(last_seq)

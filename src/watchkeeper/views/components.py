@@ -1,0 +1,330 @@
+"""Components: every agent, producer, lift... with its current state, state spans and pings.
+
+Fed by state switches (``component.state``, which seed-000 agent pings become), by incidents
+(which prove the agent alive) and by task results (tasks processed per agent).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from watchkeeper.events import Event
+from watchkeeper.events.timefmt import iso
+from watchkeeper.store.tables import BigKey, Time, metadata
+from watchkeeper.views.base import dumps, loads
+from watchkeeper.views.tasks import ABORTED, FINISHED
+
+components = sa.Table(
+    "components",
+    metadata,
+    sa.Column("type", sa.String(100), primary_key=True),
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("state", sa.String(64)),
+    sa.Column("state_since", Time),
+    sa.Column("first_seen", Time, nullable=False),
+    sa.Column("last_seen", Time, nullable=False),
+    sa.Column("message", sa.Text),
+    sa.Column("loc", sa.String(500)),
+    sa.Column("pings", sa.Text, nullable=False),
+    sa.Column("tasks_finished", sa.Integer, nullable=False),
+    sa.Column("tasks_aborted", sa.Integer, nullable=False),
+    sa.Column("incidents", sa.Integer, nullable=False),
+    sa.Index("ix_components_last_seen", "last_seen"),
+)
+
+component_spans = sa.Table(
+    "component_spans",
+    metadata,
+    sa.Column("seq", BigKey, primary_key=True, autoincrement=False),
+    sa.Column("type", sa.String(100), nullable=False),
+    sa.Column("cid", sa.String(200), nullable=False),
+    sa.Column("state", sa.String(64), nullable=False),
+    sa.Column("start", Time, nullable=False),
+    sa.Column("end", Time),
+    sa.Index("ix_component_spans_component", "type", "cid", "start"),
+    sa.Index("ix_component_spans_start", "start"),
+)
+
+
+class ComponentsView:
+    name = "components"
+    kinds = frozenset({"component.state", "incident", "task.status"})
+    tables = (components, component_spans)
+
+    def apply(self, conn: sa.Connection, events: Sequence[Event]) -> None:
+        keys: set[tuple[str, str]] = set()
+        for event in events:
+            key = _component_key(event)
+            if key is not None:
+                keys.add(key)
+        if not keys:
+            return
+        current = self._load(conn, keys)
+        new_keys: set[tuple[str, str]] = set()
+        spans: dict[int, dict[str, Any]] = {}
+        closes: list[dict[str, Any]] = []
+        for event in events:
+            key = _component_key(event)
+            if key is None:
+                continue
+            row = current.get(key)
+            if row is None:
+                row = current[key] = {
+                    "type": key[0],
+                    "id": key[1],
+                    "state": None,
+                    "state_since": None,
+                    "first_seen": event.ts,
+                    "last_seen": event.ts,
+                    "message": None,
+                    "loc": None,
+                    "pings": {},
+                    "tasks_finished": 0,
+                    "tasks_aborted": 0,
+                    "incidents": 0,
+                }
+                new_keys.add(key)
+            row["last_seen"] = max(row["last_seen"], event.ts)
+            row["first_seen"] = min(row["first_seen"], event.ts)
+            if event.kind == "task.status":
+                status = event.attrs["status"]
+                if status in FINISHED:
+                    row["tasks_finished"] += 1
+                elif status in ABORTED:
+                    row["tasks_aborted"] += 1
+            elif event.kind == "incident":
+                row["incidents"] += 1
+            else:
+                self._switch(row, event, spans, closes)
+        if closes:
+            s = component_spans
+            conn.execute(
+                s.update()
+                .where(s.c.seq == sa.bindparam("b_seq"))
+                .values(end=sa.bindparam("b_end")),
+                closes,
+            )
+        if spans:
+            conn.execute(component_spans.insert(), list(spans.values()))
+        rows = [
+            {
+                **{k: v for k, v in row.items() if not k.startswith("_")},
+                "pings": dumps(row["pings"]),
+            }
+            for row in current.values()
+        ]
+        inserts = [r for r in rows if (r["type"], r["id"]) in new_keys]
+        updates = [
+            {**r, "b_type": r["type"], "b_id": r["id"]}
+            for r in rows
+            if (r["type"], r["id"]) not in new_keys
+        ]
+        if inserts:
+            conn.execute(components.insert(), inserts)
+        if updates:
+            c = components
+            conn.execute(
+                c.update().where(
+                    c.c.type == sa.bindparam("b_type"), c.c.id == sa.bindparam("b_id")
+                ),
+                updates,
+            )
+
+    @staticmethod
+    def _switch(
+        row: dict[str, Any],
+        event: Event,
+        spans: dict[int, dict[str, Any]],
+        closes: list[dict[str, Any]],
+    ) -> None:
+        state = event.attrs["state"]
+        pings = row["pings"]
+        pings[state] = pings.get(state, 0) + 1
+        if row["state_since"] is not None and event.ts < row["state_since"]:
+            # A late ping from before the current span: counted, but it cannot rewrite history.
+            return
+        row["message"] = event.attrs.get("message")
+        row["loc"] = event.attrs.get("loc")
+        if state == row["state"]:
+            return
+        open_span = row.get("_open_seq")
+        if row["state"] is not None and open_span is None:
+            open_span = row.get("_db_open_seq")
+        if open_span is not None:
+            pending = spans.get(open_span)
+            if pending is not None:
+                pending["end"] = event.ts
+            else:
+                closes.append({"b_seq": open_span, "b_end": event.ts})
+        spans[event.seq] = {
+            "seq": event.seq,
+            "type": row["type"],
+            "cid": row["id"],
+            "state": state,
+            "start": event.ts,
+            "end": None,
+        }
+        row["_open_seq"] = event.seq
+        row["state"] = state
+        row["state_since"] = event.ts
+
+    @staticmethod
+    def _load(conn: sa.Connection, keys: set[tuple[str, str]]) -> dict[tuple[str, str], dict]:
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        key_list = sorted(keys)
+        for start in range(0, len(key_list), 250):
+            part = key_list[start : start + 250]
+            rows = conn.execute(
+                sa.select(components).where(sa.tuple_(components.c.type, components.c.id).in_(part))
+            )
+            for row in rows:
+                data = row._asdict()
+                data["pings"] = loads(data["pings"]) or {}
+                out[(row.type, row.id)] = data
+            s = component_spans
+            open_rows = conn.execute(
+                sa.select(s.c.type, s.c.cid, sa.func.max(s.c.seq))
+                .where(sa.tuple_(s.c.type, s.c.cid).in_(part), s.c.end.is_(None))
+                .group_by(s.c.type, s.c.cid)
+            )
+            for ctype, cid, seq in open_rows:
+                if (ctype, cid) in out:
+                    out[(ctype, cid)]["_db_open_seq"] = seq
+        return out
+
+
+def _component_key(event: Event) -> tuple[str, str] | None:
+    attrs = event.attrs
+    if event.kind == "component.state":
+        return (attrs["type"], attrs["id"])
+    if event.kind == "incident":
+        return ("agent", attrs["agent"])
+    if (
+        event.kind == "task.status"
+        and attrs.get("agent") is not None
+        and (attrs["status"] in FINISHED or attrs["status"] in ABORTED)
+    ):
+        return ("agent", attrs["agent"])
+    return None
+
+
+VIEW = ComponentsView()
+
+
+# --- queries -------------------------------------------------------------------------------
+
+
+def liveness(last_seen: float, now: float, stale_after: float, offline_after: float) -> str:
+    silence = now - last_seen
+    if silence < stale_after:
+        return "online"
+    if silence < offline_after:
+        return "stale"
+    return "offline"
+
+
+def _summary(row: Any, now: float, stale_after: float, offline_after: float) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "type": row.type,
+        "state": row.state,
+        "state_since": iso(row.state_since),
+        "last_seen": iso(row.last_seen),
+        "liveness": liveness(row.last_seen, now, stale_after, offline_after),
+        "message": row.message,
+        "location": row.loc,
+        "pings": loads(row.pings) or {},
+        "tasks_processed": row.tasks_finished + row.tasks_aborted,
+        "tasks_finished": row.tasks_finished,
+        "tasks_aborted": row.tasks_aborted,
+        "incidents": row.incidents,
+    }
+
+
+def list_components(
+    conn: sa.Connection,
+    *,
+    now: float,
+    stale_after: float,
+    offline_after: float,
+    type: str | None = None,
+    state: str | None = None,
+    liveness_is: str | None = None,
+) -> list[dict[str, Any]]:
+    query = sa.select(components)
+    if type is not None:
+        query = query.where(components.c.type == type)
+    if state is not None:
+        query = query.where(components.c.state == state)
+    rows = conn.execute(query.order_by(components.c.type, components.c.id))
+    out = [_summary(row, now, stale_after, offline_after) for row in rows]
+    if liveness_is is not None:
+        out = [c for c in out if c["liveness"] == liveness_is]
+    return out
+
+
+def get_component(
+    conn: sa.Connection,
+    ctype: str,
+    cid: str,
+    *,
+    now: float,
+    stale_after: float,
+    offline_after: float,
+    history_limit: int = 1000,
+) -> dict[str, Any] | None:
+    row = conn.execute(
+        sa.select(components).where(components.c.type == ctype, components.c.id == cid)
+    ).first()
+    if row is None:
+        return None
+    s = component_spans
+    spans = conn.execute(
+        sa.select(s.c.state, s.c.start, s.c.end)
+        .where(s.c.type == ctype, s.c.cid == cid)
+        .order_by(s.c.start.desc())
+        .limit(history_limit)
+    ).all()
+    out = _summary(row, now, stale_after, offline_after)
+    out["history"] = [
+        {"state": sp.state, "start": iso(sp.start), "end": iso(sp.end)} for sp in reversed(spans)
+    ]
+    return out
+
+
+def component_status(
+    conn: sa.Connection,
+    since: float,
+    until: float,
+    *,
+    type: str | None = None,
+    limit: int = 10_000,
+) -> list[dict[str, Any]]:
+    """State spans ``{component, type, state, start, end}`` overlapping ``[since, until]``."""
+    s = component_spans
+    query = sa.select(s).where(s.c.start <= until, sa.or_(s.c.end.is_(None), s.c.end >= since))
+    if type is not None:
+        query = query.where(s.c.type == type)
+    rows = conn.execute(query.order_by(s.c.type, s.c.cid, s.c.start).limit(limit))
+    return [
+        {
+            "component": r.cid,
+            "type": r.type,
+            "state": r.state,
+            "start": iso(r.start),
+            "end": iso(r.end),
+        }
+        for r in rows
+    ]
+
+
+def liveness_counts(
+    conn: sa.Connection, *, now: float, stale_after: float, offline_after: float
+) -> dict[str, int]:
+    counts = {"online": 0, "stale": 0, "offline": 0}
+    for (last_seen,) in conn.execute(sa.select(components.c.last_seen)):
+        counts[liveness(last_seen, now, stale_after, offline_after)] += 1
+    return counts

@@ -1,0 +1,353 @@
+"""Tasks: current status, producer, agent, status history, time queued vs running.
+
+History is kept as status *points* (one row per status event); spans are derived from
+consecutive points, so out-of-order events simply fall into place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from watchkeeper.events import Event
+from watchkeeper.events.timefmt import iso
+from watchkeeper.store.tables import BigKey, Time, metadata
+from watchkeeper.views.base import load_rows
+
+#: Statuses during which a task waits for an agent; time in them counts as queued.
+WAITING = frozenset({"created", "queued", "pending", "new", "scheduled"})
+#: Statuses that end a task.
+FINISHED = frozenset({"finished", "done", "succeeded", "success", "completed"})
+ABORTED = frozenset(
+    {"aborted", "failed", "error", "cancelled", "canceled", "killed", "terminated", "timeout"}
+)
+TERMINAL = FINISHED | ABORTED
+
+tasks = sa.Table(
+    "tasks",
+    metadata,
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("status", sa.String(64), nullable=False),
+    sa.Column("level", sa.String(10), nullable=False),
+    sa.Column("producer", sa.String(200)),
+    sa.Column("agent", sa.String(200)),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+    sa.Column("last_seq", BigKey, nullable=False),
+    sa.Column("events", sa.Integer, nullable=False),
+    sa.Index("ix_tasks_status_updated", "status", "updated_at"),
+    sa.Index("ix_tasks_agent", "agent"),
+    sa.Index("ix_tasks_producer", "producer"),
+    sa.Index("ix_tasks_updated", "updated_at"),
+)
+
+task_history = sa.Table(
+    "task_history",
+    metadata,
+    sa.Column("seq", BigKey, primary_key=True, autoincrement=False),
+    sa.Column("task_id", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(64), nullable=False),
+    sa.Column("ts", Time, nullable=False),
+    sa.Column("level", sa.String(10), nullable=False),
+    sa.Column("agent", sa.String(200)),
+    sa.Column("producer", sa.String(200)),
+    sa.Index("ix_task_history_task_ts", "task_id", "ts"),
+    sa.Index("ix_task_history_ts", "ts"),
+)
+
+
+class TasksView:
+    name = "tasks"
+    kinds = frozenset({"task.status"})
+    tables = (tasks, task_history)
+
+    def apply(self, conn: sa.Connection, events: Sequence[Event]) -> None:
+        by_task: dict[str, list[Event]] = {}
+        for event in events:
+            by_task.setdefault(event.attrs["task"], []).append(event)
+        current = {row.id: row._asdict() for row in load_rows(conn, tasks, tasks.c.id, by_task)}
+        history: list[dict[str, Any]] = []
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        for task_id, group in by_task.items():
+            row = current.get(task_id)
+            is_new = row is None
+            for event in group:
+                attrs = event.attrs
+                if row is None:
+                    row = {
+                        "id": task_id,
+                        "status": attrs["status"],
+                        "level": event.level,
+                        "producer": attrs["producer"],
+                        "agent": attrs["agent"],
+                        "created_at": event.ts,
+                        "updated_at": event.ts,
+                        "last_seq": event.seq,
+                        "events": 0,
+                    }
+                row["events"] += 1
+                row["last_seq"] = event.seq
+                row["producer"] = attrs["producer"] or row["producer"]
+                row["agent"] = attrs["agent"] or row["agent"]
+                row["created_at"] = min(row["created_at"], event.ts)
+                if event.ts >= row["updated_at"]:
+                    row["updated_at"] = event.ts
+                    row["status"] = attrs["status"]
+                    row["level"] = event.level
+                history.append(
+                    {
+                        "seq": event.seq,
+                        "task_id": task_id,
+                        "status": attrs["status"],
+                        "ts": event.ts,
+                        "level": event.level,
+                        "agent": attrs["agent"] or row["agent"],
+                        "producer": attrs["producer"] or row["producer"],
+                    }
+                )
+            (inserts if is_new else updates).append(row)
+        if history:
+            conn.execute(task_history.insert(), history)
+        if inserts:
+            conn.execute(tasks.insert(), inserts)
+        if updates:
+            conn.execute(
+                tasks.update().where(tasks.c.id == sa.bindparam("b_id")),
+                [{**row, "b_id": row["id"]} for row in updates],
+            )
+
+
+VIEW = TasksView()
+
+
+# --- queries -------------------------------------------------------------------------------
+
+SORTABLE = {
+    "updated_at": tasks.c.updated_at,
+    "created_at": tasks.c.created_at,
+    "id": tasks.c.id,
+    "status": tasks.c.status,
+}
+
+
+@dataclass(slots=True)
+class TaskFilter:
+    status: list[str] | None = None
+    agent: str | None = None
+    producer: str | None = None
+    since: float | None = None
+    until: float | None = None
+    search: str | None = None
+
+
+def _where(f: TaskFilter) -> list[sa.ColumnElement[bool]]:
+    where: list[sa.ColumnElement[bool]] = []
+    if f.status:
+        where.append(tasks.c.status.in_(f.status))
+    if f.agent is not None:
+        where.append(tasks.c.agent == f.agent)
+    if f.producer is not None:
+        where.append(tasks.c.producer == f.producer)
+    if f.since is not None:
+        where.append(tasks.c.updated_at >= f.since)
+    if f.until is not None:
+        where.append(tasks.c.created_at <= f.until)
+    if f.search:
+        where.append(tasks.c.id.contains(f.search, autoescape=True))
+    return where
+
+
+def list_tasks(
+    conn: sa.Connection,
+    f: TaskFilter,
+    *,
+    sort: str = "updated_at",
+    descending: bool = True,
+    limit: int = 100,
+    after: tuple[Any, str] | None = None,
+) -> tuple[list[dict[str, Any]], int, tuple[Any, str] | None]:
+    """One page of tasks, the total matching, and the keyset cursor of the next page."""
+    column = SORTABLE[sort]
+    where = _where(f)
+    total = conn.execute(sa.select(sa.func.count()).select_from(tasks).where(*where)).scalar_one()
+    query = sa.select(tasks).where(*where)
+    if after is not None:
+        key = sa.tuple_(column, tasks.c.id)
+        query = query.where(key < sa.tuple_(*after) if descending else key > sa.tuple_(*after))
+    order = (column.desc(), tasks.c.id.desc()) if descending else (column.asc(), tasks.c.id.asc())
+    rows = conn.execute(query.order_by(*order).limit(limit + 1)).all()
+    page = [task_summary(row._asdict()) for row in rows[:limit]]
+    cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]._asdict()
+        cursor = (last[sort], last["id"])
+    return page, total, cursor
+
+
+def task_summary(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "status": row["status"],
+        "level": row["level"],
+        "producer": row["producer"],
+        "agent": row["agent"],
+        "created_at": iso(row["created_at"]),
+        "updated_at": iso(row["updated_at"]),
+        "events": row["events"],
+    }
+
+
+def get_task(conn: sa.Connection, task_id: str) -> dict[str, Any] | None:
+    """A task with its history and its time queued vs running (incidents are added by the API)."""
+    row = conn.execute(sa.select(tasks).where(tasks.c.id == task_id)).first()
+    if row is None:
+        return None
+    points = conn.execute(
+        sa.select(
+            task_history.c.status, task_history.c.ts, task_history.c.level, task_history.c.agent
+        )
+        .where(task_history.c.task_id == task_id)
+        .order_by(task_history.c.ts, task_history.c.seq)
+    ).all()
+    out = task_summary(row._asdict())
+    out["history"] = [
+        {"status": p.status, "ts": iso(p.ts), "level": p.level, "agent": p.agent} for p in points
+    ]
+    queued, running = durations([(p.status, p.ts) for p in points])
+    out["queued_s"] = queued
+    out["running_s"] = running
+    return out
+
+
+def durations(points: Sequence[tuple[str, float]]) -> tuple[float, float]:
+    """Seconds spent waiting and running, from time-ordered status points.
+
+    The span of a status lasts until the next point; a task that has not ended is counted up to
+    its last point (the live figure is the dashboard's business).
+    """
+    queued = running = 0.0
+    for (status, start), (_next, end) in zip(points, points[1:], strict=False):
+        if status in TERMINAL:
+            continue
+        if status in WAITING:
+            queued += end - start
+        else:
+            running += end - start
+    return round(queued, 3), round(running, 3)
+
+
+def abort_times(conn: sa.Connection, task_id: str) -> list[float]:
+    """When the task was aborted (epoch seconds), to find the incidents around each abort."""
+    h = task_history
+    query = sa.select(h.c.ts).where(h.c.task_id == task_id, h.c.status.in_(ABORTED))
+    return list(conn.execute(query).scalars())
+
+
+def status_counts(conn: sa.Connection) -> dict[str, int]:
+    rows = conn.execute(sa.select(tasks.c.status, sa.func.count()).group_by(tasks.c.status))
+    return {status: count for status, count in rows}
+
+
+# --- chart data ----------------------------------------------------------------------------
+
+
+def waterfall(
+    conn: sa.Connection,
+    since: float,
+    until: float,
+    *,
+    agent: str | None = None,
+    producer: str | None = None,
+    limit: int = 5000,
+) -> list[dict[str, Any]]:
+    """Status spans ``{task, status, start, end, agent}`` overlapping ``[since, until]``.
+
+    A span ends at the task's next status point; the last span of an unfinished task has no end
+    (``null``: drawn up to now), and a terminal status is a zero-length span.
+    """
+    h = task_history
+    nxt = sa.func.lead(h.c.ts).over(partition_by=h.c.task_id, order_by=(h.c.ts, h.c.seq))
+    # Tasks with a point in the window, or still open across its start.
+    chosen = sa.select(tasks.c.id).where(
+        tasks.c.created_at <= until,
+        sa.or_(tasks.c.updated_at >= since, tasks.c.status.not_in(TERMINAL)),
+    )
+    if agent is not None:
+        chosen = chosen.where(tasks.c.agent == agent)
+    if producer is not None:
+        chosen = chosen.where(tasks.c.producer == producer)
+    spans = (
+        sa.select(
+            h.c.task_id, h.c.status, h.c.ts.label("start"), nxt.label("end"), h.c.agent, h.c.seq
+        )
+        .where(h.c.task_id.in_(chosen))
+        .subquery()
+    )
+    query = (
+        sa.select(spans)
+        .where(spans.c.start <= until, sa.or_(spans.c.end.is_(None), spans.c.end >= since))
+        .order_by(spans.c.start, spans.c.seq)
+        .limit(limit)
+    )
+    out = []
+    for row in conn.execute(query):
+        end = row.end
+        if end is None and row.status in TERMINAL:
+            end = row.start
+        out.append(
+            {
+                "task": row.task_id,
+                "status": row.status,
+                "start": iso(row.start),
+                "end": iso(end),
+                "agent": row.agent,
+            }
+        )
+    return out
+
+
+def processed_per_agent(conn: sa.Connection, since: float, until: float) -> list[dict[str, Any]]:
+    """Tasks finished and aborted per agent, by the time they reached that status."""
+    h = task_history
+    finished = sa.func.sum(sa.case((h.c.status.in_(FINISHED), 1), else_=0))
+    aborted = sa.func.sum(sa.case((h.c.status.in_(ABORTED), 1), else_=0))
+    query = (
+        sa.select(h.c.agent, finished.label("finished"), aborted.label("aborted"))
+        .where(h.c.ts >= since, h.c.ts <= until, h.c.status.in_(TERMINAL), h.c.agent.is_not(None))
+        .group_by(h.c.agent)
+        .order_by(h.c.agent)
+    )
+    return [
+        {"agent": r.agent, "finished": int(r.finished), "aborted": int(r.aborted)}
+        for r in conn.execute(query)
+    ]
+
+
+def aborted_tasks(
+    conn: sa.Connection,
+    since: float,
+    until: float,
+    *,
+    agent: str | None = None,
+    limit: int = 1000,
+) -> list[dict[str, Any]]:
+    """Abort points in the window: ``{task, status, ts, agent, producer}``, newest first."""
+    h = task_history
+    query = sa.select(h).where(h.c.ts >= since, h.c.ts <= until, h.c.status.in_(ABORTED))
+    if agent is not None:
+        query = query.where(h.c.agent == agent)
+    rows = conn.execute(query.order_by(h.c.ts.desc()).limit(limit))
+    return [
+        {
+            "task": r.task_id,
+            "status": r.status,
+            "ts": r.ts,
+            "agent": r.agent,
+            "producer": r.producer,
+        }
+        for r in rows
+    ]

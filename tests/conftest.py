@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.support import PG_ENV, fresh_pg_database, require_service
+from watchkeeper.api.app import create_app
+from watchkeeper.config import Settings
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    """Each test using this runs on a real SQLite file and on a real PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'wk.db'}"
+        return
+    admin = require_service(PG_ENV, "PostgreSQL")
+    with fresh_pg_database(admin) as url:
+        yield url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'wk.db'}"
+
+
+def make_client(db: str, **settings) -> TestClient:
+    return TestClient(create_app(Settings(db=db, **settings)))
+
+
+@pytest.fixture
+def client(db_url: str) -> Iterator[TestClient]:
+    with make_client(db_url) as c:
+        yield c
