@@ -14,17 +14,32 @@ def task(task_id, ts, status, *, producer=None, agent=None, level="info", **extr
 
 
 def ping(agent, ts, state, message="", loc=""):
-    return {"level": "info", "id_agent": agent, "datetime": ts, "message": message,
-            "state": state, "curent_loc": loc}
-
-
-def incident(agent, ts, task_id, message="something went wrong (e.g. network problem)",
-             last_state="await_path"):
     return {
-        "level": "error", "id_agent": agent, "datetime": ts, "message": message,
+        "level": "info",
+        "id_agent": agent,
+        "datetime": ts,
+        "message": message,
+        "state": state,
+        "curent_loc": loc,
+    }
+
+
+def incident(
+    agent,
+    ts,
+    task_id,
+    message="something went wrong (e.g. network problem)",
+    last_state="await_path",
+):
+    return {
+        "level": "error",
+        "id_agent": agent,
+        "datetime": ts,
+        "message": message,
         "last_state": last_state,
         "task": {"id_current_task": task_id, "current_subtask": 1, "subtasks_left": 2},
-        "curent_loc": "location-code", "target_loc": "target-location-code",
+        "curent_loc": "location-code",
+        "target_loc": "target-location-code",
         "pings": {"idle": 0, "recover": 0, "await_path": 5},
     }
 

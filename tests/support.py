@@ -62,8 +62,15 @@ def free_port() -> int:
 class ServerProcess:
     """``watchkeeper serve`` as a real child process."""
 
-    def __init__(self, db: str, *, port: int | None = None, env: dict[str, str] | None = None,
-                 args: list[str] | None = None, log_path: str | None = None) -> None:
+    def __init__(
+        self,
+        db: str,
+        *,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+        args: list[str] | None = None,
+        log_path: str | None = None,
+    ) -> None:
         self.db = db
         self.port = port or free_port()
         self.env = {**os.environ, **(env or {})}
@@ -75,9 +82,23 @@ class ServerProcess:
     def start(self, timeout: float = 30.0) -> ServerProcess:
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "watchkeeper", "serve", "--db", self.db, "--port",
-             str(self.port), "--log-level", "warning", *self.args],
-            env=self.env, stdout=out, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "watchkeeper",
+                "serve",
+                "--db",
+                self.db,
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+                *self.args,
+            ],
+            env=self.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -8,6 +8,8 @@ name. Click applies the order command line > environment > file > built-in defau
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import pathlib
 import sys
@@ -42,7 +44,8 @@ def _load_config(ctx: click.Context, _param: click.Parameter, value: str | None)
     try:
         data = read_file(value)
     except ConfigError as exc:
-        raise click.BadParameter(str(exc)) from None
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
     defaults = {k.replace("-", "_"): v for k, v in data.items() if not isinstance(v, dict)}
     section = data.get(ctx.info_name or "", {})
     if isinstance(section, dict):
@@ -128,6 +131,12 @@ def serve(
         typer.Option(envvar="WATCHKEEPER_SQLITE_SYNCHRONOUS", help="SQLite synchronous pragma."),
     ] = "FULL",
     log_level: Annotated[str, typer.Option(envvar="WATCHKEEPER_LOG_LEVEL")] = "info",
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Print the resolved settings as JSON (tokens redacted) and exit."
+        ),
+    ] = False,
 ) -> None:
     """Run the server: ingest, views, REST API and dashboard."""
     import uvicorn
@@ -151,6 +160,12 @@ def serve(
     except ConfigError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
+    if check:
+        shown = dataclasses.asdict(settings)
+        shown["tokens"] = sorted(settings.tokens.values())
+        shown["db"] = _safe_url(settings.db)
+        print(json.dumps(shown, sort_keys=True))
+        return
     err.print(
         f"watchkeeper {__version__} on http://{host}:{port}  (db: {_safe_url(db)}, "
         f"auth: {'tokens' if settings.tokens else 'anonymous'})"
@@ -212,9 +227,16 @@ def _progress() -> Progress:
     )
 
 
-def _read_items(source: str) -> Iterator[Any]:
-    """JSON (an object or an array) or NDJSON, from a file or ``-`` for standard input."""
-    raw = sys.stdin.buffer.read() if source == "-" else pathlib.Path(source).read_bytes()
+def _read_path(source: str) -> bytes:
+    try:
+        return pathlib.Path(source).read_bytes()
+    except OSError as exc:
+        err.print(f"[red]error:[/red] cannot read {source}: {exc.strerror}")
+        raise typer.Exit(2) from None
+
+
+def _read_items(raw: bytes, source: str) -> Iterator[Any]:
+    """JSON (an object or an array) or NDJSON."""
     stripped = raw.lstrip()
     if stripped.startswith(b"["):
         yield from orjson.loads(raw)
@@ -242,11 +264,25 @@ def send(
         int, typer.Option(envvar="WATCHKEEPER_BATCH_SIZE", min=1, max=100_000)
     ] = 1000,
     retries: Annotated[int, typer.Option(envvar="WATCHKEEPER_RETRIES", min=0)] = 5,
+    idempotent: Annotated[
+        bool,
+        typer.Option(
+            envvar="WATCHKEEPER_IDEMPOTENT",
+            help="Give events without an event_id one derived from the input and the position, "
+            "so re-sending the same input (or a retried batch) never stores twice.",
+        ),
+    ] = True,
 ) -> None:
     """Send events from a file (batched, retried, with progress)."""
     from watchkeeper.client import Client, WatchkeeperError
 
-    items = list(_read_items(source))
+    raw = sys.stdin.buffer.read() if source == "-" else _read_path(source)
+    items = list(_read_items(raw, source))
+    if idempotent:
+        digest = hashlib.sha256(raw).hexdigest()[:16]
+        for index, item in enumerate(items):
+            if isinstance(item, dict) and "event_id" not in item:
+                item["event_id"] = f"{digest}:{index}"
     stored = dups = 0
     try:
         with Client(server, token, retries=retries) as client, _progress() as progress:

@@ -16,16 +16,21 @@ def count_events(client) -> int:
 def test_batch_is_acknowledged_with_its_seqs(client):
     r = client.post("/api/v1/events", json=HISTORY)
     assert r.status_code == 202
-    assert r.json() == {"accepted": len(HISTORY), "duplicates": 0, "first_seq": 1,
-                        "last_seq": len(HISTORY)}
+    assert r.json() == {
+        "accepted": len(HISTORY),
+        "duplicates": 0,
+        "first_seq": 1,
+        "last_seq": len(HISTORY),
+    }
     r = client.post("/api/v1/events", json=task(9, "2024-05-01 10:00:20.000", "created"))
     assert r.json()["first_seq"] == len(HISTORY) + 1
 
 
 def test_ndjson_ingest(client):
     body = b"\n".join(orjson.dumps(item) for item in HISTORY)
-    r = client.post("/api/v1/events", content=body,
-                    headers={"Content-Type": "application/x-ndjson"})
+    r = client.post(
+        "/api/v1/events", content=body, headers={"Content-Type": "application/x-ndjson"}
+    )
     assert r.status_code == 202 and r.json()["accepted"] == len(HISTORY)
     assert count_events(client) == len(HISTORY)
 
@@ -38,8 +43,9 @@ def test_unknown_fields_are_kept(client):
 
 
 def test_event_id_makes_resending_idempotent(client):
-    items = [{**task(i, "2024-05-01 10:00:00.000", "created"), "event_id": f"e{i}"}
-             for i in range(5)]
+    items = [
+        {**task(i, "2024-05-01 10:00:00.000", "created"), "event_id": f"e{i}"} for i in range(5)
+    ]
     first = client.post("/api/v1/events", json=items).json()
     assert first["duplicates"] == 0
     again = client.post("/api/v1/events", json=items + [items[0]]).json()
@@ -55,11 +61,19 @@ def test_event_id_makes_resending_idempotent(client):
     [
         (b"{not json", "application/json", 400, "body"),
         (b'{"id_task": 1, "status": "x"}\n[', "application/x-ndjson", 400, "line 2"),
-        (b'[{"id_task": 1, "status": "created"}, {"id_task": 2}]', "application/json", 422,
-         "[1].status"),
-        (b'{"id_agent": 3, "datetime": "soon", "state": "idle"}', "application/json", 422,
-         "datetime"),
-        (b'[1, 2]', "application/json", 422, "[0]"),
+        (
+            b'[{"id_task": 1, "status": "created"}, {"id_task": 2}]',
+            "application/json",
+            422,
+            "[1].status",
+        ),
+        (
+            b'{"id_agent": 3, "datetime": "soon", "state": "idle"}',
+            "application/json",
+            422,
+            "datetime",
+        ),
+        (b"[1, 2]", "application/json", 422, "[0]"),
         (b'{"what": "is this"}', "application/json", 422, "$"),
     ],
 )
@@ -75,8 +89,11 @@ def test_bad_input_is_refused_and_nothing_is_stored(client, body, content_type, 
 
 
 def test_invalid_batch_lists_each_bad_item(client):
-    bad = [task(1, "2024-05-01 10:00:00.000", "created"), {"id_task": 2},
-           ping("", "2024-05-01 10:00:00.00", "idle")]
+    bad = [
+        task(1, "2024-05-01 10:00:00.000", "created"),
+        {"id_task": 2},
+        ping("", "2024-05-01 10:00:00.00", "idle"),
+    ]
     details = client.post("/api/v1/events", json=bad).json()["error"]["details"]
     assert {(d["index"], d["path"]) for d in details} == {(1, "[1].status"), (2, "[2].id_agent")}
     assert count_events(client) == 0
@@ -140,8 +157,11 @@ def test_agents_view(client):
     assert a["state"] == "idle" and a["liveness"] == "offline"
     assert a["pings"] == {"idle": 2, "await_path": 1, "moving": 1}
     assert [(h["state"], h["start"][11:19], (h["end"] or "")[11:19]) for h in a["history"]] == [
-        ("idle", "10:00:00", "10:00:02"), ("await_path", "10:00:02", "10:00:04"),
-        ("moving", "10:00:04", "10:00:10"), ("idle", "10:00:10", "")]
+        ("idle", "10:00:00", "10:00:02"),
+        ("await_path", "10:00:02", "10:00:04"),
+        ("moving", "10:00:04", "10:00:10"),
+        ("idle", "10:00:10", ""),
+    ]
     assert a["tasks_processed"] == 1
     b = client.get("/api/v1/agents/778").json()
     assert b["state"] == "recover" and b["tasks_aborted"] == 1 and b["incidents"] == 1
@@ -156,13 +176,19 @@ def test_liveness_follows_configured_silences(db_url):
 
     now = time.time()
     with make_client(db_url, stale_after=10, offline_after=60) as c:
-        c.post("/api/v1/events", json=[
-            make_ping("fresh", iso(now - 1), "idle"), make_ping("quiet", iso(now - 30), "idle"),
-            make_ping("gone", iso(now - 600), "idle")])
+        c.post(
+            "/api/v1/events",
+            json=[
+                make_ping("fresh", iso(now - 1), "idle"),
+                make_ping("quiet", iso(now - 30), "idle"),
+                make_ping("gone", iso(now - 600), "idle"),
+            ],
+        )
         live = {a["id"]: a["liveness"] for a in c.get("/api/v1/agents").json()["agents"]}
         assert live == {"fresh": "online", "quiet": "stale", "gone": "offline"}
         assert [a["id"] for a in c.get("/api/v1/agents?liveness=stale").json()["agents"]] == [
-            "quiet"]
+            "quiet"
+        ]
 
 
 def test_incidents(client):
@@ -173,8 +199,10 @@ def test_incidents(client):
     assert inc["task"] == "2" and inc["pings"]["await_path"] == 5
     assert client.get(f"/api/v1/incidents/{inc['id']}").json() == inc
     assert client.get("/api/v1/incidents", params={"task": "1"}).json()["total"] == 0
-    assert client.get("/api/v1/incidents", params={"since": "2024-05-01T10:00:12Z"}).json()[
-        "total"] == 0
+    assert (
+        client.get("/api/v1/incidents", params={"since": "2024-05-01T10:00:12Z"}).json()["total"]
+        == 0
+    )
     assert client.get("/api/v1/incidents/999").status_code == 404
     groups = client.get("/api/v1/incidents/groups").json()["groups"]
     assert groups[0]["count"] == 1 and groups[0]["fingerprint"] == inc["fingerprint"]
@@ -183,10 +211,14 @@ def test_incidents(client):
 def test_incidents_group_by_fingerprint(client):
     from tests.fleet import incident
 
-    client.post("/api/v1/events", json=[
-        incident(1, "2024-05-01 10:00:00.00", 10, "timeout after 31 s on lift 7"),
-        incident(2, "2024-05-01 10:00:01.00", 11, "timeout after 12 s on lift 3"),
-        incident(3, "2024-05-01 10:00:02.00", 12, "battery low", last_state="moving")])
+    client.post(
+        "/api/v1/events",
+        json=[
+            incident(1, "2024-05-01 10:00:00.00", 10, "timeout after 31 s on lift 7"),
+            incident(2, "2024-05-01 10:00:01.00", 11, "timeout after 12 s on lift 3"),
+            incident(3, "2024-05-01 10:00:02.00", 12, "battery low", last_state="moving"),
+        ],
+    )
     groups = client.get("/api/v1/incidents/groups").json()["groups"]
     assert [(g["count"], g["agents"]) for g in groups] == [(2, 2), (1, 1)]
 
@@ -200,12 +232,14 @@ def test_charts(client):
     assert task3[-1]["status"] == "submitted" and task3[-1]["end"] is None
     aborted_span = next(r for r in rows if r["status"] == "aborted")
     assert aborted_span["start"] == aborted_span["end"]
-    assert len(client.get("/api/v1/charts/waterfall", params={**WINDOW, "agent": "778"}).json()
-               ) == 3
+    assert (
+        len(client.get("/api/v1/charts/waterfall", params={**WINDOW, "agent": "778"}).json()) == 3
+    )
 
     assert client.get("/api/v1/charts/processed-per-agent", params=WINDOW).json() == [
         {"agent": "777", "finished": 1, "aborted": 0},
-        {"agent": "778", "finished": 0, "aborted": 1}]
+        {"agent": "778", "finished": 0, "aborted": 1},
+    ]
 
     aborted = client.get("/api/v1/charts/aborted", params=WINDOW).json()
     assert sum(b["count"] for b in aborted["buckets"]) == 1
@@ -214,11 +248,12 @@ def test_charts(client):
     assert row["target_loc"] == "target-location-code" and row["subtasks_left"] == 2
 
     status = client.get("/api/v1/charts/component-status", params=WINDOW).json()
-    assert {(r["component"], r["state"]) for r in status} >= {("777", "moving"),
-                                                               ("778", "recover")}
+    assert {(r["component"], r["state"]) for r in status} >= {("777", "moving"), ("778", "recover")}
     assert len([r for r in status if r["component"] == "777"]) == 4
-    assert client.get("/api/v1/charts/component-status",
-                      params={**WINDOW, "type": "lift"}).json() == []
+    assert (
+        client.get("/api/v1/charts/component-status", params={**WINDOW, "type": "lift"}).json()
+        == []
+    )
     bad = client.get("/api/v1/charts/waterfall", params={"since": "tomorrow-ish"})
     assert bad.status_code == 422 and bad.json()["error"]["details"][0]["path"] == "query.since"
 

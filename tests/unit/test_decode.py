@@ -56,7 +56,10 @@ def test_times(text, expected):
 
 
 def test_ndjson_and_arrays_give_the_same_events():
-    items = [task(1, "2024-01-01 00:00:00.000", "created"), ping(7, "2024-01-01 00:00:01.00", "idle")]
+    items = [
+        task(1, "2024-01-01 00:00:00.000", "created"),
+        ping(7, "2024-01-01 00:00:01.00", "idle"),
+    ]
     ndjson = b"\n".join(orjson.dumps(i) for i in items) + b"\n\n"
     as_array = decode(items)
     as_lines = decode_events(ndjson, "application/x-ndjson")
@@ -64,11 +67,13 @@ def test_ndjson_and_arrays_give_the_same_events():
 
 
 def test_generic_kinds():
-    events = decode([
-        {"kind": "task.status", "task": "t-1", "status": "running", "agent": "a"},
-        {"kind": "component.state", "type": "lift", "id": "L1", "state": "up"},
-        {"kind": "deploy.finished", "anything": [1, 2]},
-    ])
+    events = decode(
+        [
+            {"kind": "task.status", "task": "t-1", "status": "running", "agent": "a"},
+            {"kind": "component.state", "type": "lift", "id": "L1", "state": "up"},
+            {"kind": "deploy.finished", "anything": [1, 2]},
+        ]
+    )
     assert events[0].attrs["task"] == "t-1"
     assert events[1].source == "lift:L1"
     assert events[2].attrs == {} and events[2].body["anything"] == [1, 2]
@@ -81,18 +86,30 @@ def issues_of(obj, content_type="application/json"):
 
 
 def test_every_bad_item_is_reported_with_its_index_and_path():
-    issues = issues_of([
-        task(1, "2024-01-01 00:00:00.000", "created"),
-        {"id_task": 2, "datetime": "yesterday", "status": "created"},
-        {"id_agent": 7, "state": 5},
-        {"id_agent": 7, "last_state": "x", "task": {"id_current_task": 1, "current_subtask": "a"}},
-        {"hello": "world"},
-        "not an object",
-        {"id_task": 3, "status": "created", "level": "loud"},
-    ])
+    issues = issues_of(
+        [
+            task(1, "2024-01-01 00:00:00.000", "created"),
+            {"id_task": 2, "datetime": "yesterday", "status": "created"},
+            {"id_agent": 7, "state": 5},
+            {
+                "id_agent": 7,
+                "last_state": "x",
+                "task": {"id_current_task": 1, "current_subtask": "a"},
+            },
+            {"hello": "world"},
+            "not an object",
+            {"id_task": 3, "status": "created", "level": "loud"},
+        ]
+    )
     paths = [p for p, _ in issues]
-    assert paths == ["[1].datetime", "[2].state", "[3].task.current_subtask", "[4]", "[5]",
-                     "[6].level"]
+    assert paths == [
+        "[1].datetime",
+        "[2].state",
+        "[3].task.current_subtask",
+        "[4]",
+        "[5]",
+        "[6].level",
+    ]
     assert "invalid time" in issues[0][1]
 
 
