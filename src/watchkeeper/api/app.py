@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
@@ -24,6 +25,14 @@ ROUTERS: Sequence[APIRouter] = (
     incidents.router,
     charts.router,
 )
+
+
+def _no_request_telemetry() -> dict[str, object]:
+    """Newer FastAPI checks for OpenTelemetry on every request; watchkeeper exports its own
+    metrics, so turn that check off where the option exists."""
+    if "telemetry" in inspect.signature(FastAPI.__init__).parameters:
+        return {"telemetry": {"tracing": False, "metrics": False}}
+    return {}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -52,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             read_engine.dispose()
 
     app = FastAPI(
+        **_no_request_telemetry(),
         title="watchkeeper",
         version=__version__,
         description="A self-hosted monitor for distributed work.",

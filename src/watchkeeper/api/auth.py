@@ -54,7 +54,8 @@ def check(request: Request, needed: str) -> None:
 
 
 def require(needed: str) -> Any:
-    def dependency(request: Request) -> None:
+    # async so FastAPI calls it on the event loop instead of hopping to a worker thread.
+    async def dependency(request: Request) -> None:
         check(request, needed)
 
     dependency.__name__ = f"require_{needed}"

@@ -60,7 +60,7 @@ def load_items(body: bytes, content_type: str | None) -> tuple[list[Any], bool]:
 
 def translate_item(item: Any, prefix: str, now: float, issues: list[Issue]) -> Event | None:
     """Translate one decoded item, appending issues when it is invalid."""
-    if not isinstance(item, Mapping):
+    if not isinstance(item, dict):
         issues.append(Issue(prefix or "$", "expected a JSON object"))
         return None
     event_id = _event_id(item, prefix, issues)

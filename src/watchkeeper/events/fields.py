@@ -85,7 +85,7 @@ class Fields:
         value = self.obj.get(name)
         if value is None:
             return None
-        if not isinstance(value, Mapping):
+        if not isinstance(value, dict):
             self.fail(name, "expected an object")
             return None
         return value

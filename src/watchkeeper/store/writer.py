@@ -20,6 +20,7 @@ import orjson
 import sqlalchemy as sa
 
 from watchkeeper.events import Event
+from watchkeeper.store import bulk
 from watchkeeper.store.tables import events as events_table
 from watchkeeper.views.base import View, chunks
 
@@ -47,6 +48,24 @@ class Ack:
         }
 
 
+EVENT_COLUMNS = (
+    "seq",
+    "event_id",
+    "kind",
+    "ts",
+    "received_at",
+    "level",
+    "source",
+    "subject",
+    "attrs",
+    "body",
+)
+
+
+def dumps(value: object) -> str:
+    return orjson.dumps(value).decode()
+
+
 class WriterStopped(RuntimeError):
     """The writer is shutting down and takes no more batches (answered with 503)."""
 
@@ -72,7 +91,7 @@ def store_events(
         )
     acks: list[Ack] = []
     stored: list[Event] = []
-    rows: list[dict] = []
+    rows: list[tuple] = []
     for batch in batches:
         first = None
         dups = 0
@@ -87,22 +106,22 @@ def store_events(
             first = first if first is not None else seq
             stored.append(event)
             rows.append(
-                {
-                    "seq": seq,
-                    "event_id": event.event_id,
-                    "kind": event.kind,
-                    "ts": event.ts,
-                    "received_at": event.received_at,
-                    "level": event.level,
-                    "source": event.source,
-                    "subject": event.subject,
-                    "attrs": orjson.dumps(event.attrs).decode(),
-                    "body": orjson.dumps(event.body).decode(),
-                }
+                (
+                    seq,
+                    event.event_id,
+                    event.kind,
+                    event.ts,
+                    event.received_at,
+                    event.level,
+                    event.source,
+                    event.subject,
+                    dumps(event.attrs),
+                    dumps(event.body),
+                )
             )
         acks.append(Ack(len(batch), dups, first, seq if first is not None else None))
     if rows:
-        conn.execute(events_table.insert(), rows)
+        bulk.insert(conn, events_table, EVENT_COLUMNS, rows)
         apply_views(conn, views, stored)
     return acks
 

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from watchkeeper.events import Event
 from watchkeeper.events.timefmt import iso
+from watchkeeper.store import bulk
 from watchkeeper.store.tables import BigKey, Time, metadata
 from watchkeeper.views.base import dumps, loads
 from watchkeeper.views.tasks import ABORTED, FINISHED
@@ -49,27 +50,90 @@ component_spans = sa.Table(
 )
 
 
+_COLUMNS = (
+    "type",
+    "id",
+    "state",
+    "state_since",
+    "first_seen",
+    "last_seen",
+    "message",
+    "loc",
+    "pings",
+    "tasks_finished",
+    "tasks_aborted",
+    "incidents",
+)
+_SPAN_COLUMNS = ("seq", "type", "cid", "state", "start", "end")
+#: How counts from task results and incidents fold into a stored component row.
+_COUNT_FOLD = {
+    "first_seen": bulk.keep_min("first_seen"),
+    "last_seen": bulk.keep_max("last_seen"),
+    "tasks_finished": bulk.add("tasks_finished"),
+    "tasks_aborted": bulk.add("tasks_aborted"),
+    "incidents": bulk.add("incidents"),
+}
+
+
 class ComponentsView:
     name = "components"
     kinds = frozenset({"component.state", "incident", "task.status"})
     tables = (components, component_spans)
 
     def apply(self, conn: sa.Connection, events: Sequence[Event]) -> None:
-        keys: set[tuple[str, str]] = set()
-        for event in events:
-            key = _component_key(event)
-            if key is not None:
-                keys.add(key)
-        if not keys:
+        keyed = [(key, event) for event in events if (key := _component_key(event)) is not None]
+        if not keyed:
             return
+        switching = {key for key, event in keyed if event.kind == "component.state"}
+        self._apply_counts(conn, [(k, e) for k, e in keyed if k not in switching])
+        if switching:
+            self._apply_states(conn, [(k, e) for k, e in keyed if k in switching], switching)
+
+    @staticmethod
+    def _apply_counts(conn: sa.Connection, keyed: list[tuple[tuple[str, str], Event]]) -> None:
+        """Components that only gained counts: folded in with one upsert, nothing read."""
+        rows: dict[tuple[str, str], list[Any]] = {}
+        for key, event in keyed:
+            row = rows.get(key)
+            if row is None:
+                row = rows[key] = [
+                    key[0],
+                    key[1],
+                    None,
+                    None,
+                    event.ts,
+                    event.ts,
+                    None,
+                    None,
+                    "{}",
+                    0,
+                    0,
+                    0,
+                ]
+            row[4] = min(row[4], event.ts)
+            row[5] = max(row[5], event.ts)
+            _count(row, event, 9)
+        bulk.upsert(
+            conn,
+            components,
+            _COLUMNS,
+            ("type", "id"),
+            _COUNT_FOLD,
+            [tuple(r) for r in rows.values()],
+        )
+
+    def _apply_states(
+        self,
+        conn: sa.Connection,
+        keyed: list[tuple[tuple[str, str], Event]],
+        keys: set[tuple[str, str]],
+    ) -> None:
+        """Components that switched state: read, replay in seq order, write back with spans."""
         current = self._load(conn, keys)
         new_keys: set[tuple[str, str]] = set()
         spans: dict[int, dict[str, Any]] = {}
-        closes: list[dict[str, Any]] = []
-        for event in events:
-            key = _component_key(event)
-            if key is None:
-                continue
+        closes: list[tuple[float, int]] = []
+        for key, event in keyed:
             row = current.get(key)
             if row is None:
                 row = current[key] = {
@@ -89,56 +153,35 @@ class ComponentsView:
                 new_keys.add(key)
             row["last_seen"] = max(row["last_seen"], event.ts)
             row["first_seen"] = min(row["first_seen"], event.ts)
-            if event.kind == "task.status":
-                status = event.attrs["status"]
-                if status in FINISHED:
-                    row["tasks_finished"] += 1
-                elif status in ABORTED:
-                    row["tasks_aborted"] += 1
-            elif event.kind == "incident":
-                row["incidents"] += 1
-            else:
+            if event.kind == "component.state":
                 self._switch(row, event, spans, closes)
-        if closes:
-            s = component_spans
-            conn.execute(
-                s.update()
-                .where(s.c.seq == sa.bindparam("b_seq"))
-                .values(end=sa.bindparam("b_end")),
-                closes,
-            )
-        if spans:
-            conn.execute(component_spans.insert(), list(spans.values()))
-        rows = [
-            {
-                **{k: v for k, v in row.items() if not k.startswith("_")},
-                "pings": dumps(row["pings"]),
-            }
-            for row in current.values()
-        ]
-        inserts = [r for r in rows if (r["type"], r["id"]) in new_keys]
-        updates = [
-            {**r, "b_type": r["type"], "b_id": r["id"]}
-            for r in rows
-            if (r["type"], r["id"]) not in new_keys
-        ]
-        if inserts:
-            conn.execute(components.insert(), inserts)
-        if updates:
-            c = components
-            conn.execute(
-                c.update().where(
-                    c.c.type == sa.bindparam("b_type"), c.c.id == sa.bindparam("b_id")
-                ),
-                updates,
-            )
+            else:
+                counts = [row["tasks_finished"], row["tasks_aborted"], row["incidents"]]
+                _count(counts, event, 0)
+                row["tasks_finished"], row["tasks_aborted"], row["incidents"] = counts
+        bulk.update(conn, component_spans, ("end",), ("seq",), closes)
+        bulk.insert(
+            conn,
+            component_spans,
+            _SPAN_COLUMNS,
+            [tuple(span[c] for c in _SPAN_COLUMNS) for span in spans.values()],
+        )
+        inserts, updates = [], []
+        for key, row in current.items():
+            values = tuple(dumps(row[c]) if c == "pings" else row[c] for c in _COLUMNS)
+            if key in new_keys:
+                inserts.append(values)
+            else:
+                updates.append(values[2:] + values[:2])
+        bulk.insert(conn, components, _COLUMNS, inserts)
+        bulk.update(conn, components, _COLUMNS[2:], ("type", "id"), updates)
 
     @staticmethod
     def _switch(
         row: dict[str, Any],
         event: Event,
         spans: dict[int, dict[str, Any]],
-        closes: list[dict[str, Any]],
+        closes: list[tuple[float, int]],
     ) -> None:
         state = event.attrs["state"]
         pings = row["pings"]
@@ -151,14 +194,12 @@ class ComponentsView:
         if state == row["state"]:
             return
         open_span = row.get("_open_seq")
-        if row["state"] is not None and open_span is None:
-            open_span = row.get("_db_open_seq")
         if open_span is not None:
             pending = spans.get(open_span)
             if pending is not None:
                 pending["end"] = event.ts
             else:
-                closes.append({"b_seq": open_span, "b_end": event.ts})
+                closes.append((event.ts, open_span))
         spans[event.seq] = {
             "seq": event.seq,
             "type": row["type"],
@@ -175,6 +216,7 @@ class ComponentsView:
     def _load(conn: sa.Connection, keys: set[tuple[str, str]]) -> dict[tuple[str, str], dict]:
         out: dict[tuple[str, str], dict[str, Any]] = {}
         key_list = sorted(keys)
+        s = component_spans
         for start in range(0, len(key_list), 250):
             part = key_list[start : start + 250]
             rows = conn.execute(
@@ -184,7 +226,6 @@ class ComponentsView:
                 data = row._asdict()
                 data["pings"] = loads(data["pings"]) or {}
                 out[(row.type, row.id)] = data
-            s = component_spans
             open_rows = conn.execute(
                 sa.select(s.c.type, s.c.cid, sa.func.max(s.c.seq))
                 .where(sa.tuple_(s.c.type, s.c.cid).in_(part), s.c.end.is_(None))
@@ -192,8 +233,18 @@ class ComponentsView:
             )
             for ctype, cid, seq in open_rows:
                 if (ctype, cid) in out:
-                    out[(ctype, cid)]["_db_open_seq"] = seq
+                    out[(ctype, cid)]["_open_seq"] = seq
         return out
+
+
+def _count(row: list[Any], event: Event, at: int) -> None:
+    """Add one task result or incident to the counters starting at ``row[at]``."""
+    if event.kind == "incident":
+        row[at + 2] += 1
+    elif event.attrs["status"] in FINISHED:
+        row[at] += 1
+    elif event.attrs["status"] in ABORTED:
+        row[at + 1] += 1
 
 
 def _component_key(event: Event) -> tuple[str, str] | None:

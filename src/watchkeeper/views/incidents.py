@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from watchkeeper.events import Event
 from watchkeeper.events.timefmt import iso
+from watchkeeper.store import bulk
 from watchkeeper.store.tables import BigKey, Time, metadata
 from watchkeeper.views.base import dumps, loads
 
@@ -59,26 +60,42 @@ class IncidentsView:
         rows = []
         for event in events:
             a = event.attrs
+            pings = a.get("pings")
             rows.append(
-                {
-                    "id": event.seq,
-                    "agent": a["agent"],
-                    "ts": event.ts,
-                    "level": event.level,
-                    "message": a.get("message"),
-                    "last_state": a.get("last_state"),
-                    "task_id": a.get("task"),
-                    "subtask": a.get("subtask"),
-                    "subtasks_left": a.get("subtasks_left"),
-                    "current_loc": a.get("current_loc"),
-                    "target_loc": a.get("target_loc"),
-                    "pings": dumps(a["pings"]) if a.get("pings") is not None else None,
-                    "fingerprint": fingerprint(a.get("last_state"), a.get("message")),
-                }
+                (
+                    event.seq,
+                    a["agent"],
+                    event.ts,
+                    event.level,
+                    a.get("message"),
+                    a.get("last_state"),
+                    a.get("task"),
+                    a.get("subtask"),
+                    a.get("subtasks_left"),
+                    a.get("current_loc"),
+                    a.get("target_loc"),
+                    dumps(pings) if pings is not None else None,
+                    fingerprint(a.get("last_state"), a.get("message")),
+                )
             )
-        if rows:
-            conn.execute(incidents.insert(), rows)
+        bulk.insert(conn, incidents, _COLUMNS, rows)
 
+
+_COLUMNS = (
+    "id",
+    "agent",
+    "ts",
+    "level",
+    "message",
+    "last_state",
+    "task_id",
+    "subtask",
+    "subtasks_left",
+    "current_loc",
+    "target_loc",
+    "pings",
+    "fingerprint",
+)
 
 VIEW = IncidentsView()
 

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from watchkeeper.events import Event
 from watchkeeper.events.timefmt import iso
+from watchkeeper.store import bulk
 from watchkeeper.store.tables import BigKey, Time, metadata
 from watchkeeper.views.base import load_rows
 
@@ -59,66 +60,95 @@ task_history = sa.Table(
 )
 
 
+_TASK_COLUMNS = (
+    "id",
+    "status",
+    "level",
+    "producer",
+    "agent",
+    "created_at",
+    "updated_at",
+    "last_seq",
+    "events",
+)
+_HISTORY_COLUMNS = ("seq", "task_id", "status", "ts", "level", "agent", "producer")
+_LATEST = "CASE WHEN excluded.updated_at >= {{t}}.updated_at THEN excluded.{0} ELSE {{t}}.{0} END"
+#: How a batch's summary of a task folds into the stored row (SQL sees the old row as {t}).
+_TASK_FOLD = {
+    "status": _LATEST.format("status"),
+    "level": _LATEST.format("level"),
+    "producer": "COALESCE(excluded.producer, {t}.producer)",
+    "agent": "COALESCE(excluded.agent, {t}.agent)",
+    "created_at": bulk.keep_min("created_at"),
+    "updated_at": bulk.keep_max("updated_at"),
+    "last_seq": "excluded.last_seq",
+    "events": bulk.add("events"),
+}
+
+
 class TasksView:
     name = "tasks"
     kinds = frozenset({"task.status"})
     tables = (tasks, task_history)
 
     def apply(self, conn: sa.Connection, events: Sequence[Event]) -> None:
-        by_task: dict[str, list[Event]] = {}
+        # Summarise the batch per task in memory, then fold each summary into its row with one
+        # upsert: the current status is the one with the latest event time (ties: latest seq).
+        summary: dict[str, list[Any]] = {}
+        history: list[list[Any]] = []
+        unknown: set[str] = set()
         for event in events:
-            by_task.setdefault(event.attrs["task"], []).append(event)
-        current = {row.id: row._asdict() for row in load_rows(conn, tasks, tasks.c.id, by_task)}
-        history: list[dict[str, Any]] = []
-        inserts: list[dict[str, Any]] = []
-        updates: list[dict[str, Any]] = []
-        for task_id, group in by_task.items():
-            row = current.get(task_id)
-            is_new = row is None
-            for event in group:
-                attrs = event.attrs
-                if row is None:
-                    row = {
-                        "id": task_id,
-                        "status": attrs["status"],
-                        "level": event.level,
-                        "producer": attrs["producer"],
-                        "agent": attrs["agent"],
-                        "created_at": event.ts,
-                        "updated_at": event.ts,
-                        "last_seq": event.seq,
-                        "events": 0,
-                    }
-                row["events"] += 1
-                row["last_seq"] = event.seq
-                row["producer"] = attrs["producer"] or row["producer"]
-                row["agent"] = attrs["agent"] or row["agent"]
-                row["created_at"] = min(row["created_at"], event.ts)
-                if event.ts >= row["updated_at"]:
-                    row["updated_at"] = event.ts
-                    row["status"] = attrs["status"]
-                    row["level"] = event.level
-                history.append(
-                    {
-                        "seq": event.seq,
-                        "task_id": task_id,
-                        "status": attrs["status"],
-                        "ts": event.ts,
-                        "level": event.level,
-                        "agent": attrs["agent"] or row["agent"],
-                        "producer": attrs["producer"] or row["producer"],
-                    }
-                )
-            (inserts if is_new else updates).append(row)
-        if history:
-            conn.execute(task_history.insert(), history)
-        if inserts:
-            conn.execute(tasks.insert(), inserts)
-        if updates:
-            conn.execute(
-                tasks.update().where(tasks.c.id == sa.bindparam("b_id")),
-                [{**row, "b_id": row["id"]} for row in updates],
+            attrs = event.attrs
+            task_id = attrs["task"]
+            row = summary.get(task_id)
+            if row is None:
+                row = summary[task_id] = [
+                    task_id,
+                    attrs["status"],
+                    event.level,
+                    attrs["producer"],
+                    attrs["agent"],
+                    event.ts,
+                    event.ts,
+                    event.seq,
+                    0,
+                ]
+            else:
+                if attrs["producer"] is not None:
+                    row[3] = attrs["producer"]
+                if attrs["agent"] is not None:
+                    row[4] = attrs["agent"]
+                if event.ts < row[5]:
+                    row[5] = event.ts
+                if event.ts >= row[6]:
+                    row[6] = event.ts
+                    row[1] = attrs["status"]
+                    row[2] = event.level
+                row[7] = event.seq
+            row[8] += 1
+            # A point is attributed to the task's agent and producer as known at that moment.
+            history.append(
+                [event.seq, task_id, attrs["status"], event.ts, event.level, row[4], row[3]]
             )
+            if row[4] is None or row[3] is None:
+                unknown.add(task_id)
+        if unknown:
+            self._fill_from_stored(conn, unknown, history)
+        bulk.insert(conn, task_history, _HISTORY_COLUMNS, [tuple(h) for h in history])
+        bulk.upsert(
+            conn, tasks, _TASK_COLUMNS, ("id",), _TASK_FOLD, [tuple(r) for r in summary.values()]
+        )
+
+    @staticmethod
+    def _fill_from_stored(
+        conn: sa.Connection, task_ids: set[str], history: list[list[Any]]
+    ) -> None:
+        stored = {r.id: r for r in load_rows(conn, tasks, tasks.c.id, task_ids)}
+        for point in history:
+            row = stored.get(point[1])
+            if row is not None:
+                point[5] = point[5] if point[5] is not None else row.agent
+                point[6] = point[6] if point[6] is not None else row.producer
 
 
 VIEW = TasksView()
