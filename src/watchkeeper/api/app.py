@@ -71,4 +71,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.router.routes[0:0] = events.FAST_ROUTES
     return app
