@@ -46,8 +46,14 @@ def test_async_client(server):
     async def main() -> None:
         async with AsyncClient(server.url) as wk:
             acks = await wk.send(HISTORY)
-            assert acks == [{"accepted": len(HISTORY), "duplicates": 0, "first_seq": 1,
-                             "last_seq": len(HISTORY)}]
+            assert acks == [
+                {
+                    "accepted": len(HISTORY),
+                    "duplicates": 0,
+                    "first_seq": 1,
+                    "last_seq": len(HISTORY),
+                }
+            ]
             assert (await wk.task(1))["history"][-1]["status"] == "finished"
             assert (await wk.tasks(agent="777"))["total"] == 2
             assert (await wk.agent(778))["state"] == "recover"

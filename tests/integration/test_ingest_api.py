@@ -273,3 +273,41 @@ def test_health_openapi_and_metrics(client):
     assert "/api/v1/events" in spec["paths"] and "/api/v1/charts/waterfall" in spec["paths"]
     assert client.get("/docs").status_code == 200
     assert "watchkeeper_events_committed_total 3" in client.get("/metrics").text
+
+
+def test_producers_and_other_component_types(client):
+    client.post(
+        "/api/v1/events",
+        json=HISTORY
+        + [
+            {
+                "kind": "component.state",
+                "type": "lift",
+                "id": "L1",
+                "state": "up",
+                "ts": "2024-05-01T10:00:05Z",
+            },
+            {
+                "kind": "component.state",
+                "type": "lift",
+                "id": "L1",
+                "state": "down",
+                "ts": "2024-05-01T10:00:07Z",
+            },
+        ],
+    )
+    producers = client.get("/api/v1/components", params={"type": "producer"}).json()
+    assert [(p["id"], p["tasks_processed"]) for p in producers["components"]] == [
+        ("0", 0),
+        ("1", 0),
+    ]
+    assert producers["components"][0]["last_seen"] == "2024-05-01T10:00:14.000Z"
+    lift = client.get("/api/v1/components/lift/L1").json()
+    assert lift["state"] == "down"
+    assert [h["state"] for h in lift["history"]] == ["up", "down"]
+    rows = client.get("/api/v1/charts/component-status", params={**WINDOW, "type": "lift"}).json()
+    assert [(r["component"], r["state"], r["end"]) for r in rows] == [
+        ("L1", "up", "2024-05-01T10:00:07.000Z"),
+        ("L1", "down", None),
+    ]
+    assert client.get("/api/v1/components/lift/nope").status_code == 404

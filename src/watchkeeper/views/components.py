@@ -16,7 +16,7 @@ from watchkeeper.events.timefmt import iso
 from watchkeeper.store import bulk
 from watchkeeper.store.tables import BigKey, Time, metadata
 from watchkeeper.views.base import dumps, loads
-from watchkeeper.views.tasks import ABORTED, FINISHED
+from watchkeeper.views.tasks import ABORTED, FINISHED, TERMINAL
 
 components = sa.Table(
     "components",
@@ -81,7 +81,7 @@ class ComponentsView:
     tables = (components, component_spans)
 
     def apply(self, conn: sa.Connection, events: Sequence[Event]) -> None:
-        keyed = [(key, event) for event in events if (key := _component_key(event)) is not None]
+        keyed = [(key, event) for event in events for key in _component_keys(event)]
         if not keyed:
             return
         switching = {key for key, event in keyed if event.kind == "component.state"}
@@ -112,7 +112,7 @@ class ComponentsView:
                 ]
             row[4] = min(row[4], event.ts)
             row[5] = max(row[5], event.ts)
-            _count(row, event, 9)
+            _count(row, 9, event, key[0])
         bulk.upsert(
             conn,
             components,
@@ -157,7 +157,7 @@ class ComponentsView:
                 self._switch(row, event, spans, closes)
             else:
                 counts = [row["tasks_finished"], row["tasks_aborted"], row["incidents"]]
-                _count(counts, event, 0)
+                _count(counts, 0, event, key[0])
                 row["tasks_finished"], row["tasks_aborted"], row["incidents"] = counts
         bulk.update(conn, component_spans, ("end",), ("seq",), closes)
         bulk.insert(
@@ -237,8 +237,13 @@ class ComponentsView:
         return out
 
 
-def _count(row: list[Any], event: Event, at: int) -> None:
-    """Add one task result or incident to the counters starting at ``row[at]``."""
+def _count(row: list[Any], at: int, event: Event, ctype: str) -> None:
+    """Add one task result or incident to the counters starting at ``row[at]``.
+
+    Only an agent's own results count; a producer is just seen alive by its tasks.
+    """
+    if ctype == "producer" and event.kind == "task.status":
+        return
     if event.kind == "incident":
         row[at + 2] += 1
     elif event.attrs["status"] in FINISHED:
@@ -247,19 +252,19 @@ def _count(row: list[Any], event: Event, at: int) -> None:
         row[at + 1] += 1
 
 
-def _component_key(event: Event) -> tuple[str, str] | None:
+def _component_keys(event: Event) -> list[tuple[str, str]]:
+    """The components an event tells about: its agent, and the producer of a task."""
     attrs = event.attrs
     if event.kind == "component.state":
-        return (attrs["type"], attrs["id"])
+        return [(attrs["type"], attrs["id"])]
     if event.kind == "incident":
-        return ("agent", attrs["agent"])
-    if (
-        event.kind == "task.status"
-        and attrs.get("agent") is not None
-        and (attrs["status"] in FINISHED or attrs["status"] in ABORTED)
-    ):
-        return ("agent", attrs["agent"])
-    return None
+        return [("agent", attrs["agent"])]
+    keys = []
+    if attrs.get("producer") is not None:
+        keys.append(("producer", attrs["producer"]))
+    if attrs.get("agent") is not None and attrs["status"] in TERMINAL:
+        keys.append(("agent", attrs["agent"]))
+    return keys
 
 
 VIEW = ComponentsView()
