@@ -8,7 +8,17 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from watchkeeper import __version__
-from watchkeeper.api import agents, charts, errors, events, health, incidents, tasks
+from watchkeeper.api import (
+    agents,
+    charts,
+    errors,
+    events,
+    groups,
+    health,
+    incidents,
+    lamia,
+    tasks,
+)
 from watchkeeper.config import Settings
 from watchkeeper.store import db, eventlog
 from watchkeeper.store.hub import CommitHub
@@ -23,6 +33,8 @@ ROUTERS: Sequence[APIRouter] = (
     agents.router,
     incidents.router,
     charts.router,
+    groups.router,
+    lamia.router,
 )
 
 
