@@ -97,7 +97,7 @@ call "a solitary job takes no index" 400 POST "$URL/someJob1/event?arrayIndex=1"
 call "an array job needs its index" 400 POST "$URL/tstArray1/event" '{"eventClass": "BEAT"}'
 call "an unknown process" 404 POST "$URL/nothing/event" '{"eventClass": "BEAT"}'
 
-call "processes of this task that have STARTED" 200 GET "$URL/@all?hasEventsOfClass=STARTED"
+call "processes of this task with a DONE job" 200 GET "$URL/@all?hasEventsOfClass=DONE"
 call "events of tstArray2[3]" 200 GET "$URL/tstArray2/event?arrayIndex=3"
 call "the last two DONE events of tstArray2, newest first" 200 GET \
   "$URL/tstArray2/event?eventClass=DONE&order=id&sort=desc&limit=2&fields=id,procNumInArray,eventClass"
