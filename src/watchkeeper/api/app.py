@@ -29,12 +29,12 @@ from watchkeeper.views import ALL_VIEWS
 ROUTERS: Sequence[APIRouter] = (
     health.router,
     events.router,
+    lamia.router,
     tasks.router,
     agents.router,
     incidents.router,
     charts.router,
     groups.router,
-    lamia.router,
 )
 
 

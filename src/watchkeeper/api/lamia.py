@@ -39,6 +39,13 @@ from watchkeeper.views import groups
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+#: Seconds a process's shape (solitary, or an array of nJobs) is trusted without reading it
+#: again. A shape never changes; only a delete can end it, and deletes through this server
+#: forget it at once. The view itself ignores events of processes that no longer exist, and
+#: the answer then says so, so a shape trusted a little too long never stores a wrong fact.
+SHAPE_TTL = 5.0
+SHAPES_KEPT = 10_000
+
 
 class LamiaError(Exception):
     """A refusal in Lamia's words: ``reason`` is a sentence, ``details`` what it is about."""
@@ -122,6 +129,29 @@ async def _read(request: Request, fn: Callable[..., T], *args: Any) -> T:
             return fn(conn, *args)
 
     return await run_in_threadpool(run)
+
+
+async def _shape(request: Request, task: str, proc: str) -> tuple[bool, dict[str, Any] | None]:
+    """:func:`groups.lookup`, remembered for :data:`SHAPE_TTL` seconds: jobs post many events
+    to the same processes, and this spares each of them a read."""
+    shapes = _shapes(request)
+    now = time.monotonic()
+    hit = shapes.get((task, proc))
+    if hit is not None and hit[1] > now:
+        return True, hit[0]
+    found = await _read(request, groups.lookup, task, proc)
+    if found[1] is not None:
+        if len(shapes) >= SHAPES_KEPT:
+            shapes.clear()
+        shapes[(task, proc)] = (found[1], now + SHAPE_TTL)
+    return found
+
+
+def _shapes(request: Request) -> dict[tuple[str, str], tuple[dict[str, Any], float]]:
+    state = request.app.state
+    if not hasattr(state, "lamia_shapes"):
+        state.lamia_shapes = {}
+    return state.lamia_shapes
 
 
 def _multi(query: QueryParams, name: str) -> list[str]:
@@ -277,6 +307,9 @@ async def delete_task(task: str, request: Request) -> JSONResponse:
         raise _no_task(task)
     event = lamia.task_deleted(task, client_ip=_client_ip(request), now=time.time())
     await request.app.state.writer.write([event])
+    shapes = _shapes(request)
+    for key in [key for key in shapes if key[0] == task]:
+        shapes.pop(key, None)
     return JSONResponse({"deleted": 1})
 
 
@@ -320,10 +353,16 @@ async def post_event(task: str, proc: str, request: Request) -> JSONResponse:
     events = lamia.job_event(
         task, proc, index, body, client_ip=_client_ip(request), now=time.time()
     )
-    _check_slot(task, proc, await _read(request, groups.lookup, task, proc), index)
-    ack = await request.app.state.writer.write(events)
-    state = await _read(request, groups.progress_now, task, proc)
-    progress, enough = state if state is not None else (None, False)
+    _check_slot(task, proc, await _shape(request, task, proc), index)
+    writer = request.app.state.writer
+    ack = await writer.write(events)
+    known, outcome = groups.VIEW.outcome(writer.engine, ack.first_seq)
+    if not known:
+        outcome = await _read(request, groups.progress_now, task, proc)
+    if outcome is None:
+        # Deleted while this request was on its way: the log keeps the event, no task has it.
+        raise _no_process(task, proc)
+    progress, enough = outcome
     return JSONResponse(
         {"created": True, "id": ack.first_seq, "progress": progress, "enough": enough},
         status_code=201,

@@ -28,6 +28,7 @@ API's check, and the log replays into the same state.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -67,8 +68,6 @@ lamia_groups = sa.Table(
     sa.Column("submitted_at", Time, nullable=False),
     sa.Column("created_at", Time, nullable=False),
     sa.Column("created_seq", BigKey, nullable=False),
-    sa.Column("updated_at", Time, nullable=False),
-    sa.Column("events", sa.Integer, nullable=False),
     sa.Index("ix_lamia_groups_created_seq", "created_seq"),
 )
 
@@ -168,24 +167,54 @@ def enough_of(
     return (value_sum if valued else done) >= threshold
 
 
+#: What folding a job event left its process at: ``(progress, enough)``, or ``None`` when the
+#: process no longer exists.
+Outcome = tuple[float, bool] | None
+
+
 class GroupsView:
+    """The view; it also remembers the outcome of the latest job events it folded, so the API
+    can tell a job its process's progress without reading it back after the commit. The value
+    is exact: it is computed under the writer's lock from the state the event was folded
+    into."""
+
     name = "groups"
     kinds = frozenset({TASK_CREATED, TASK_DELETED, JOB_EVENT})
     tables = TABLES
+    remember = 8192
+
+    def __init__(self) -> None:
+        self._outcomes: dict[tuple[int, int], Outcome] = {}
+        self._lock = threading.Lock()
 
     def apply(self, conn: sa.Connection, events: Sequence[Event]) -> None:
         # Deletes are rare: fold the events between two of them in bulk, then delete.
+        outcomes: dict[int, Outcome] = {}
         segment: list[Event] = []
         for event in events:
             if event.kind == TASK_DELETED:
                 if segment:
-                    _Segment(conn).fold(segment)
+                    _Segment(conn, outcomes).fold(segment)
                     segment = []
                 delete_group(conn, event.attrs["task"])
             else:
                 segment.append(event)
         if segment:
-            _Segment(conn).fold(segment)
+            _Segment(conn, outcomes).fold(segment)
+        engine = id(conn.engine)
+        with self._lock:
+            for seq, outcome in outcomes.items():
+                self._outcomes[(engine, seq)] = outcome
+            while len(self._outcomes) > self.remember:
+                del self._outcomes[next(iter(self._outcomes))]
+
+    def outcome(self, engine: sa.Engine, seq: int) -> tuple[bool, Outcome]:
+        """``(known, outcome)`` of the job event stored as ``seq`` through ``engine``."""
+        with self._lock:
+            key = (id(engine), seq)
+            if key not in self._outcomes:
+                return False, None
+            return True, self._outcomes.pop(key)
 
 
 def delete_group(conn: sa.Connection, name: str) -> None:
@@ -197,14 +226,14 @@ def delete_group(conn: sa.Connection, name: str) -> None:
 class _Segment:
     """Folds a run of creates and job events: load what they touch, update in memory, write."""
 
-    def __init__(self, conn: sa.Connection) -> None:
+    def __init__(self, conn: sa.Connection, outcomes: dict[int, Outcome]) -> None:
         self.conn = conn
-        self.groups: dict[str, dict[str, Any]] = {}
-        self.new_groups: set[str] = set()
+        self.outcomes = outcomes
+        self.groups: set[str] = set()
+        self.new_groups: list[dict[str, Any]] = []
         self.procs: dict[tuple[str, str], dict[str, Any]] = {}
         self.new_procs: set[tuple[str, str]] = set()
         self.dirty_procs: set[tuple[str, str]] = set()
-        self.dirty_groups: set[str] = set()
         self.jobs: dict[tuple[str, str, int], dict[str, Any]] = {}
         self.new_jobs: set[tuple[str, str, int]] = set()
         self.dirty_jobs: set[tuple[str, str, int]] = set()
@@ -222,28 +251,30 @@ class _Segment:
         self._write()
 
     def _load(self, events: Sequence[Event]) -> None:
-        names = {e.attrs["task"] for e in events}
-        proc_keys = {(e.attrs["task"], e.attrs["proc"]) for e in events if e.kind == JOB_EVENT}
-        job_keys = {
-            (e.attrs["task"], e.attrs["proc"], _idx(e.attrs["index"]))
-            for e in events
-            if e.kind == JOB_EVENT
-        }
-        g, p, j = lamia_groups, lamia_processes, lamia_jobs
+        """Fetch the processes and jobs the events touch, and the names the creates take.
+
+        An ``IN`` on one column at a time, which every backend plans on the primary key and
+        SQLAlchemy compiles once (unlike a multi-column tuple ``IN``)."""
+        slots: dict[tuple[str, str], set[int]] = {}
+        names: set[str] = set()
+        for e in events:
+            if e.kind == JOB_EVENT:
+                key = (e.attrs["task"], e.attrs["proc"])
+                slots.setdefault(key, set()).add(_idx(e.attrs["index"]))
+            else:
+                names.add(e.attrs["task"])
         for part in chunks(sorted(names)):
-            for row in self.conn.execute(
-                sa.select(g.c.name, g.c.updated_at, g.c.events).where(g.c.name.in_(part))
-            ):
-                self.groups[row.name] = row._asdict()
-        for part in chunks(sorted(proc_keys), 250):
-            for row in self.conn.execute(
-                sa.select(p).where(sa.tuple_(p.c.task, p.c.name).in_(part))
-            ):
-                self.procs[(row.task, row.name)] = row._asdict()
-        for part in chunks(sorted(job_keys), 250):
-            query = sa.select(j).where(sa.tuple_(j.c.task, j.c.proc, j.c.idx).in_(part))
-            for row in self.conn.execute(query):
-                self.jobs[(row.task, row.proc, row.idx)] = row._asdict()
+            self.groups.update(self.conn.execute(_TAKEN, {"names": part}).scalars())
+        for part in chunks(sorted({task for task, _ in slots})):
+            for row in self.conn.execute(_PROCESSES, {"tasks": part}):
+                if (row.task, row.name) in slots:
+                    self.procs[(row.task, row.name)] = row._asdict()
+        for (task, proc), indices in slots.items():
+            if (task, proc) not in self.procs:
+                continue
+            for part in chunks(sorted(indices)):
+                for row in self.conn.execute(_JOBS, {"task": task, "proc": proc, "idx": part}):
+                    self.jobs[(row.task, row.proc, row.idx)] = row._asdict()
 
     def _create(self, event: Event) -> None:
         a = event.attrs
@@ -251,24 +282,24 @@ class _Segment:
         if name in self.groups:
             return  # the first create of a name wins; a later one changes nothing
         at = event.received_at
-        self.groups[name] = {
-            "name": name,
-            "username": a["username"],
-            "comment": a["comment"],
-            "tags": dumps(a["tags"]),
-            "config": dumps(a["config"]),
-            "email_notify": dumps(a["emailNotify"]),
-            "dep_graph": a["depGraph"],
-            "task_class": a["taskClass"],
-            "host": a["host"],
-            "client_ip": a["client_ip"],
-            "submitted_at": event.ts,
-            "created_at": at,
-            "created_seq": event.seq,
-            "updated_at": at,
-            "events": 0,
-        }
-        self.new_groups.add(name)
+        self.groups.add(name)
+        self.new_groups.append(
+            {
+                "name": name,
+                "username": a["username"],
+                "comment": a["comment"],
+                "tags": dumps(a["tags"]),
+                "config": dumps(a["config"]),
+                "email_notify": dumps(a["emailNotify"]),
+                "dep_graph": a["depGraph"],
+                "task_class": a["taskClass"],
+                "host": a["host"],
+                "client_ip": a["client_ip"],
+                "submitted_at": event.ts,
+                "created_at": at,
+                "created_seq": event.seq,
+            }
+        )
         self.tags.extend({"task": name, "tag": tag} for tag in a["tags"])
         for position, (proc, spec) in enumerate(a["processes"].items()):
             row = {
@@ -296,10 +327,14 @@ class _Segment:
         a = event.attrs
         key = (a["task"], a["proc"])
         proc = self.procs.get(key)
-        if proc is None:
-            return  # the process was deleted (or never existed): nothing to fold
+        index = a["index"]
+        if proc is None or not _fits(proc["n_jobs"], index):
+            # The process was deleted (or never existed, or was recreated with another shape):
+            # nothing to fold.
+            self.outcomes[event.seq] = None
+            return
         at = event.received_at
-        idx = _idx(a["index"])
+        idx = _idx(index)
         job_key = (*key, idx)
         job = self.jobs.get(job_key)
         was_done = False
@@ -335,10 +370,7 @@ class _Segment:
         proc["events"] += 1
         self.dirty_procs.add(key)
         self._point(proc, event.seq, at)
-        group = self.groups[key[0]]
-        group["updated_at"] = max(group["updated_at"], at)
-        group["events"] += 1
-        self.dirty_groups.add(key[0])
+        self.outcomes[event.seq] = (_round(proc["progress"]), bool(proc["enough"]))
         self.events.append(
             {
                 "id": event.seq,
@@ -385,51 +417,58 @@ class _Segment:
 
     def _write(self) -> None:
         conn = self.conn
-        g, p, j = lamia_groups, lamia_processes, lamia_jobs
         if self.new_groups:
-            conn.execute(g.insert(), [self.groups[n] for n in self.new_groups])
+            conn.execute(lamia_groups.insert(), self.new_groups)
         if self.tags:
             conn.execute(lamia_group_tags.insert(), self.tags)
-        touched = [self.groups[name] for name in self.dirty_groups - self.new_groups]
-        if touched:
-            conn.execute(
-                g.update()
-                .where(g.c.name == sa.bindparam("b_name"))
-                .values(updated_at=sa.bindparam("b_updated"), events=sa.bindparam("b_events")),
-                [
-                    {"b_name": r["name"], "b_updated": r["updated_at"], "b_events": r["events"]}
-                    for r in touched
-                ],
-            )
         if self.new_procs:
-            conn.execute(p.insert(), [self.procs[k] for k in self.new_procs])
+            conn.execute(lamia_processes.insert(), [self.procs[k] for k in self.new_procs])
         updates = [self.procs[k] for k in self.dirty_procs - self.new_procs]
         if updates:
-            conn.execute(
-                p.update().where(
-                    p.c.task == sa.bindparam("b_task"), p.c.name == sa.bindparam("b_name")
-                ),
-                [{**row, "b_task": row["task"], "b_name": row["name"]} for row in updates],
-            )
+            conn.execute(_UPDATE_PROCESS, [_keyed(row, "task", "name") for row in updates])
         if self.new_jobs:
-            conn.execute(j.insert(), [self.jobs[k] for k in self.new_jobs])
+            conn.execute(lamia_jobs.insert(), [self.jobs[k] for k in self.new_jobs])
         job_updates = [self.jobs[k] for k in self.dirty_jobs - self.new_jobs]
         if job_updates:
-            conn.execute(
-                j.update().where(
-                    j.c.task == sa.bindparam("b_task"),
-                    j.c.proc == sa.bindparam("b_proc"),
-                    j.c.idx == sa.bindparam("b_idx"),
-                ),
-                [
-                    {**row, "b_task": row["task"], "b_proc": row["proc"], "b_idx": row["idx"]}
-                    for row in job_updates
-                ],
-            )
+            conn.execute(_UPDATE_JOB, [_keyed(row, "task", "proc", "idx") for row in job_updates])
         if self.events:
             conn.execute(lamia_events.insert(), self.events)
         if self.points:
             conn.execute(lamia_progress.insert(), self.points)
+
+
+# Statements the writer runs for every commit, built once.
+_TAKEN = sa.select(lamia_groups.c.name).where(
+    lamia_groups.c.name.in_(sa.bindparam("names", expanding=True))
+)
+_PROCESSES = sa.select(lamia_processes).where(
+    lamia_processes.c.task.in_(sa.bindparam("tasks", expanding=True))
+)
+_JOBS = sa.select(lamia_jobs).where(
+    lamia_jobs.c.task == sa.bindparam("task"),
+    lamia_jobs.c.proc == sa.bindparam("proc"),
+    lamia_jobs.c.idx.in_(sa.bindparam("idx", expanding=True)),
+)
+_UPDATE_PROCESS = lamia_processes.update().where(
+    lamia_processes.c.task == sa.bindparam("k_task"),
+    lamia_processes.c.name == sa.bindparam("k_name"),
+)
+_UPDATE_JOB = lamia_jobs.update().where(
+    lamia_jobs.c.task == sa.bindparam("k_task"),
+    lamia_jobs.c.proc == sa.bindparam("k_proc"),
+    lamia_jobs.c.idx == sa.bindparam("k_idx"),
+)
+
+
+def _keyed(row: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {**row, **{f"k_{k}": row[k] for k in keys}}
+
+
+def _fits(n_jobs: int | None, index: int | None) -> bool:
+    """Whether ``index`` addresses a job of a process of ``n_jobs`` (Lamia took 0 to nJobs)."""
+    if n_jobs is None:
+        return index is None
+    return index is not None and 0 <= index <= n_jobs
 
 
 def _idx(index: int | None) -> int:
@@ -446,7 +485,12 @@ TASK_ORDER = {
     "name": lamia_groups.c.name,
     "submittedAt": lamia_groups.c.submitted_at,
     "createdAt": lamia_groups.c.created_at,
-    "updatedAt": lamia_groups.c.updated_at,
+    "updatedAt": sa.func.coalesce(
+        sa.select(sa.func.max(lamia_processes.c.last_event_at))
+        .where(lamia_processes.c.task == lamia_groups.c.name)
+        .scalar_subquery(),
+        lamia_groups.c.created_at,
+    ),
     "username": lamia_groups.c.username,
 }
 #: Event fields ``GET /api/v0/<task>/<proc>/event?order=`` may sort by.
@@ -580,6 +624,13 @@ def process_v0(row: Any, stale: int) -> dict[str, Any]:
     }
 
 
+def _activity(row: Any, procs: Sequence[Any]) -> tuple[float, int]:
+    """When a task last heard from a job (its creation if never), and how many events."""
+    latest = max((p.last_event_at for p in procs if p.last_event_at is not None), default=None)
+    updated = row.created_at if latest is None else max(latest, row.created_at)
+    return updated, sum(p.events for p in procs)
+
+
 def _overall(procs: Sequence[Any]) -> tuple[float | None, bool]:
     """A task's progress is the mean of its processes'; it has enough when they all have."""
     if not procs:
@@ -590,6 +641,7 @@ def _overall(procs: Sequence[Any]) -> tuple[float | None, bool]:
 
 def task_v0(row: Any, procs: Sequence[Any], stale: dict[tuple[str, str], int]) -> dict[str, Any]:
     progress, enough = _overall(procs)
+    updated, events = _activity(row, procs)
     return {
         "name": row.name,
         "username": row.username,
@@ -601,10 +653,10 @@ def task_v0(row: Any, procs: Sequence[Any], stale: dict[tuple[str, str], int]) -
         "taskClass": row.task_class,
         "submittedAt": iso(row.submitted_at),
         "createdAt": iso(row.created_at),
-        "updatedAt": iso(row.updated_at),
+        "updatedAt": iso(updated),
         "hostname": row.host,
         "submHostIP": row.client_ip,
-        "nEvents": row.events,
+        "nEvents": events,
         "progress": progress,
         "enough": enough,
         "processes": [process_v0(p, stale.get((p.task, p.name), 0)) for p in procs],
@@ -760,6 +812,7 @@ def get_event(
 
 def group_summary(row: Any, procs: Sequence[Any], stale: dict[tuple[str, str], int]) -> dict:
     progress, enough = _overall(procs)
+    updated, events = _activity(row, procs)
     return {
         "name": row.name,
         "user": row.username,
@@ -772,8 +825,8 @@ def group_summary(row: Any, procs: Sequence[Any], stale: dict[tuple[str, str], i
         "client_ip": row.client_ip,
         "submitted_at": iso(row.submitted_at),
         "created_at": iso(row.created_at),
-        "updated_at": iso(row.updated_at),
-        "events": row.events,
+        "updated_at": iso(updated),
+        "events": events,
         "progress": progress,
         "enough": enough,
         "process_count": len(procs),

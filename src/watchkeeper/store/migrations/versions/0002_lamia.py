@@ -33,8 +33,6 @@ def upgrade() -> None:
         sa.Column("submitted_at", Time, nullable=False),
         sa.Column("created_at", Time, nullable=False),
         sa.Column("created_seq", BigKey, nullable=False),
-        sa.Column("updated_at", Time, nullable=False),
-        sa.Column("events", sa.Integer, nullable=False),
     )
     op.create_index("ix_lamia_groups_created_seq", "lamia_groups", ["created_seq"])
 
