@@ -232,6 +232,40 @@ def _check_slot(
         )
 
 
+# --- the hot path first: routes are matched in order, and jobs post events all the time ------
+
+
+@router.post(
+    "/{task}/{proc}/event",
+    status_code=201,
+    dependencies=[require("ingest")],
+    summary="Post a job event",
+)
+async def post_event(task: str, proc: str, request: Request) -> JSONResponse:
+    """``{"eventClass", "payload", "progress", "_meta": {"host", "time"}}``, with
+    ``?arrayIndex=i`` for a job of an array → 201 ``{"created": true, "id", "progress",
+    "enough"}``; ``enough`` tells the job that the process needs no more work."""
+    body = await read_body(request, request.app.state.settings.max_body_bytes)
+    index = lamia.parse_index(request.query_params.get("arrayIndex"))
+    events = lamia.job_event(
+        task, proc, index, body, client_ip=_client_ip(request), now=time.time()
+    )
+    _check_slot(task, proc, await _shape(request, task, proc), index)
+    writer = request.app.state.writer
+    ack = await writer.write(events)
+    known, outcome = groups.VIEW.outcome(writer.engine, ack.first_seq)
+    if not known:
+        outcome = await _read(request, groups.progress_now, task, proc)
+    if outcome is None:
+        # Deleted while this request was on its way: the log keeps the event, no task has it.
+        raise _no_process(task, proc)
+    progress, enough = outcome
+    return JSONResponse(
+        {"created": True, "id": ack.first_seq, "progress": progress, "enough": enough},
+        status_code=201,
+    )
+
+
 # --- tasks ----------------------------------------------------------------------------------
 
 
@@ -336,37 +370,6 @@ def get_process(task: str, proc: str, request: Request, conn: Conn) -> JSONRespo
 
 
 # --- events ---------------------------------------------------------------------------------
-
-
-@router.post(
-    "/{task}/{proc}/event",
-    status_code=201,
-    dependencies=[require("ingest")],
-    summary="Post a job event",
-)
-async def post_event(task: str, proc: str, request: Request) -> JSONResponse:
-    """``{"eventClass", "payload", "progress", "_meta": {"host", "time"}}``, with
-    ``?arrayIndex=i`` for a job of an array → 201 ``{"created": true, "id", "progress",
-    "enough"}``; ``enough`` tells the job that the process needs no more work."""
-    body = await read_body(request, request.app.state.settings.max_body_bytes)
-    index = lamia.parse_index(request.query_params.get("arrayIndex"))
-    events = lamia.job_event(
-        task, proc, index, body, client_ip=_client_ip(request), now=time.time()
-    )
-    _check_slot(task, proc, await _shape(request, task, proc), index)
-    writer = request.app.state.writer
-    ack = await writer.write(events)
-    known, outcome = groups.VIEW.outcome(writer.engine, ack.first_seq)
-    if not known:
-        outcome = await _read(request, groups.progress_now, task, proc)
-    if outcome is None:
-        # Deleted while this request was on its way: the log keeps the event, no task has it.
-        raise _no_process(task, proc)
-    progress, enough = outcome
-    return JSONResponse(
-        {"created": True, "id": ack.first_seq, "progress": progress, "enough": enough},
-        status_code=201,
-    )
 
 
 def _event_slot(conn: sa.Connection, task: str, proc: str, request: Request) -> int | None:

@@ -378,7 +378,7 @@ class _Segment:
                 "proc": key[1],
                 "idx": idx,
                 "event_class": event_class,
-                "payload": dumps(a["payload"]),
+                "payload": None if a["payload"] is None else dumps(a["payload"]),
                 "progress": progress,
                 "sent_at": a["sent_at"],
                 "received_at": at,
@@ -425,14 +425,14 @@ class _Segment:
             conn.execute(lamia_processes.insert(), [self.procs[k] for k in self.new_procs])
         updates = [self.procs[k] for k in self.dirty_procs - self.new_procs]
         if updates:
-            conn.execute(_UPDATE_PROCESS, [_keyed(row, "task", "name") for row in updates])
+            _bulk(conn, _UPDATE_PROCESS, _PROCESS_CHANGES + ("task", "name"), updates)
         if self.new_jobs:
-            conn.execute(lamia_jobs.insert(), [self.jobs[k] for k in self.new_jobs])
+            _bulk(conn, _INSERT_JOB, _JOB_COLUMNS, [self.jobs[k] for k in self.new_jobs])
         job_updates = [self.jobs[k] for k in self.dirty_jobs - self.new_jobs]
         if job_updates:
-            conn.execute(_UPDATE_JOB, [_keyed(row, "task", "proc", "idx") for row in job_updates])
+            _bulk(conn, _UPDATE_JOB, _JOB_CHANGES + ("task", "proc", "idx"), job_updates)
         if self.events:
-            conn.execute(lamia_events.insert(), self.events)
+            _bulk(conn, _INSERT_EVENT, _EVENT_COLUMNS, self.events)
         if self.points:
             conn.execute(lamia_progress.insert(), self.points)
 
@@ -449,19 +449,58 @@ _JOBS = sa.select(lamia_jobs).where(
     lamia_jobs.c.proc == sa.bindparam("proc"),
     lamia_jobs.c.idx.in_(sa.bindparam("idx", expanding=True)),
 )
-_UPDATE_PROCESS = lamia_processes.update().where(
-    lamia_processes.c.task == sa.bindparam("k_task"),
-    lamia_processes.c.name == sa.bindparam("k_name"),
+#: The columns a job event changes.
+_PROCESS_CHANGES = (
+    "last_class",
+    "last_event_at",
+    "events",
+    "done_jobs",
+    "valued_jobs",
+    "value_sum",
+    "progress",
+    "enough",
+    "enough_at",
 )
-_UPDATE_JOB = lamia_jobs.update().where(
-    lamia_jobs.c.task == sa.bindparam("k_task"),
-    lamia_jobs.c.proc == sa.bindparam("k_proc"),
-    lamia_jobs.c.idx == sa.bindparam("k_idx"),
+_JOB_CHANGES = ("last_class", "status", "value", "host", "last_at", "events")
+_JOB_COLUMNS = tuple(c.name for c in lamia_jobs.columns)
+_EVENT_COLUMNS = tuple(c.name for c in lamia_events.columns)
+
+
+def _assign(names: tuple[str, ...]) -> str:
+    return ", ".join(f"{name} = {{p}}" for name in names)
+
+
+# Plain SQL, the same on every backend; ``{p}`` becomes the driver's placeholder.
+_UPDATE_PROCESS = (
+    f"UPDATE lamia_processes SET {_assign(_PROCESS_CHANGES)} WHERE task = {{p}} AND name = {{p}}"
+)
+_UPDATE_JOB = (
+    f"UPDATE lamia_jobs SET {_assign(_JOB_CHANGES)} WHERE task = {{p}} AND proc = {{p}} "
+    "AND idx = {p}"
+)
+_INSERT_JOB = (
+    f"INSERT INTO lamia_jobs ({', '.join(_JOB_COLUMNS)}) "
+    f"VALUES ({', '.join(['{p}'] * len(_JOB_COLUMNS))})"
+)
+_INSERT_EVENT = (
+    f"INSERT INTO lamia_events ({', '.join(_EVENT_COLUMNS)}) "
+    f"VALUES ({', '.join(['{p}'] * len(_EVENT_COLUMNS))})"
 )
 
 
-def _keyed(row: dict[str, Any], *keys: str) -> dict[str, Any]:
-    return {**row, **{f"k_{k}": row[k] for k in keys}}
+def _bulk(
+    conn: sa.Connection, sql: str, names: tuple[str, ...], rows: Sequence[dict[str, Any]]
+) -> None:
+    """Run ``sql`` once per row through the driver's ``executemany``.
+
+    The writer runs these for every commit; SQLAlchemy's per-row parameter processing costs
+    more than the statements themselves here, and the values are plain numbers and strings
+    that need no type processing (``bool`` is stored as SQLite's 0/1, as SQLAlchemy does).
+    """
+    placeholder = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    conn.exec_driver_sql(
+        sql.replace("{p}", placeholder), [tuple(row[n] for n in names) for row in rows]
+    )
 
 
 def _fits(n_jobs: int | None, index: int | None) -> bool:
