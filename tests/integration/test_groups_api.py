@@ -165,3 +165,25 @@ def test_rebuild_reproduces_the_view(db_url):
     assert rebuild(engine, ALL_VIEWS) > 0
     assert snapshot(engine) == before
     engine.dispose()
+
+
+def test_a_replica_trusting_a_deleted_process_answers_404(db_url):
+    # Two servers on one database: A remembers the process's shape, B deletes the task.
+    with make_client(db_url) as a, make_client(db_url) as b:
+        create(a, "t", {"arr": 4})
+        post(a, "t", "arr", "STARTED", 1)
+        assert b.delete("/api/v0/t").status_code == 200
+        r = a.post("/api/v0/t/arr/event", params={"arrayIndex": 1}, json={"eventClass": "BEAT"})
+        assert r.status_code == 404
+        assert r.json()["errors"][0]["reason"] == "Process not found."
+        assert a.get("/api/v1/groups").json()["total"] == 0
+        # The request is in the log (it was accepted before the view saw the delete).
+        kinds = [e["kind"] for e in a.get("/api/v1/events", params={"limit": 100}).json()["events"]]
+        assert kinds[-2:] == ["lamia.event", "task.status"]
+
+
+def test_openapi_lists_both_apis(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/api/v0", "/api/v0/{task}", "/api/v0/{task}/{proc}/event"} <= set(paths)
+    assert {"/api/v1/groups", "/api/v1/groups/{name}"} <= set(paths)
+    assert not any("{rest" in path for path in paths)
