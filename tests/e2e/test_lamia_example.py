@@ -118,3 +118,12 @@ def test_concurrent_creates_of_one_name_make_one_task(tmp_path):
         (proc,) = httpx.get(url).json()["processes"]
         winner = proc["name"]
         assert httpx.post(f"{url}/{winner}/event", json={"eventClass": "DONE"}).status_code == 201
+
+
+def test_the_stale_threshold_comes_from_the_environment(tmp_path):
+    env = {"WATCHKEEPER_LAMIA_STALE_AFTER": "0"}
+    with ServerProcess(f"sqlite:///{tmp_path / 'wk.db'}", env=env) as server:
+        url = f"{server.url}/api/v0/t"
+        assert httpx.post(url, json={"processes": {"solo": None}}).status_code == 201
+        assert httpx.post(f"{url}/solo/event", json={"eventClass": "STARTED"}).status_code == 201
+        assert httpx.get(f"{url}/solo").json()["staleJobs"] == 1
