@@ -130,6 +130,14 @@ def serve(
         str,
         typer.Option(envvar="WATCHKEEPER_SQLITE_SYNCHRONOUS", help="SQLite synchronous pragma."),
     ] = "FULL",
+    lamia_stale_after: Annotated[
+        float,
+        typer.Option(
+            envvar="WATCHKEEPER_LAMIA_STALE_AFTER",
+            min=0,
+            help="Seconds without an event before a running Lamia job is stale.",
+        ),
+    ] = 600.0,
     log_level: Annotated[str, typer.Option(envvar="WATCHKEEPER_LOG_LEVEL")] = "info",
     check: Annotated[
         bool,
@@ -154,6 +162,7 @@ def serve(
             stale_after=stale_after,
             offline_after=offline_after,
             sqlite_synchronous=sqlite_synchronous.upper(),
+            lamia_stale_after=lamia_stale_after,
             tokens=tokens_from(file_data.get("auth")),
         )
         settings.check()

@@ -33,6 +33,8 @@ class Settings:
     stale_after: float = 30.0
     offline_after: float = 120.0
     incident_window: float = 120.0
+    #: Seconds without an event after which a running Lamia job is flagged stale.
+    lamia_stale_after: float = 600.0
     sqlite_synchronous: str = "FULL"
     insecure: bool = False
     #: token -> role; empty means anonymous access (allowed on loopback only).

@@ -9,7 +9,17 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from watchkeeper import __version__
-from watchkeeper.api import agents, charts, errors, events, health, incidents, tasks
+from watchkeeper.api import (
+    agents,
+    charts,
+    errors,
+    events,
+    groups,
+    health,
+    incidents,
+    lamia,
+    tasks,
+)
 from watchkeeper.config import Settings
 from watchkeeper.store import db, eventlog
 from watchkeeper.store.hub import CommitHub
@@ -20,10 +30,12 @@ from watchkeeper.views import ALL_VIEWS
 ROUTERS: Sequence[APIRouter] = (
     health.router,
     events.router,
+    lamia.router,
     tasks.router,
     agents.router,
     incidents.router,
     charts.router,
+    groups.router,
 )
 
 

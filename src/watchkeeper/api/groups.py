@@ -1,0 +1,50 @@
+"""``/api/v1/groups``: Lamia tasks as task groups, with processes, job slots and progress."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Query, Request
+
+from watchkeeper.api.auth import require
+from watchkeeper.api.deps import read_conn
+from watchkeeper.api.errors import ApiError
+from watchkeeper.views import groups
+
+router = APIRouter(prefix="/api/v1/groups", tags=["groups"], dependencies=[require("read")])
+
+
+def _staleness(request: Request) -> dict[str, float]:
+    return {"now": time.time(), "stale_after": request.app.state.settings.lamia_stale_after}
+
+
+@router.get("", summary="List task groups, newest first")
+def list_groups(
+    request: Request,
+    conn: Annotated[sa.Connection, Depends(read_conn)],
+    tag: Annotated[list[str] | None, Query(description="repeat: groups having every tag")] = None,
+    user: str | None = None,
+    q: Annotated[str | None, Query(description="substring of the group name")] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict:
+    tags = [t.strip() for value in tag or [] for t in value.split(",") if t.strip()]
+    items, total = groups.list_groups(
+        conn, tags=tags, user=user, search=q, offset=offset, limit=limit, **_staleness(request)
+    )
+    return {"groups": items, "total": total}
+
+
+@router.get("/{name}", summary="One group: processes, job slots, progress history")
+def get_group(
+    name: str,
+    request: Request,
+    conn: Annotated[sa.Connection, Depends(read_conn)],
+    history_limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
+) -> dict:
+    item = groups.get_group(conn, name, history_limit=history_limit, **_staleness(request))
+    if item is None:
+        raise ApiError(404, f"group {name!r} not found")
+    return item

@@ -1,0 +1,435 @@
+"""``/api/v0``: Lamia's monitoring API (seed 003), so Lamia jobs report here unchanged.
+
+Requests are checked against the task-groups view, translated into events by
+:mod:`watchkeeper.events.lamia` and stored through the writer; answers come from the view.
+Errors use Lamia's envelope ``{"errors": [{"reason", "details"}]}`` (POST errors also carry
+``"created": false``, as Lamia's did), for every failure under ``/api/v0`` including bad
+parameters, authentication and unknown paths.
+
+Fixed on purpose: ``@all`` only lists the processes of its own task, a missing task, process or
+event answers 404 (never 500), and an unknown ``fields``/``order`` name answers 400.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Annotated, Any, TypeVar
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import QueryParams
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from watchkeeper.api.auth import require
+from watchkeeper.api.deps import read_conn
+from watchkeeper.api.errors import ApiError
+from watchkeeper.api.events import read_body
+from watchkeeper.api.responses import JSONResponse
+from watchkeeper.events import InvalidBatch, lamia
+from watchkeeper.events.decode import MalformedBody
+from watchkeeper.store.writer import WriterStopped
+from watchkeeper.views import groups
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: Seconds a process's shape (solitary, or an array of nJobs) is trusted without reading it
+#: again. A shape never changes; only a delete can end it, and deletes through this server
+#: forget it at once. The view itself ignores events of processes that no longer exist, and
+#: the answer then says so, so a shape trusted a little too long never stores a wrong fact.
+SHAPE_TTL = 5.0
+SHAPES_KEPT = 10_000
+
+
+class LamiaError(Exception):
+    """A refusal in Lamia's words: ``reason`` is a sentence, ``details`` what it is about."""
+
+    def __init__(self, status: int, reason: str, details: Any = None) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.errors = [{"reason": reason, "details": details}]
+
+
+def lamia_response(request: Request, exc: Exception) -> Response:
+    """Any failure of a ``/api/v0`` request, in Lamia's envelope."""
+    headers = None
+    if isinstance(exc, LamiaError):
+        status, errors = exc.status, exc.errors
+    elif isinstance(exc, InvalidBatch):
+        status = 400
+        errors = [{"reason": i.reason, "details": {"path": i.path}} for i in exc.issues]
+    elif isinstance(exc, MalformedBody):
+        status, errors = 400, [{"reason": exc.message, "details": {"path": exc.path}}]
+    elif isinstance(exc, RequestValidationError):
+        status = 400
+        errors = [
+            {"reason": e.get("msg", "invalid"), "details": {"path": list(e.get("loc", ()))}}
+            for e in exc.errors()
+        ]
+    elif isinstance(exc, ApiError):
+        status, headers = exc.status, exc.headers
+        errors = [{"reason": exc.message, "details": exc.details or None}]
+    elif isinstance(exc, StarletteHTTPException):
+        status, headers = exc.status_code, getattr(exc, "headers", None)
+        errors = [{"reason": str(exc.detail), "details": None}]
+    elif isinstance(exc, WriterStopped):
+        status, headers = 503, {"Retry-After": "1"}
+        errors = [{"reason": str(exc), "details": None}]
+    else:
+        log.exception("unexpected error", exc_info=exc)
+        status, errors = 500, [{"reason": "Generic server error.", "details": None}]
+    body: dict[str, Any] = {"errors": errors}
+    if request.method == "POST":
+        body = {"created": False, **body}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+class LamiaRoute(APIRoute):
+    """Routes whose every error, validation included, is answered by :func:`lamia_response`
+    (``/api/v1`` keeps its own envelope)."""
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        handler = super().get_route_handler()
+
+        async def lamia_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except Exception as exc:
+                return lamia_response(request, exc)
+
+        return lamia_handler
+
+
+router = APIRouter(prefix="/api/v0", tags=["lamia (v0)"], route_class=LamiaRoute)
+Conn = Annotated[sa.Connection, Depends(read_conn)]
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def _client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def _staleness(request: Request) -> dict[str, float]:
+    return {"now": time.time(), "stale_after": request.app.state.settings.lamia_stale_after}
+
+
+async def _read(request: Request, fn: Callable[..., T], *args: Any) -> T:
+    """Run a view query on a read connection, off the event loop."""
+
+    def run() -> T:
+        with request.app.state.read_engine.connect() as conn:
+            return fn(conn, *args)
+
+    return await run_in_threadpool(run)
+
+
+async def _shape(request: Request, task: str, proc: str) -> tuple[bool, dict[str, Any] | None]:
+    """:func:`groups.lookup`, remembered for :data:`SHAPE_TTL` seconds: jobs post many events
+    to the same processes, and this spares each of them a read."""
+    shapes = _shapes(request)
+    now = time.monotonic()
+    hit = shapes.get((task, proc))
+    if hit is not None and hit[1] > now:
+        return True, hit[0]
+    found = await _read(request, groups.lookup, task, proc)
+    if found[1] is not None:
+        if len(shapes) >= SHAPES_KEPT:
+            shapes.clear()
+        shapes[(task, proc)] = (found[1], now + SHAPE_TTL)
+    return found
+
+
+def _shapes(request: Request) -> dict[tuple[str, str], tuple[dict[str, Any], float]]:
+    state = request.app.state
+    if not hasattr(state, "lamia_shapes"):
+        state.lamia_shapes = {}
+    return state.lamia_shapes
+
+
+def _multi(query: QueryParams, name: str) -> list[str]:
+    """A list parameter, repeated (``tag=a&tag=b``) or comma-separated (``tags=a,b``)."""
+    return [part.strip() for value in query.getlist(name) for part in value.split(",") if part]
+
+
+def _count(query: QueryParams, name: str) -> int | None:
+    value = query.get(name)
+    if value is None or value == "":
+        return None
+    if not value.strip().isdigit():
+        raise LamiaError(
+            400, f"`{name}' must be a non-negative integer.", {"parameter": name, "value": value}
+        )
+    return int(value)
+
+
+def _fields(query: QueryParams, allowed: Sequence[str]) -> list[str]:
+    fields = _multi(query, "fields")
+    unknown = [f for f in fields if f not in allowed]
+    if unknown:
+        raise LamiaError(400, "Unknown field.", {"fields": unknown, "allowed": list(allowed)})
+    return fields
+
+
+def _ordering(query: QueryParams, allowed: Mapping[str, Any]) -> tuple[str | None, bool]:
+    """``order`` and ``sort``; as in Lamia, an order without a sort is descending."""
+    order = query.get("order") or None
+    if order is not None and order not in allowed:
+        raise LamiaError(
+            400, "Unknown field.", {"parameter": "order", "value": order, "allowed": list(allowed)}
+        )
+    sort = query.get("sort")
+    if sort is None:
+        return order, order is not None
+    if sort not in ("asc", "desc"):
+        raise LamiaError(
+            400, f"`sort' is \"{sort}\" (`desc', `asc' are only allowed).", {"parameter": "sort"}
+        )
+    return order, sort == "desc"
+
+
+def _select(entries: list[dict[str, Any]], fields: list[str]) -> list[dict[str, Any]]:
+    return [{f: e[f] for f in fields} for e in entries] if fields else entries
+
+
+def _no_task(task: str) -> LamiaError:
+    return LamiaError(404, f"No task named {task} exists.", {"taskName": task})
+
+
+def _no_process(task: str, proc: str) -> LamiaError:
+    return LamiaError(404, "Process not found.", {"taskName": task, "procName": proc})
+
+
+def _check_slot(
+    task: str, proc: str, found: tuple[bool, dict[str, Any] | None], index: int | None
+) -> None:
+    """The process exists and ``index`` addresses it: an array slot, or nothing for a solitary
+    job. Indices 0 to nJobs are accepted, as Lamia did, so both 0-based (HTCondor
+    ``$(Process)``) and 1-based (Slurm ``--array=1-N``) numbering work."""
+    exists, info = found
+    if not exists:
+        raise _no_task(task)
+    if info is None:
+        raise _no_process(task, proc)
+    n_jobs = info["n_jobs"]
+    where = {"taskName": task, "procName": proc}
+    if index is None and n_jobs is not None:
+        raise LamiaError(
+            400, "Is not a standalone process: arrayIndex is required.", {**where, "nJobs": n_jobs}
+        )
+    if index is not None and n_jobs is None:
+        raise LamiaError(400, "Process is not an array.", {**where, "index": index})
+    if index is not None and n_jobs is not None and not 0 <= index <= n_jobs:
+        raise LamiaError(
+            400, "Process index is not within the range.", {"index": index, "nJobs": n_jobs}
+        )
+
+
+# --- the hot path first: routes are matched in order, and jobs post events all the time ------
+
+
+@router.post(
+    "/{task}/{proc}/event",
+    status_code=201,
+    dependencies=[require("ingest")],
+    summary="Post a job event",
+)
+async def post_event(task: str, proc: str, request: Request) -> JSONResponse:
+    """``{"eventClass", "payload", "progress", "_meta": {"host", "time"}}``, with
+    ``?arrayIndex=i`` for a job of an array → 201 ``{"created": true, "id", "progress",
+    "enough"}``; ``enough`` tells the job that the process needs no more work."""
+    body = await read_body(request, request.app.state.settings.max_body_bytes)
+    index = lamia.parse_index(request.query_params.get("arrayIndex"))
+    events = lamia.job_event(
+        task, proc, index, body, client_ip=_client_ip(request), now=time.time()
+    )
+    _check_slot(task, proc, await _shape(request, task, proc), index)
+    writer = request.app.state.writer
+    ack = await writer.write(events)
+    known, outcome = groups.VIEW.outcome(writer.engine, ack.first_seq)
+    if not known:
+        outcome = await _read(request, groups.progress_now, task, proc)
+    if outcome is None:
+        # Deleted while this request was on its way: the log keeps the event, no task has it.
+        raise _no_process(task, proc)
+    progress, enough = outcome
+    return JSONResponse(
+        {"created": True, "id": ack.first_seq, "progress": progress, "enough": enough},
+        status_code=201,
+    )
+
+
+# --- tasks ----------------------------------------------------------------------------------
+
+
+@router.get("", dependencies=[require("read")], summary="List tasks")
+@router.get("/", dependencies=[require("read")], include_in_schema=False)
+def list_tasks(request: Request, conn: Conn) -> JSONResponse:
+    """``tags``/``tag`` (a task must have all of them), ``fields``, ``offset``, ``limit``,
+    ``order`` (name, submittedAt, createdAt, updatedAt, username) and ``sort`` (asc, desc)."""
+    query = request.query_params
+    fields = _fields(query, groups.TASK_FIELDS)
+    order, descending = _ordering(query, groups.TASK_ORDER)
+    rows, total = groups.list_tasks(
+        conn,
+        tags=_multi(query, "tags") + _multi(query, "tag"),
+        order=order,
+        descending=descending,
+        offset=_count(query, "offset") or 0,
+        limit=_count(query, "limit"),
+    )
+    entries = groups.tasks_v0(conn, rows, **_staleness(request))
+    return JSONResponse({"entries": _select(entries, fields), "total": total})
+
+
+@router.delete("", dependencies=[require("ingest")], summary="Refused: batch deletion")
+@router.delete("/", dependencies=[require("ingest")], include_in_schema=False)
+def delete_all() -> JSONResponse:
+    raise LamiaError(403, "By security reasons, batch deletion of tasks is forbidden.")
+
+
+async def _create(request: Request, task: str, body: bytes) -> JSONResponse:
+    event = lamia.task_created(task, body, client_ip=_client_ip(request), now=time.time())
+    if await _read(request, groups.created_seq, task) is not None:
+        raise LamiaError(409, "Task name is not unique.", {"name": task})
+    ack = await request.app.state.writer.write([event])
+    # Two creates may race past the check above; the view keeps the first, so the loser learns
+    # here that its task is not the one stored.
+    winner = await _read(request, groups.created_seq, task)
+    if winner is not None and winner != ack.first_seq:
+        raise LamiaError(409, "Task name is not unique.", {"name": task})
+    return JSONResponse({"created": True}, status_code=201)
+
+
+@router.post("", status_code=201, dependencies=[require("ingest")], summary="Create a task")
+async def create_named(request: Request) -> JSONResponse:
+    """As ``POST /api/v0/<task>``, with the name in the body's ``name``."""
+    body = await read_body(request, request.app.state.settings.max_body_bytes)
+    name = lamia.load_object(body).get("name")
+    if not isinstance(name, str):
+        raise LamiaError(400, "A task name is required.", {"path": "name"})
+    return await _create(request, name, body)
+
+
+@router.post("/{task}", status_code=201, dependencies=[require("ingest")], summary="Create a task")
+async def create_task(task: str, request: Request) -> JSONResponse:
+    """``{"processes": {"<name>": null | nJobs | [nJobs, needed] | {"nJobs", "threshold"}},
+    "tags", "username", "comment", "config", "emailNotify", "_meta": {"host", "time"}}`` →
+    201 ``{"created": true}``; 409 if the name exists, 400 without processes."""
+    body = await read_body(request, request.app.state.settings.max_body_bytes)
+    return await _create(request, task, body)
+
+
+@router.get("/{task}", dependencies=[require("read")], summary="One task")
+def get_task(task: str, request: Request, conn: Conn) -> JSONResponse:
+    item = groups.get_task(conn, task, **_staleness(request))
+    if item is None:
+        raise _no_task(task)
+    return JSONResponse(item)
+
+
+@router.delete("/{task}", dependencies=[require("ingest")], summary="Delete a task")
+async def delete_task(task: str, request: Request) -> JSONResponse:
+    if await _read(request, groups.created_seq, task) is None:
+        raise _no_task(task)
+    event = lamia.task_deleted(task, client_ip=_client_ip(request), now=time.time())
+    await request.app.state.writer.write([event])
+    shapes = _shapes(request)
+    for key in [key for key in shapes if key[0] == task]:
+        shapes.pop(key, None)
+    return JSONResponse({"deleted": 1})
+
+
+# --- processes ------------------------------------------------------------------------------
+
+
+@router.get("/{task}/{proc}", dependencies=[require("read")], summary="One process, or @all")
+def get_process(task: str, proc: str, request: Request, conn: Conn) -> JSONResponse:
+    """A process with its type, ``lastEventClass``, ``progress`` and ``enough``; with ``@all``,
+    the processes of the task, only those having an event of class ``hasEventsOfClass`` if
+    given."""
+    if proc == "@all":
+        if groups.created_seq(conn, task) is None:
+            raise _no_task(task)
+        event_class = request.query_params.get("hasEventsOfClass") or None
+        items = groups.processes_with_class(conn, task, event_class, **_staleness(request))
+        return JSONResponse(items)
+    item = groups.get_process(conn, task, proc, **_staleness(request))
+    if item is None:
+        if groups.created_seq(conn, task) is None:
+            raise _no_task(task)
+        raise _no_process(task, proc)
+    return JSONResponse(item)
+
+
+# --- events ---------------------------------------------------------------------------------
+
+
+def _event_slot(conn: sa.Connection, task: str, proc: str, request: Request) -> int | None:
+    index = lamia.parse_index(request.query_params.get("arrayIndex"))
+    found = groups.lookup(conn, task, proc)
+    if index is None:
+        if not found[0]:
+            raise _no_task(task)
+        if found[1] is None:
+            raise _no_process(task, proc)
+        return None
+    _check_slot(task, proc, found, index)
+    return index
+
+
+@router.get("/{task}/{proc}/event", dependencies=[require("read")], summary="List events")
+def list_events(task: str, proc: str, request: Request, conn: Conn) -> JSONResponse:
+    """Events of a process (of one job with ``arrayIndex``), filtered by ``eventClass``,
+    ``hostname``, ``ip``; paginated by ``offset``, ``limit``, ``order``, ``sort``; ``fields``
+    selects the fields of each entry."""
+    query = request.query_params
+    index = _event_slot(conn, task, proc, request)
+    fields = _fields(query, groups.EVENT_FIELDS)
+    order, descending = _ordering(query, groups.EVENT_ORDER)
+    entries, total = groups.list_events(
+        conn,
+        task,
+        proc,
+        index=index,
+        event_class=query.get("eventClass"),
+        host=query.get("hostname"),
+        ip=query.get("ip"),
+        order=order,
+        descending=descending,
+        offset=_count(query, "offset") or 0,
+        limit=_count(query, "limit"),
+    )
+    return JSONResponse({"entries": _select(entries, fields), "total": total})
+
+
+@router.get("/{task}/{proc}/event/{event_id}", dependencies=[require("read")], summary="One event")
+def get_event(task: str, proc: str, event_id: str, request: Request, conn: Conn) -> JSONResponse:
+    index = _event_slot(conn, task, proc, request)
+    item = None
+    if event_id.isdigit():
+        item = groups.get_event(conn, task, proc, int(event_id), index)
+    if item is None:
+        raise LamiaError(404, "Event not found.", {"id": event_id})
+    return JSONResponse(item)
+
+
+@router.api_route(
+    "/{rest:path}",
+    methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
+    include_in_schema=False,
+)
+def unknown(rest: str, request: Request) -> JSONResponse:
+    """Anything else under ``/api/v0``: 405 on a known path, 404 otherwise, in Lamia's envelope."""
+    parts = rest.strip("/").split("/")
+    known = len(parts) in (1, 2) or (len(parts) in (3, 4) and parts[2] == "event")
+    if known and rest.strip("/"):
+        raise LamiaError(405, "Method not allowed.", {"method": request.method, "path": rest})
+    raise LamiaError(404, "No such resource.", {"path": request.url.path})

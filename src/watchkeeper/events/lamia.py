@@ -1,0 +1,378 @@
+"""Lamia's v0 monitoring requests (seed 003), translated into events.
+
+A Lamia *task* is a named set of *processes*: solitary jobs, or arrays of ``nJobs`` jobs. Jobs
+report their lifecycle by posting events (``eventClass`` is free text; ``SUBMITTED``,
+``STARTED``, ``BEAT``, ``PROGRESS``, ``DONE``, ``FAILED`` and ``TERMINATED`` have a meaning).
+Each request becomes events here, and nowhere else:
+
+* ``lamia.task.created``: ``task``, ``processes`` (``{name: {"nJobs", "threshold",
+  "tolerance"}}``, ``nJobs`` is ``None`` for a solitary job), ``tags``, ``username``,
+  ``comment``, ``config``, ``emailNotify``, ``depGraph``, ``taskClass``, ``host``, ``sent_at``,
+  ``client_ip``
+* ``lamia.task.deleted``: ``task``, ``client_ip``
+* ``lamia.event``: ``task``, ``proc``, ``index`` (``None`` for a solitary job), ``class``,
+  ``progress``, ``payload``, ``host``, ``sent_at``, ``client_ip``; it always travels with a
+  ``task.status`` event for the job, so every job is also a watchkeeper task with the id
+  ``<task>/<proc>`` or ``<task>/<proc>[<index>]``.
+
+Everything a view needs is in ``attrs`` (a rebuild replays attrs, not bodies); the body keeps
+the request verbatim.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from watchkeeper.events.decode import MalformedBody
+from watchkeeper.events.fields import Fields
+from watchkeeper.events.model import Event, InvalidBatch, Issue
+from watchkeeper.events.timefmt import parse_time
+
+TASK_CREATED = "lamia.task.created"
+TASK_DELETED = "lamia.task.deleted"
+JOB_EVENT = "lamia.event"
+
+#: Name limits chosen so that ``<task>/<proc>[<index>]`` fits a watchkeeper task id (200).
+MAX_TASK_NAME = 100
+MAX_PROC_NAME = 80
+MAX_JOBS = 1_000_000
+
+#: Lamia's lifecycle classes and the watchkeeper task status each one means.
+STATUS = {
+    "SUBMITTED": "queued",
+    "STARTED": "running",
+    "BEAT": "running",
+    "PROGRESS": "running",
+    "DONE": "finished",
+    "FAILED": "failed",
+    "TERMINATED": "aborted",
+}
+_LEVELS = {"FAILED": "error", "TERMINATED": "warning"}
+
+_TASK_FIELDS = frozenset(
+    {
+        "processes",
+        "tags",
+        "username",
+        "comment",
+        "config",
+        "emailNotify",
+        "depGraph",
+        "taskClass",
+        "typeLabel",
+        "name",
+        "_meta",
+    }
+)
+_EVENT_FIELDS = frozenset({"eventClass", "payload", "progress", "_meta"})
+_META_FIELDS = frozenset({"host", "time"})
+_PROCESS_FIELDS = frozenset({"nJobs", "threshold"})
+
+
+def status_of(event_class: str) -> str:
+    """The watchkeeper status of a Lamia event class; any other class is kept, lowercased."""
+    return STATUS.get(event_class.upper(), event_class.lower()[:64])
+
+
+def is_done(event_class: str | None) -> bool:
+    return event_class is not None and event_class.upper() == "DONE"
+
+
+def job_id(task: str, proc: str, index: int | None) -> str:
+    """The watchkeeper task id of one job."""
+    return f"{task}/{proc}" if index is None else f"{task}/{proc}[{index}]"
+
+
+def load_object(body: bytes) -> dict[str, Any]:
+    """The request body as a JSON object.
+
+    Lamia's own Python client (``LamiaMonitoringAPI.follow_task``) posts ``json.dumps(data)``
+    through ``requests``' ``json=``, so its body is a JSON *string* holding the object; that
+    double encoding is unwrapped here so the client works unchanged.
+    """
+    if not body.strip():
+        raise InvalidBatch([Issue("body", "expected a JSON object, got an empty body")])
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedBody(f"malformed JSON: {exc}") from None
+    if isinstance(data, str):
+        with contextlib.suppress(orjson.JSONDecodeError):
+            data = orjson.loads(data)
+    if not isinstance(data, dict):
+        raise InvalidBatch([Issue("body", "expected a JSON object")])
+    return data
+
+
+def parse_index(value: str | None) -> int | None:
+    """The ``arrayIndex`` query parameter: an integer (its range is checked against the array)."""
+    if value is None:
+        return None
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise InvalidBatch(
+            [Issue("query.arrayIndex", f"expected an integer, got {value!r}")]
+        ) from None
+
+
+def check_name(value: str, path: str, max_len: int, issues: list[Issue]) -> None:
+    """Task and process names are path segments; ``@`` starts the reserved ``@all``."""
+    if not value or len(value) > max_len:
+        issues.append(Issue(path, f"a name must be 1 to {max_len} characters"))
+    elif "/" in value or value.startswith("@") or any(ord(c) < 32 for c in value):
+        issues.append(
+            Issue(path, "a name must not contain '/' or control characters, nor start with '@'")
+        )
+    elif path.startswith("processes") and ("[" in value or "]" in value):
+        issues.append(Issue(path, "a process name must not contain '[' or ']'"))
+
+
+def task_created(task: str, body: bytes, *, client_ip: str | None, now: float) -> Event:
+    """``POST /api/v0/<task>``: validate the whole request and return its event."""
+    issues: list[Issue] = []
+    check_name(task, "path.task", MAX_TASK_NAME, issues)
+    item = load_object(body)
+    f = Fields(item, "", issues)
+    _unknown(item, _TASK_FIELDS, "", issues)
+    name = item.get("name")
+    if name is not None and name != task:
+        f.fail("name", f"differs from the task name in the path ({task!r})")
+    host, sent_at = _meta(f)
+    processes = _processes(f)
+    attrs = {
+        "task": task,
+        "processes": processes,
+        "tags": _tags(f),
+        "username": f.text("username", max_len=200),
+        "comment": f.text("comment"),
+        "config": item.get("config"),
+        "emailNotify": item.get("emailNotify"),
+        "depGraph": f.text("depGraph", max_len=10_000_000),
+        "taskClass": f.text("taskClass", max_len=200) or f.text("typeLabel", max_len=200),
+        "host": host,
+        "sent_at": sent_at,
+        "client_ip": client_ip,
+    }
+    if issues:
+        raise InvalidBatch(issues)
+    ts = sent_at if sent_at is not None else now
+    event = Event(TASK_CREATED, ts, "info", _source(host, client_ip), f"lamia:{task}", attrs, item)
+    event.received_at = now
+    return event
+
+
+def task_deleted(task: str, *, client_ip: str | None, now: float) -> Event:
+    """``DELETE /api/v0/<task>``."""
+    attrs = {"task": task, "client_ip": client_ip}
+    event = Event(TASK_DELETED, now, "info", _source(None, client_ip), f"lamia:{task}", attrs, None)
+    event.received_at = now
+    return event
+
+
+def job_event(
+    task: str,
+    proc: str,
+    index: int | None,
+    body: bytes,
+    *,
+    client_ip: str | None,
+    now: float,
+) -> list[Event]:
+    """``POST /api/v0/<task>/<proc>/event[?arrayIndex=i]``: the ``lamia.event`` and the job's
+    ``task.status``, to be written in one batch."""
+    issues: list[Issue] = []
+    item = load_object(body)
+    f = Fields(item, "", issues)
+    _unknown(item, _EVENT_FIELDS, "", issues)
+    event_class = f.text("eventClass", required=True, max_len=64)
+    host, sent_at = _meta(f)
+    progress = _progress(f)
+    if issues:
+        raise InvalidBatch(issues)
+    assert event_class is not None
+    payload = item.get("payload")
+    if progress is None and "progress" not in item:
+        progress = _progress_in_payload(payload)
+    ts = sent_at if sent_at is not None else now
+    level = _LEVELS.get(event_class.upper(), "info")
+    jid = job_id(task, proc, index)
+    source = _source(host, client_ip)
+    attrs = {
+        "task": task,
+        "proc": proc,
+        "index": index,
+        "class": event_class,
+        "progress": progress,
+        "payload": payload,
+        "host": host,
+        "sent_at": sent_at,
+        "client_ip": client_ip,
+    }
+    lamia_event = Event(JOB_EVENT, ts, level, source, f"task:{jid}", attrs, item)
+    status = {"task": jid, "status": status_of(event_class), "producer": task, "agent": host}
+    status_event = Event("task.status", ts, level, source, f"task:{jid}", status, None)
+    lamia_event.received_at = status_event.received_at = now
+    return [lamia_event, status_event]
+
+
+# --- fields ---------------------------------------------------------------------------------
+
+
+def _unknown(
+    item: Mapping[str, Any], allowed: frozenset[str], prefix: str, issues: list[Issue]
+) -> None:
+    for key in item:
+        if key not in allowed:
+            path = f"{prefix}.{key}" if prefix else str(key)
+            issues.append(
+                Issue(path, f"unknown field: expected one of {', '.join(sorted(allowed))}")
+            )
+
+
+def _source(host: str | None, client_ip: str | None) -> str | None:
+    if host:
+        return f"host:{host}"[:200]
+    return f"ip:{client_ip}" if client_ip else None
+
+
+def _meta(f: Fields) -> tuple[str | None, float | None]:
+    """``_meta``: the sender's host and its own time (epoch seconds as a number or a string,
+    as Lamia's clients send ``date +%s.%N`` and ``str(time.time())``, or ISO 8601)."""
+    meta = f.mapping("_meta")
+    if meta is None:
+        return None, None
+    _unknown(meta, _META_FIELDS, f.path("_meta"), f.issues)
+    mf = Fields(meta, f.path("_meta"), f.issues)
+    host = mf.text("host", max_len=200)
+    value = meta.get("time")
+    if value is None:
+        return host, None
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            value = float(value.strip())
+    try:
+        sent_at = parse_time(value)
+    except ValueError as exc:
+        mf.fail("time", str(exc))
+        return host, None
+    return host, sent_at
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _progress(f: Fields) -> float | None:
+    value = f.obj.get("progress")
+    if value is None:
+        return None
+    number = _number(value)
+    if number is None or number < 0:
+        f.fail("progress", "expected a non-negative number")
+        return None
+    return number
+
+
+def _progress_in_payload(payload: Any) -> float | None:
+    """Lamia's own walk-through sends ``"payload": "{\\"progress\\" : 90}"``; a numeric
+    ``progress`` inside a payload object (or a payload string holding one) counts when the
+    event has no ``progress`` of its own."""
+    if isinstance(payload, str) and payload.lstrip().startswith("{"):
+        try:
+            payload = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            return None
+    if isinstance(payload, dict):
+        number = _number(payload.get("progress"))
+        if number is not None and number >= 0:
+            return number
+    return None
+
+
+def _tags(f: Fields) -> list[str]:
+    value = f.obj.get("tags")
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        f.fail("tags", "expected a list of strings")
+        return []
+    tags: list[str] = []
+    for i, tag in enumerate(value):
+        if not isinstance(tag, str) or not tag or len(tag) > 200:
+            f.issues.append(
+                Issue(f"{f.path('tags')}[{i}]", "expected a string of 1 to 200 characters")
+            )
+        elif tag not in tags:
+            tags.append(tag)
+    return tags
+
+
+def _processes(f: Fields) -> dict[str, dict[str, Any]]:
+    """``processes``: ``{name: null | nJobs | [nJobs, threshold] | {"nJobs", "threshold"}}``.
+
+    The list form's second number is the number of jobs that must be ``DONE`` (Lamia's client
+    sends its ``minSuccess`` there, although the original schema called it ``fTolerance``).
+    """
+    value = f.obj.get("processes")
+    if value is None or (isinstance(value, Mapping | list) and not value):
+        f.fail("processes", "a task needs at least one process")
+        return {}
+    if not isinstance(value, Mapping):
+        f.fail("processes", "expected an object of process names")
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for name, spec in value.items():
+        path = f"{f.path('processes')}.{name}"
+        before = len(f.issues)
+        check_name(str(name), path, MAX_PROC_NAME, f.issues)
+        parsed = _process(spec, path, f.issues)
+        if len(f.issues) == before and parsed is not None:
+            out[str(name)] = parsed
+    return out
+
+
+def _process(spec: Any, path: str, issues: list[Issue]) -> dict[str, Any] | None:
+    def jobs(value: Any, where: str) -> int | None:
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_JOBS:
+            issues.append(Issue(where, f"nJobs must be an integer from 1 to {MAX_JOBS}"))
+            return None
+        return value
+
+    if spec is None:
+        return {"nJobs": None, "threshold": None, "tolerance": None}
+    if isinstance(spec, list):
+        if len(spec) != 2:
+            issues.append(Issue(path, "expected [nJobs, threshold]"))
+            return None
+        n = jobs(spec[0], f"{path}[0]")
+        needed = spec[1]
+        if n is not None and (
+            isinstance(needed, bool) or not isinstance(needed, int) or not 1 <= needed <= n
+        ):
+            issues.append(Issue(f"{path}[1]", f"the jobs needed must be an integer from 1 to {n}"))
+            return None
+        return None if n is None else {"nJobs": n, "threshold": needed, "tolerance": needed}
+    if isinstance(spec, Mapping):
+        _unknown(spec, _PROCESS_FIELDS, path, issues)
+        n = spec.get("nJobs")
+        if n is not None:
+            n = jobs(n, f"{path}.nJobs")
+        threshold = spec.get("threshold")
+        if threshold is not None:
+            number = _number(threshold)
+            if number is None or number <= 0:
+                issues.append(Issue(f"{path}.threshold", "expected a positive number"))
+                return None
+            threshold = number
+        return {"nJobs": n, "threshold": threshold, "tolerance": None}
+    number = jobs(spec, path)
+    return None if number is None else {"nJobs": number, "threshold": None, "tolerance": None}

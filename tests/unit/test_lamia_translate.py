@@ -1,0 +1,261 @@
+"""Lamia requests into events: validation, the compatibility quirks, status mapping, progress."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from watchkeeper.events import InvalidBatch, lamia
+from watchkeeper.events.decode import MalformedBody
+from watchkeeper.views.groups import enough_of, progress_of
+
+NOW = 1_700_000_000.0
+
+
+def created(body: object, task: str = "t") -> dict:
+    return lamia.task_created(task, orjson.dumps(body), client_ip="10.0.0.1", now=NOW).attrs
+
+
+def refused(call) -> dict[str, str]:
+    with pytest.raises(InvalidBatch) as info:
+        call()
+    return {issue.path: issue.reason for issue in info.value.issues}
+
+
+def test_the_four_process_forms():
+    attrs = created(
+        {
+            "processes": {
+                "solo": None,
+                "plain": 10,
+                "needed": [10, 8],
+                "amount": {"nJobs": 4, "threshold": 2500},
+                "solo_amount": {"threshold": 1e6},
+            }
+        }
+    )
+    assert attrs["processes"] == {
+        "solo": {"nJobs": None, "threshold": None, "tolerance": None},
+        "plain": {"nJobs": 10, "threshold": None, "tolerance": None},
+        "needed": {"nJobs": 10, "threshold": 8, "tolerance": 8},
+        "amount": {"nJobs": 4, "threshold": 2500.0, "tolerance": None},
+        "solo_amount": {"nJobs": None, "threshold": 1e6, "tolerance": None},
+    }
+
+
+def test_task_fields_and_meta_are_recorded():
+    attrs = created(
+        {
+            "processes": {"a": 2},
+            "tags": ["x", "y", "x"],
+            "username": "crank",
+            "comment": "c",
+            "config": {"k": [1]},
+            "emailNotify": "me@example.org",
+            "typeLabel": "Analysis",
+            "_meta": {"host": "lxplus7", "time": "1699999999.25"},
+        }
+    )
+    assert attrs["tags"] == ["x", "y"]
+    assert (attrs["username"], attrs["comment"], attrs["config"]) == ("crank", "c", {"k": [1]})
+    assert (attrs["emailNotify"], attrs["taskClass"]) == ("me@example.org", "Analysis")
+    assert (attrs["host"], attrs["sent_at"], attrs["client_ip"]) == (
+        "lxplus7",
+        1699999999.25,
+        "10.0.0.1",
+    )
+
+
+@pytest.mark.parametrize(
+    ("time", "expected"),
+    [
+        (1699999999.5, 1699999999.5),
+        ("1699999999.123456789", 1699999999.123456789),
+        ("2023-11-14T22:13:19Z", 1699999999.0),
+        ("2023-11-14 22:13:19.500", 1699999999.5),
+    ],
+)
+def test_meta_time_forms(time, expected):
+    event = lamia.task_created(
+        "t",
+        orjson.dumps({"processes": {"a": None}, "_meta": {"time": time}}),
+        client_ip=None,
+        now=NOW,
+    )
+    assert event.ts == pytest.approx(expected)
+    assert event.received_at == NOW
+
+
+def test_a_double_encoded_body_is_unwrapped():
+    # Lamia's Python client posts requests' json=json.dumps(data): a JSON string of JSON.
+    body = orjson.dumps(orjson.dumps({"processes": {"a": 3}}).decode())
+    event = lamia.task_created("t", body, client_ip=None, now=NOW)
+    assert event.attrs["processes"]["a"]["nJobs"] == 3
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        ({}, "processes"),
+        ({"processes": {}}, "processes"),
+        ({"processes": []}, "processes"),
+        ({"processes": "a"}, "processes"),
+        ({"processes": {"a": 0}}, "processes.a"),
+        ({"processes": {"a": True}}, "processes.a"),
+        ({"processes": {"a": [10]}}, "processes.a"),
+        ({"processes": {"a": [10, 11]}}, "processes.a[1]"),
+        ({"processes": {"a": [10, 0]}}, "processes.a[1]"),
+        ({"processes": {"a": {"nJobs": 2, "tolerance": 1}}}, "processes.a.tolerance"),
+        ({"processes": {"a": {"threshold": -1}}}, "processes.a.threshold"),
+        ({"processes": {"a/b": None}}, "processes.a/b"),
+        ({"processes": {"@all": None}}, "processes.@all"),
+        ({"processes": {"a[1]": None}}, "processes.a[1]"),
+        ({"processes": {"a": None}, "colour": "red"}, "colour"),
+        ({"processes": {"a": None}, "tags": "x"}, "tags"),
+        ({"processes": {"a": None}, "tags": ["x", 3]}, "tags[1]"),
+        ({"processes": {"a": None}, "_meta": {"time": "soon"}}, "_meta.time"),
+        ({"processes": {"a": None}, "_meta": {"when": 1}}, "_meta.when"),
+        ({"processes": {"a": None}, "name": "other"}, "name"),
+    ],
+)
+def test_bad_task_bodies_name_the_field(body, path):
+    assert path in refused(lambda: created(body))
+
+
+def test_bad_task_names():
+    assert "path.task" in refused(lambda: created({"processes": {"a": None}}, task="@x"))
+    assert "path.task" in refused(lambda: created({"processes": {"a": None}}, task="x" * 101))
+
+
+def test_bodies_that_are_not_objects():
+    with pytest.raises(MalformedBody):
+        lamia.task_created("t", b"{nope", client_ip=None, now=NOW)
+    assert "body" in refused(lambda: lamia.task_created("t", b"[1]", client_ip=None, now=NOW))
+    assert "body" in refused(lambda: lamia.task_created("t", b"", client_ip=None, now=NOW))
+
+
+def job(body: object, index: int | None = 3) -> list:
+    return lamia.job_event("t", "arr", index, orjson.dumps(body), client_ip="10.0.0.2", now=NOW)
+
+
+def test_a_job_event_is_a_lamia_event_and_a_task_status():
+    event, status = job(
+        {"eventClass": "STARTED", "payload": "p", "_meta": {"host": "wn12", "time": 1699999000}}
+    )
+    assert (event.kind, status.kind) == ("lamia.event", "task.status")
+    assert event.attrs == {
+        "task": "t",
+        "proc": "arr",
+        "index": 3,
+        "class": "STARTED",
+        "progress": None,
+        "payload": "p",
+        "host": "wn12",
+        "sent_at": 1699999000.0,
+        "client_ip": "10.0.0.2",
+    }
+    assert status.attrs == {
+        "task": "t/arr[3]",
+        "status": "running",
+        "producer": "t",
+        "agent": "wn12",
+    }
+    assert event.ts == status.ts == 1699999000.0
+    assert event.subject == status.subject == "task:t/arr[3]"
+    assert event.body == {
+        "eventClass": "STARTED",
+        "payload": "p",
+        "_meta": {"host": "wn12", "time": 1699999000},
+    }
+
+
+@pytest.mark.parametrize(
+    ("event_class", "status", "level"),
+    [
+        ("SUBMITTED", "queued", "info"),
+        ("STARTED", "running", "info"),
+        ("BEAT", "running", "info"),
+        ("PROGRESS", "running", "info"),
+        ("DONE", "finished", "info"),
+        ("FAILED", "failed", "error"),
+        ("TERMINATED", "aborted", "warning"),
+        ("FINISHED", "finished", "info"),
+        ("Checkpointed", "checkpointed", "info"),
+    ],
+)
+def test_lifecycle_classes_map_onto_task_statuses(event_class, status, level):
+    event, task_status = job({"eventClass": event_class}, index=None)
+    assert event.attrs["class"] == event_class
+    assert task_status.attrs["task"] == "t/arr"
+    assert (task_status.attrs["status"], task_status.level) == (status, level)
+
+
+@pytest.mark.parametrize(
+    ("body", "progress"),
+    [
+        ({"eventClass": "PROGRESS", "progress": 42}, 42.0),
+        ({"eventClass": "PROGRESS", "progress": 2.5}, 2.5),
+        ({"eventClass": "PROGRESS", "payload": '{"progress" : 90}'}, 90.0),
+        ({"eventClass": "PROGRESS", "payload": {"progress": 7, "x": 1}}, 7.0),
+        ({"eventClass": "PROGRESS", "payload": {"progress": "a lot"}}, None),
+        ({"eventClass": "PROGRESS", "payload": "{not json"}, None),
+        ({"eventClass": "PROGRESS", "progress": None, "payload": {"progress": 7}}, None),
+        ({"eventClass": "BEAT"}, None),
+    ],
+)
+def test_progress_comes_from_the_event_or_its_payload(body, progress):
+    event, _ = job(body)
+    assert event.attrs["progress"] == progress
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        ({}, "eventClass"),
+        ({"eventClass": ""}, "eventClass"),
+        ({"eventClass": 3}, "eventClass"),
+        ({"eventClass": "x" * 65}, "eventClass"),
+        ({"eventClass": "PROGRESS", "progress": -1}, "progress"),
+        ({"eventClass": "PROGRESS", "progress": "50"}, "progress"),
+        ({"eventClass": "PROGRESS", "progress": True}, "progress"),
+        ({"eventClass": "BEAT", "procNumInArray": 2}, "procNumInArray"),
+        ({"eventClass": "BEAT", "_meta": "host"}, "_meta"),
+    ],
+)
+def test_bad_event_bodies_name_the_field(body, path):
+    assert path in refused(lambda: job(body))
+
+
+def test_array_index_parsing():
+    assert lamia.parse_index(None) is None
+    assert lamia.parse_index("7") == 7
+    assert lamia.parse_index("-1") == -1
+    assert "query.arrayIndex" in refused(lambda: lamia.parse_index("three"))
+
+
+def test_job_ids():
+    assert lamia.job_id("t", "solo", None) == "t/solo"
+    assert lamia.job_id("t", "arr", 0) == "t/arr[0]"
+
+
+# The table of the issue: (nJobs, threshold, DONE jobs, jobs with a value, sum of values).
+@pytest.mark.parametrize(
+    ("args", "progress", "enough"),
+    [
+        ((4, None, 1, 0, 0.0), 25.0, False),
+        ((4, None, 4, 0, 0.0), 100.0, True),
+        ((None, None, 0, 0, 0.0), 0.0, False),
+        ((None, None, 1, 0, 0.0), 100.0, True),
+        ((4, None, 0, 3, 180.0), 45.0, False),
+        ((None, None, 0, 1, 40.0), 40.0, False),
+        ((None, None, 0, 1, 130.0), 130.0, False),
+        ((10, 8, 2, 0, 0.0), 25.0, False),
+        ((10, 8, 8, 0, 0.0), 100.0, True),
+        ((10, 8, 9, 0, 0.0), 112.5, True),
+        ((3, 1000, 3, 2, 550.0), 55.0, False),
+        ((3, 1000, 0, 3, 1050.0), 105.0, True),
+    ],
+)
+def test_progress_table(args, progress, enough):
+    assert progress_of(*args) == progress
+    assert enough_of(*args) is enough
