@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from watchkeeper import __version__
+from watchkeeper import __version__, ui
 from watchkeeper.api import agents, charts, errors, events, health, incidents, tasks
 from watchkeeper.config import Settings
 from watchkeeper.store import db, eventlog
@@ -61,4 +61,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    ui.mount(app)  # the dashboard's pages and static files
     return app
