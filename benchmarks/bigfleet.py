@@ -101,8 +101,13 @@ def messages(
             done = t + length
             extra = int(filler) + (1 if rng.random() < filler - int(filler) else 0)
             for k in range(extra):
-                ping(agent, moving + (done - moving) * (k + 1) / (extra + 1), "moving",
-                     "still moving", loc)
+                ping(
+                    agent,
+                    moving + (done - moving) * (k + 1) / (extra + 1),
+                    "moving",
+                    "still moving",
+                    loc,
+                )
             if rng.random() < abort_rate:
                 last_state, text = rng.choice(PROBLEMS)
                 message = text.format(loc=loc, n=rng.randint(3, 60))
