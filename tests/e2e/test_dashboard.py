@@ -268,3 +268,19 @@ def test_charts_follow_new_events_without_a_reload(fresh_server, page):
     drawn = chart(page, "#waterfall-chart")
     assert drawn["lanes"] == 4 and drawn["rows"][0] == "task 4242"
     assert page.evaluate("window.notReloaded") is True
+
+
+def test_charts_and_badges_use_the_same_colours(server, page):
+    from watchkeeper.ui import palette
+
+    open_page(page, f"{server.url}/agents")
+    for kind, name in [
+        ("status", "submitted"),
+        ("status", "killed"),
+        ("state", "charging"),
+        ("state", "Ünïcode-state"),
+        ("liveness", "stale"),
+    ]:
+        assert page.evaluate("([k, n]) => WK.colour(k, n)", [kind, name]) == palette.colour(
+            kind, name
+        )
