@@ -234,11 +234,11 @@ def test_usable_on_a_phone(server, browser, path):
         open_page(page, server.url + path)
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0
+        if path == "/":
+            save_screenshot(page, "overview-phone", docs=True)
         assert not page.is_visible("nav#nav a >> nth=1")
         page.click(".nav-toggle")
         assert page.is_visible("nav#nav a >> nth=1")
-        if path == "/":
-            save_screenshot(page, "overview-phone", docs=True)
     finally:
         context.close()
 

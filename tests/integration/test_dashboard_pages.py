@@ -156,3 +156,27 @@ def test_received_since_counts_the_events_of_the_last_minute(client):
         assert eventlog.received_since(conn, before - 60) == 7
         assert eventlog.received_since(conn, time.time() + 1) == 0
     assert 'data-stat="rate">0.1<' in client.get("/").text  # 7 events / 60 s
+
+
+def test_incidents_around_many_aborts_match_one_task_at_a_time(client):
+    from watchkeeper.views import incidents
+
+    client.post(
+        "/api/v1/events",
+        json=[
+            incident(1, "2024-05-01 10:00:00.00", 10),  # names task 10
+            incident(1, "2024-05-01 10:01:00.00", None),  # agent 1, near the abort of 11
+            incident(1, "2024-05-01 11:00:00.00", None),  # agent 1, far from everything
+            incident(2, "2024-05-01 10:00:30.00", 12),  # names 12, near the abort of 11
+        ],
+    )
+    pairs = [("10", "1", 1714557600.0), ("11", "1", 1714557690.0), ("12", None, 1714557630.0)]
+    with client.app.state.read_engine.connect() as conn:
+        batched = incidents.around(conn, pairs, 120.0)
+        single = {t: incidents.for_task(conn, t, a, [ts], 120.0) for t, a, ts in pairs}
+    assert batched == single
+    assert [[i["ts"][11:19] for i in batched[t]] for t in ("10", "11", "12")] == [
+        ["10:00:00", "10:01:00"],
+        ["10:00:00", "10:01:00"],
+        ["10:00:30"],
+    ]

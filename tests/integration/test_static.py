@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import http.client
 
 import pytest
@@ -18,11 +19,13 @@ def server(tmp_path_factory):
     proc.stop()
 
 
-def raw_get(server, path: str) -> tuple[int, bytes, dict[str, str]]:
+def raw_get(server, path: str, **headers: str) -> tuple[int, bytes, dict[str, str]]:
     """A GET with the path sent exactly as written (HTTP clients would normalise ``..``)."""
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
     try:
         conn.putrequest("GET", path, skip_accept_encoding=True)
+        for name, value in headers.items():
+            conn.putheader(name.replace("_", "-"), value)
         conn.endheaders()
         response = conn.getresponse()
         return response.status, response.read(), {k.lower(): v for k, v in response.getheaders()}
@@ -38,6 +41,12 @@ def test_assets_are_served(server):
     assert status == 200 and "javascript" in headers["content-type"]
     assert body.startswith(b"/**\n* plotly.js v")
     assert "immutable" in headers["cache-control"]
+    assert "content-encoding" not in headers
+    status, packed, headers = raw_get(
+        server, "/static/vendor/plotly.min.js", Accept_Encoding="gzip"
+    )
+    assert status == 200 and headers["content-encoding"] == "gzip"
+    assert gzip.decompress(packed) == body and len(packed) < len(body) / 2
 
 
 @pytest.mark.parametrize(

@@ -34,7 +34,7 @@ def waterfall(
     until: str | None = None,
     agent: str | None = None,
     producer: str | None = None,
-    rows: Annotated[int, Query(ge=1, le=10_000, description="task rows per page")] = 1000,
+    rows: Annotated[int, Query(ge=1, le=10_000, description="task rows per page")] = 200,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Limit = 5000,
 ) -> list[dict]:
@@ -67,9 +67,14 @@ def aborted(
         for i, n in enumerate(buckets)
     ]
     linked = []
-    window_s = request.app.state.settings.incident_window
-    for point in points[:limit]:
-        found = incidents.for_task(conn, point["task"], point["agent"], [point["ts"]], window_s)
+    shown = points[:limit]
+    context = incidents.around(
+        conn,
+        [(p["task"], p["agent"], p["ts"]) for p in shown],
+        request.app.state.settings.incident_window,
+    )
+    for point in shown:
+        found = context[point["task"]]
         latest = found[-1] if found else None
         linked.append(
             {
@@ -119,7 +124,7 @@ def component_status(
     type: str | None = None,
     since: str | None = None,
     until: str | None = None,
-    lanes: Annotated[int, Query(ge=1, le=10_000, description="instances per page")] = 1000,
+    lanes: Annotated[int, Query(ge=1, le=10_000, description="instances per page")] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
     resolution: Annotated[
         float, Query(ge=0, description="merge runs of spans shorter than this (seconds)")

@@ -302,7 +302,7 @@ def component_status(
     until: float,
     *,
     type: str | None = None,
-    lanes: int = 1000,
+    lanes: int = 50,
     offset: int = 0,
     resolution: float = 0.0,
     limit: int = 10_000,

@@ -284,7 +284,7 @@ def waterfall(
     *,
     agent: str | None = None,
     producer: str | None = None,
-    rows: int = 1000,
+    rows: int = 200,
     offset: int = 0,
     limit: int = 5000,
 ) -> list[dict[str, Any]]:

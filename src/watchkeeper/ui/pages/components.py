@@ -19,7 +19,7 @@ NAV = (NavEntry("components", "Components", "/components", order=40),)
 router = page_router()
 
 #: Lanes per page of the timeline.
-LANES = 30
+LANES = 20
 
 
 @router.get("/components")

@@ -38,8 +38,9 @@
     const params = WK.query(["since", "until", "type"]);
     const range = WK.range();
     params.set("lanes", lanes);
-    // About one merged span per 2 pixels of chart: finer detail would not show.
-    params.set("resolution", ((range[1] - range[0]) / 1000 / Math.max(300, el.clientWidth / 2)).toFixed(3));
+    // Spans narrower than about 3 pixels are merged on the server: finer detail would not
+    // show, and thousands of SVG bars would make the page slow.
+    params.set("resolution", ((range[1] - range[0]) / 1000 / Math.max(200, el.clientWidth / 3)).toFixed(3));
     if (offset) params.set("offset", offset);
     try {
       const { data, total } = await WK.fetch("/api/v1/charts/component-status", params);

@@ -107,10 +107,12 @@
       font: { family: css("--font"), color: fg, size: 12 },
       margin: { l: 70, r: 16, t: 28, b: 36 },
       hoverlabel: { bgcolor: css("--card"), bordercolor: grid, font: { color: fg } },
-      legend: { orientation: "h", x: 0, y: 1, yanchor: "bottom", font: { color: muted } },
     }, layout, {
       xaxis: Object.assign({}, axis, layout.xaxis || {}),
       yaxis: Object.assign({}, axis, layout.yaxis || {}),
+      // Stacked bars would list their legend backwards.
+      legend: Object.assign({ orientation: "h", x: 0, y: 1, yanchor: "bottom",
+        traceorder: "normal", font: { color: muted } }, layout.legend || {}),
     });
   }
   WK.plot = function (el, traces, layout, counts) {
