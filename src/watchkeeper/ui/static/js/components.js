@@ -38,9 +38,9 @@
     const params = WK.query(["since", "until", "type"]);
     const range = WK.range();
     params.set("lanes", lanes);
-    // Spans narrower than about 3 pixels are merged on the server: finer detail would not
+    // Spans narrower than about 4 pixels are merged on the server: finer detail would not
     // show, and thousands of SVG bars would make the page slow.
-    params.set("resolution", ((range[1] - range[0]) / 1000 / Math.max(200, el.clientWidth / 3)).toFixed(3));
+    params.set("resolution", ((range[1] - range[0]) / 1000 / Math.max(200, el.clientWidth / 4)).toFixed(3));
     if (offset) params.set("offset", offset);
     try {
       const { data, total } = await WK.fetch("/api/v1/charts/component-status", params);

@@ -115,7 +115,16 @@
         traceorder: "normal", font: { color: muted } }, layout.legend || {}),
     });
   }
-  WK.plot = function (el, traces, layout, counts) {
+  // plotly.js is deferred (see base.html): pages fetch their data meanwhile, and draw once
+  // both have arrived.
+  WK.plotly = new Promise(function (resolve, reject) {
+    const script = document.getElementById("plotly-js");
+    if (window.Plotly || !script) { resolve(); return; }
+    script.addEventListener("load", function () { resolve(); });
+    script.addEventListener("error", function () { reject(new Error("plotly.js did not load")); });
+  });
+  WK.plot = async function (el, traces, layout, counts) {
+    await WK.plotly;
     charts.set(el, [traces, layout]);
     const options = { displaylogo: false, responsive: true,
       modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d"] };
