@@ -131,6 +131,8 @@ def measure_pages(base: str, end: float, task_id: str, agent_id: str) -> None:
         browser = playwright.chromium.launch(
             executable_path=chromium, headless=True, args=LAUNCH_ARGS
         )
+        cold, warm = plotly_alone(browser, base)
+        print(f"{'baseline: plotly.js alone':31} {cold:20.2f}s {warm:20.2f}s")
         for span, label in ((HOUR, "1 h"), (DAY, "1 day")):
             window = f"since={iso(end - span)}&until={iso(end)}"
             for path in pages:
@@ -153,6 +155,30 @@ def measure_pages(base: str, end: float, task_id: str, agent_id: str) -> None:
                     f"{warm:6.2f}s {PAGE_BUDGET:6.1f}s {warm / PAGE_BUDGET:8.2f}"
                 )
         browser.close()
+
+
+def plotly_alone(browser, base: str) -> tuple[float, float]:
+    """Seconds to fetch and run plotly.js on an empty page, with an empty cache and a warm one:
+    the floor under every chart page's load."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{base}/static/css/app.css")  # any page of this origin
+    times = []
+    for _ in range(2):
+        times.append(
+            page.evaluate(
+                """url => new Promise(resolve => {
+                    const script = document.createElement('script');
+                    const start = performance.now();
+                    script.onload = () => resolve((performance.now() - start) / 1000);
+                    script.src = url;
+                    document.head.append(script);
+                })""",
+                f"{base}/static/vendor/plotly.min.js?v=bench",
+            )
+        )
+    context.close()
+    return times[0], times[1]
 
 
 def main() -> None:
