@@ -12,8 +12,6 @@ from tests.e2e.browser import LAUNCH_ARGS, require_chromium
 from tests.e2e.dataset import HISTORY, busy_fleet
 from tests.support import ServerProcess
 
-pytestmark = pytest.mark.browser
-
 
 def start_server(tmp_path, *, busy: bool = True, admin_token: str | None = None) -> ServerProcess:
     env = {"WATCHKEEPER_ADMIN_TOKEN": admin_token} if admin_token else {}

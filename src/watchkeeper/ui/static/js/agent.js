@@ -15,12 +15,14 @@
 
   const history = agent.history;
   const byState = new Map();
-  const now = Date.now();
+  // The current state lasts until now while the agent is online; for a silent agent, only
+  // until it was last heard from (after that nobody knows).
+  const now = agent.liveness === "online" ? Date.now() : WK.ms(agent.last_seen);
   for (const span of history) {
     if (!byState.has(span.state)) byState.set(span.state, []);
     byState.get(span.state).push({
       lane: "agent " + agent.id, start: WK.ms(span.start), end: span.end ? WK.ms(span.end) : now,
-      data: [WK.when(span.start), span.end ? WK.when(span.end) : "now"],
+      data: [WK.when(span.start), span.end ? WK.when(span.end) : agent.liveness === "online" ? "now" : "last seen " + WK.when(agent.last_seen)],
     });
   }
   const traces = [...byState.keys()].sort().map((state) => WK.spanTrace(state,
