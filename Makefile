@@ -32,5 +32,9 @@ format: $(STAMP)
 bench: $(STAMP)  ## ingest benchmark against the raw baselines (see docs/performance.md)
 	$(BIN)/python benchmarks/ingest.py
 
+screenshots: $(STAMP)  ## refresh docs/screenshots/*.png with the browser tests' harness
+	WATCHKEEPER_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest tests/e2e -q \
+		-k "loads_without_console_errors or theme or phone"
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info src/*.egg-info

@@ -441,7 +441,7 @@ def demo(
             )
         except KeyboardInterrupt:
             sent = int(progress.tasks[0].completed)
-    console.print(f"demo sent {sent} events; open {server}/docs or {server}/api/v1/tasks")
+    console.print(f"demo sent {sent} events; open {server}/ for the dashboard")
 
 
 def main() -> None:

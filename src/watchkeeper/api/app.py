@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from watchkeeper import __version__
+from watchkeeper import __version__, ui
 from watchkeeper.api import (
     agents,
     charts,
@@ -83,5 +83,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    ui.mount(app)  # the dashboard's pages and static files
     app.router.routes[0:0] = events.FAST_ROUTES
     return app

@@ -14,6 +14,9 @@ from fastapi import Depends, Request
 
 from watchkeeper.api.errors import ApiError
 
+#: The cookie the dashboard's login form sets (see ``watchkeeper.ui.access``).
+COOKIE = "watchkeeper_token"
+
 GRANTS = {
     "admin": {"admin", "ingest", "read", "agent"},
     "ingest": {"ingest"},
@@ -38,6 +41,10 @@ def check(request: Request, needed: str) -> None:
         return
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
+    if not header and request.method in ("GET", "HEAD") and COOKIE in request.cookies:
+        # The dashboard's login cookie (a browser's EventSource cannot send a header). Only for
+        # reads: a cross-site form can make a browser send it, but never to ingest or command.
+        scheme, value = "bearer", request.cookies[COOKIE]
     if scheme.lower() != "bearer" or not value:
         raise ApiError(
             401,

@@ -10,7 +10,7 @@ import math
 from typing import Annotated
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from watchkeeper.api.auth import require
 from watchkeeper.api.deps import read_conn
@@ -22,18 +22,27 @@ router = APIRouter(prefix="/api/v1/charts", tags=["charts"], dependencies=[requi
 
 Limit = Annotated[int, Query(ge=1, le=50_000)]
 
+#: The header that tells how many rows (tasks, agents, instances) a paged chart has in all.
+TOTAL = "X-Total-Count"
+
 
 @router.get("/waterfall", summary="Task status spans (chart 1)")
 def waterfall(
+    response: Response,
     conn: Annotated[sa.Connection, Depends(read_conn)],
     since: str | None = None,
     until: str | None = None,
     agent: str | None = None,
     producer: str | None = None,
+    rows: Annotated[int, Query(ge=1, le=10_000, description="task rows per page")] = 200,
+    offset: Annotated[int, Query(ge=0)] = 0,
     limit: Limit = 5000,
 ) -> list[dict]:
+    """Spans of one page of tasks, newest task first; ``X-Total-Count`` = task rows in all."""
     start, end = window(since, until)
-    return tasks.waterfall(conn, start, end, agent=agent, producer=producer, limit=limit)
+    filters = {"agent": agent, "producer": producer}
+    response.headers[TOTAL] = str(tasks.waterfall_total(conn, start, end, **filters))
+    return tasks.waterfall(conn, start, end, rows=rows, offset=offset, limit=limit, **filters)
 
 
 @router.get("/aborted", summary="Aborted tasks over time, with incident context (chart 2)")
@@ -58,9 +67,14 @@ def aborted(
         for i, n in enumerate(buckets)
     ]
     linked = []
-    window_s = request.app.state.settings.incident_window
-    for point in points[:limit]:
-        found = incidents.for_task(conn, point["task"], point["agent"], [point["ts"]], window_s)
+    shown = points[:limit]
+    context = incidents.around(
+        conn,
+        [(p["task"], p["agent"], p["ts"]) for p in shown],
+        request.app.state.settings.incident_window,
+    )
+    for point in shown:
+        found = context[point["task"]]
         latest = found[-1] if found else None
         linked.append(
             {
@@ -85,24 +99,55 @@ def aborted(
 
 @router.get("/processed-per-agent", summary="Tasks finished and aborted per agent (chart 3)")
 def processed_per_agent(
+    response: Response,
     conn: Annotated[sa.Connection, Depends(read_conn)],
     since: str | None = None,
     until: str | None = None,
+    sort: Annotated[str, Query(pattern=_sorts(tasks.PROCESSED_SORTS))] = "agent",
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[dict]:
+    """One row per agent, ordered by ``sort`` (``-`` for descending); ``X-Total-Count`` =
+    agents in all."""
     start, end = window(since, until)
-    return tasks.processed_per_agent(conn, start, end)
+    rows = tasks.processed_per_agent(
+        conn, start, end, sort=sort.lstrip("-"), descending=sort.startswith("-")
+    )
+    response.headers[TOTAL] = str(len(rows))
+    return rows[offset : offset + limit]
 
 
 @router.get("/component-status", summary="State spans per component instance (chart 4)")
 def component_status(
+    response: Response,
     conn: Annotated[sa.Connection, Depends(read_conn)],
     type: str | None = None,
     since: str | None = None,
     until: str | None = None,
+    lanes: Annotated[int, Query(ge=1, le=10_000, description="instances per page")] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    resolution: Annotated[
+        float, Query(ge=0, description="merge runs of spans shorter than this (seconds)")
+    ] = 0.0,
     limit: Limit = 10_000,
 ) -> list[dict]:
+    """Spans of one page of instances; ``X-Total-Count`` = instances with a lane in all."""
     start, end = window(since, until)
-    return components.component_status(conn, start, end, type=type, limit=limit)
+    response.headers[TOTAL] = str(components.lanes_total(conn, end, type=type))
+    return components.component_status(
+        conn,
+        start,
+        end,
+        type=type,
+        lanes=lanes,
+        offset=offset,
+        resolution=resolution,
+        limit=limit,
+    )
+
+
+def _sorts(keys: tuple[str, ...]) -> str:
+    return "^-?(" + "|".join(keys) + ")$"
 
 
 def _auto_interval(span: float) -> float:

@@ -43,6 +43,38 @@ def last_seq(conn: sa.Connection) -> int:
     return conn.execute(sa.select(sa.func.max(events.c.seq))).scalar() or 0
 
 
+def received_since(conn: sa.Connection, since: float) -> int:
+    """How many events were received at or after ``since`` (the ingest rate's numerator).
+
+    Receive times grow with ``seq`` (batches are stamped on arrival and committed in order), so
+    a binary search over ``seq`` finds the first such event with a few primary-key lookups
+    instead of a scan of the log.
+    """
+    # Two statements: SQLite answers a lone min() or max() from the key, but not both at once.
+    low = conn.execute(sa.select(sa.func.min(events.c.seq))).scalar()
+    high = top = conn.execute(sa.select(sa.func.max(events.c.seq))).scalar()
+    if low is None or high is None or top is None:
+        return 0
+    first = high + 1
+    while low <= high:
+        middle = (low + high) // 2
+        row = conn.execute(
+            sa.select(events.c.seq, events.c.received_at)
+            .where(events.c.seq >= middle)
+            .order_by(events.c.seq)
+            .limit(1)
+        ).one()
+        if row.received_at >= since:
+            first = row.seq
+            high = middle - 1
+        else:
+            low = row.seq + 1
+    if first > top:
+        return 0
+    query = sa.select(sa.func.count()).select_from(events).where(events.c.seq >= first)
+    return conn.execute(query).scalar_one()
+
+
 def count(conn: sa.Connection) -> int:
     return conn.execute(sa.select(sa.func.count()).select_from(events)).scalar_one()
 

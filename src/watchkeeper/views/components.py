@@ -47,6 +47,7 @@ component_spans = sa.Table(
     sa.Column("end", Time),
     sa.Index("ix_component_spans_component", "type", "cid", "start"),
     sa.Index("ix_component_spans_start", "start"),
+    sa.Index("ix_component_spans_lane_end", "type", "cid", "end", "start", "state"),
 )
 
 
@@ -357,24 +358,114 @@ def component_status(
     until: float,
     *,
     type: str | None = None,
+    lanes: int = 50,
+    offset: int = 0,
+    resolution: float = 0.0,
     limit: int = 10_000,
 ) -> list[dict[str, Any]]:
-    """State spans ``{component, type, state, start, end}`` overlapping ``[since, until]``."""
+    """State spans ``{component, type, state, start, end}`` overlapping ``[since, until]``.
+
+    Lanes are component instances ordered by type and id, ``lanes`` at a time from ``offset``
+    (:func:`lanes_total` counts them). With a ``resolution`` in seconds, runs of spans shorter
+    than it are merged into one span of the state that held longest in the run, with
+    ``merged`` = how many spans it stands for: a day of 30-second pings then draws as a few
+    hundred bars, not thousands. At most ``limit`` spans are returned.
+    """
+    c = components
+    page = (
+        sa.select(c.c.type, c.c.id)
+        .where(*_lane_filter(until, type))
+        .order_by(c.c.type, c.c.id)
+        .limit(lanes)
+        .offset(offset)
+    )
+    keys = [(row.type, row.id) for row in conn.execute(page)]
     s = component_spans
-    query = sa.select(s).where(s.c.start <= until, sa.or_(s.c.end.is_(None), s.c.end >= since))
+    out: list[dict[str, Any]] = []
+    for ctype, cid in keys:
+        lane = (s.c.type == ctype, s.c.cid == cid, s.c.start <= until)
+        # Two halves rather than ``end IS NULL OR end >= since``, so that each is a range of
+        # the (type, cid, end, ...) index: a recent window reads only its own spans.
+        both = sa.union_all(
+            sa.select(s.c.state, s.c.start, s.c.end, s.c.seq).where(*lane, s.c.end >= since),
+            sa.select(s.c.state, s.c.start, s.c.end, s.c.seq).where(*lane, s.c.end.is_(None)),
+        ).subquery()
+        query = sa.select(both.c.state, both.c.start, both.c.end).order_by(both.c.start, both.c.seq)
+        spans = [tuple(r) for r in conn.execute(query)]
+        for state, start, end, merged in coalesce(spans, resolution, until):
+            row = {
+                "component": cid,
+                "type": ctype,
+                "state": state,
+                "start": iso(start),
+                "end": iso(end),
+            }
+            if merged > 1:
+                row["merged"] = merged
+            out.append(row)
+            if len(out) >= limit:
+                return out
+    return out
+
+
+def lanes_total(conn: sa.Connection, until: float, *, type: str | None = None) -> int:
+    """How many instances have a state timeline up to ``until`` (the lanes of chart 4)."""
+    query = sa.select(sa.func.count()).select_from(components).where(*_lane_filter(until, type))
+    return conn.execute(query).scalar_one()
+
+
+def _lane_filter(until: float, type: str | None) -> list[sa.ColumnElement[bool]]:
+    # An instance with a state has an open span from state_since on, so it has a lane in every
+    # window after its first span; one that never switched state has no lane at all.
+    where = [components.c.state.is_not(None), components.c.first_seen <= until]
     if type is not None:
-        query = query.where(s.c.type == type)
-    rows = conn.execute(query.order_by(s.c.type, s.c.cid, s.c.start).limit(limit))
-    return [
-        {
-            "component": r.cid,
-            "type": r.type,
-            "state": r.state,
-            "start": iso(r.start),
-            "end": iso(r.end),
-        }
-        for r in rows
-    ]
+        where.append(components.c.type == type)
+    return where
+
+
+def coalesce(
+    spans: Sequence[tuple[str, float, float | None]], resolution: float, until: float
+) -> list[tuple[str, float, float | None, int]]:
+    """Merge runs of spans shorter than ``resolution`` (see :func:`component_status`).
+
+    Each result is ``(state, start, end, merged)``; spans at least ``resolution`` long, and
+    every span when ``resolution`` is 0, come through unchanged with ``merged`` = 1.
+    """
+    out: list[tuple[str, float, float | None, int]] = []
+    run: list[tuple[str, float, float | None]] = []
+
+    def emit(state: str, start: float, end: float | None, merged: int) -> None:
+        if out and merged > 1 and out[-1][0] == state and out[-1][3] > 1:
+            # Two merged runs of the same main state side by side read as one.
+            out[-1] = (state, out[-1][1], end, out[-1][3] + merged)
+        else:
+            out.append((state, start, end, merged))
+
+    def flush() -> None:
+        if not run:
+            return
+        if len(run) == 1:
+            emit(*run[0], 1)
+        else:
+            held: dict[str, float] = {}
+            for state, start, end in run:
+                held[state] = held.get(state, 0.0) + ((end if end is not None else until) - start)
+            main = max(held, key=lambda k: held[k])
+            emit(main, run[0][1], run[-1][2], len(run))
+        run.clear()
+
+    for span in spans:
+        state, start, end = span
+        length = (end if end is not None else until) - start
+        if resolution <= 0 or length >= resolution:
+            flush()
+            emit(state, start, end, 1)
+            continue
+        run.append(span)
+        if (end if end is not None else until) - run[0][1] >= resolution:
+            flush()
+    flush()
+    return out
 
 
 def liveness_counts(

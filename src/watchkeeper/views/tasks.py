@@ -6,6 +6,7 @@ consecutive points, so out-of-order events simply fall into place.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,7 @@ from watchkeeper.events import Event
 from watchkeeper.events.timefmt import iso
 from watchkeeper.store import bulk
 from watchkeeper.store.tables import BigKey, Time, metadata
-from watchkeeper.views.base import load_rows
+from watchkeeper.views.base import chunks, load_rows
 
 #: Statuses during which a task waits for an agent; time in them counts as queued.
 WAITING = frozenset({"created", "queued", "pending", "new", "scheduled"})
@@ -43,6 +44,7 @@ tasks = sa.Table(
     sa.Index("ix_tasks_agent", "agent"),
     sa.Index("ix_tasks_producer", "producer"),
     sa.Index("ix_tasks_updated", "updated_at"),
+    sa.Index("ix_tasks_created", "created_at"),
 )
 
 task_history = sa.Table(
@@ -57,6 +59,7 @@ task_history = sa.Table(
     sa.Column("producer", sa.String(200)),
     sa.Index("ix_task_history_task_ts", "task_id", "ts"),
     sa.Index("ix_task_history_ts", "ts"),
+    sa.Index("ix_task_history_status_ts", "status", "ts", "agent"),
 )
 
 
@@ -285,6 +288,25 @@ def status_counts(conn: sa.Connection) -> dict[str, int]:
 # --- chart data ----------------------------------------------------------------------------
 
 
+def _in_window(
+    since: float, until: float, agent: str | None, producer: str | None
+) -> list[sa.ColumnElement[bool]]:
+    """Tasks with a status span overlapping ``[since, until]``.
+
+    A task's spans cover ``[created_at, updated_at]`` without gaps, and an unfinished task's last
+    span stays open, so the test is on the task row alone (no scan of the history).
+    """
+    where: list[sa.ColumnElement[bool]] = [
+        tasks.c.created_at <= until,
+        sa.or_(tasks.c.updated_at >= since, tasks.c.status.not_in(TERMINAL)),
+    ]
+    if agent is not None:
+        where.append(tasks.c.agent == agent)
+    if producer is not None:
+        where.append(tasks.c.producer == producer)
+    return where
+
+
 def waterfall(
     conn: sa.Connection,
     since: float,
@@ -292,69 +314,126 @@ def waterfall(
     *,
     agent: str | None = None,
     producer: str | None = None,
+    rows: int = 200,
+    offset: int = 0,
     limit: int = 5000,
 ) -> list[dict[str, Any]]:
     """Status spans ``{task, status, start, end, agent}`` overlapping ``[since, until]``.
 
-    A span ends at the task's next status point; the last span of an unfinished task has no end
-    (``null``: drawn up to now), and a terminal status is a zero-length span.
+    Rows are tasks, newest first, ``rows`` at a time from ``offset`` (a chart shows one page of
+    rows; :func:`waterfall_total` says how many there are). A span ends at the task's next status
+    point; the last span of an unfinished task has no end (``null``: drawn up to now), and a
+    terminal status is a zero-length span. At most ``limit`` spans are returned.
     """
+    order = (tasks.c.created_at.desc(), tasks.c.id.desc())
+    page = (
+        sa.select(tasks.c.id)
+        .where(*_in_window(since, until, agent, producer))
+        .order_by(*order)
+        .limit(rows)
+        .offset(offset)
+    )
+    ids = list(conn.execute(page).scalars())
+    if not ids:
+        return []
     h = task_history
-    nxt = sa.func.lead(h.c.ts).over(partition_by=h.c.task_id, order_by=(h.c.ts, h.c.seq))
-    # Tasks with a point in the window, or still open across its start.
-    chosen = sa.select(tasks.c.id).where(
-        tasks.c.created_at <= until,
-        sa.or_(tasks.c.updated_at >= since, tasks.c.status.not_in(TERMINAL)),
-    )
-    if agent is not None:
-        chosen = chosen.where(tasks.c.agent == agent)
-    if producer is not None:
-        chosen = chosen.where(tasks.c.producer == producer)
-    spans = (
-        sa.select(
-            h.c.task_id, h.c.status, h.c.ts.label("start"), nxt.label("end"), h.c.agent, h.c.seq
+    points: dict[str, list[Any]] = {task_id: [] for task_id in ids}
+    for part in chunks(ids):
+        query = (
+            sa.select(h.c.task_id, h.c.status, h.c.ts, h.c.agent)
+            .where(h.c.task_id.in_(part))
+            .order_by(h.c.task_id, h.c.ts, h.c.seq)
         )
-        .where(h.c.task_id.in_(chosen))
-        .subquery()
-    )
-    query = (
-        sa.select(spans)
-        .where(spans.c.start <= until, sa.or_(spans.c.end.is_(None), spans.c.end >= since))
-        .order_by(spans.c.start, spans.c.seq)
-        .limit(limit)
-    )
-    out = []
-    for row in conn.execute(query):
-        end = row.end
-        if end is None and row.status in TERMINAL:
-            end = row.start
-        out.append(
-            {
-                "task": row.task_id,
-                "status": row.status,
-                "start": iso(row.start),
-                "end": iso(end),
-                "agent": row.agent,
-            }
-        )
+        for row in conn.execute(query):
+            points[row.task_id].append(row)
+    out: list[dict[str, Any]] = []
+    for task_id in ids:
+        series = points[task_id]
+        for point, following in zip(series, [*series[1:], None], strict=True):
+            end = following.ts if following is not None else None
+            if end is None and point.status in TERMINAL:
+                end = point.ts
+            if point.ts > until or (end is not None and end < since):
+                continue
+            out.append(
+                {
+                    "task": task_id,
+                    "status": point.status,
+                    "start": iso(point.ts),
+                    "end": iso(end),
+                    "agent": point.agent,
+                }
+            )
+            if len(out) >= limit:
+                return out
     return out
 
 
-def processed_per_agent(conn: sa.Connection, since: float, until: float) -> list[dict[str, Any]]:
+def waterfall_total(
+    conn: sa.Connection,
+    since: float,
+    until: float,
+    *,
+    agent: str | None = None,
+    producer: str | None = None,
+) -> int:
+    """How many task rows the waterfall of ``[since, until]`` has."""
+    query = sa.select(sa.func.count()).select_from(tasks)
+    return conn.execute(query.where(*_in_window(since, until, agent, producer))).scalar_one()
+
+
+def producers(conn: sa.Connection) -> list[str]:
+    """Every producer that created a task, for filters."""
+    query = sa.select(tasks.c.producer).where(tasks.c.producer.is_not(None)).distinct()
+    return sorted(conn.execute(query).scalars(), key=natural_key)
+
+
+def natural_key(text: str) -> tuple[Any, ...]:
+    """Sort ``agent-9`` before ``agent-10`` and ``778`` after ``99``."""
+    return tuple(
+        (0, int(part), "") if part.isdigit() else (1, 0, part)
+        for part in _DIGITS.split(text)
+        if part
+    )
+
+
+_DIGITS = re.compile(r"(\d+)")
+
+#: How the per-agent counts may be ordered.
+PROCESSED_SORTS = ("agent", "finished", "aborted", "total")
+
+
+def processed_per_agent(
+    conn: sa.Connection,
+    since: float,
+    until: float,
+    *,
+    sort: str = "agent",
+    descending: bool = False,
+) -> list[dict[str, Any]]:
     """Tasks finished and aborted per agent, by the time they reached that status."""
     h = task_history
     finished = sa.func.sum(sa.case((h.c.status.in_(FINISHED), 1), else_=0))
     aborted = sa.func.sum(sa.case((h.c.status.in_(ABORTED), 1), else_=0))
     query = (
         sa.select(h.c.agent, finished.label("finished"), aborted.label("aborted"))
-        .where(h.c.ts >= since, h.c.ts <= until, h.c.status.in_(TERMINAL), h.c.agent.is_not(None))
+        .where(h.c.status.in_(TERMINAL), h.c.ts >= since, h.c.ts <= until, h.c.agent.is_not(None))
         .group_by(h.c.agent)
-        .order_by(h.c.agent)
     )
-    return [
+    out = [
         {"agent": r.agent, "finished": int(r.finished), "aborted": int(r.aborted)}
         for r in conn.execute(query)
     ]
+    if sort == "agent":
+        out.sort(key=lambda r: natural_key(r["agent"]), reverse=descending)
+    else:
+        # Ties keep the agents' natural order whichever way the counts run.
+        out.sort(key=lambda r: natural_key(r["agent"]))
+        if sort == "total":
+            out.sort(key=lambda r: r["finished"] + r["aborted"], reverse=descending)
+        else:
+            out.sort(key=lambda r: r[sort], reverse=descending)
+    return out
 
 
 def aborted_tasks(

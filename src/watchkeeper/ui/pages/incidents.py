@@ -1,0 +1,57 @@
+"""Incidents: grouped by fingerprint, searchable, newest first."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import sqlalchemy as sa
+from fastapi import Depends, Query, Request
+from starlette.responses import Response
+
+from watchkeeper.api.deps import read_conn
+from watchkeeper.ui.nav import NavEntry
+from watchkeeper.ui.pages.common import page_router
+from watchkeeper.ui.render import page_window, render
+from watchkeeper.views import incidents
+
+NAV = (NavEntry("incidents", "Incidents", "/incidents", order=60),)
+router = page_router()
+
+PAGE = 50
+
+
+@router.get("/incidents")
+def incident_list(
+    request: Request,
+    conn: Annotated[sa.Connection, Depends(read_conn)],
+    q: str | None = None,
+    agent: str | None = None,
+    fingerprint: str | None = None,
+    before_id: Annotated[int | None, Query(ge=1)] = None,
+) -> Response:
+    win = page_window(request)
+    items, total = incidents.list_incidents(
+        conn,
+        agent=agent or None,
+        since=win.start,
+        until=win.end,
+        fingerprint=fingerprint or None,
+        search=q or None,
+        limit=PAGE,
+        before_id=before_id,
+    )
+    groups = incidents.groups(conn, since=win.start, until=win.end)
+    return render(
+        request,
+        "incidents.html",
+        active="incidents",
+        title="Incidents",
+        window=win,
+        incidents=items,
+        total=total,
+        groups=groups,
+        q=q or "",
+        agent=agent or "",
+        fingerprint=fingerprint or "",
+        more=items[-1]["id"] if len(items) == PAGE else None,
+    )

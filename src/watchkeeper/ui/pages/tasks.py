@@ -1,0 +1,116 @@
+"""Tasks: the fleet waterfall (chart 1), the task list, and one task's page."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import sqlalchemy as sa
+from fastapi import Depends, Query, Request
+from starlette.responses import Response
+
+from watchkeeper.api.deps import read_conn
+from watchkeeper.api.errors import ApiError
+from watchkeeper.api.params import decode_cursor, encode_cursor
+from watchkeeper.ui.nav import NavEntry
+from watchkeeper.ui.pages.common import limits, page_router
+from watchkeeper.ui.render import PageError, page_window, render
+from watchkeeper.views import components, incidents, tasks
+
+NAV = (
+    NavEntry("waterfall", "Waterfall", "/waterfall", order=10),
+    NavEntry("tasks", "Tasks", "/tasks", order=15),
+)
+router = page_router()
+
+#: Task rows per waterfall page: about what a laptop screen shows.
+ROWS = 40
+PAGE = 50
+
+
+@router.get("/waterfall")
+def waterfall(
+    request: Request,
+    conn: Annotated[sa.Connection, Depends(read_conn)],
+    agent: str | None = None,
+    producer: str | None = None,
+) -> Response:
+    agents = [a["id"] for a in components.list_components(conn, type="agent", **limits(request))]
+    return render(
+        request,
+        "waterfall.html",
+        active="waterfall",
+        title="Waterfall",
+        window=page_window(request),
+        agents=agents,
+        producers=tasks.producers(conn),
+        agent=agent or "",
+        producer=producer or "",
+        rows=ROWS,
+    )
+
+
+@router.get("/tasks")
+def task_list(
+    request: Request,
+    conn: Annotated[sa.Connection, Depends(read_conn)],
+    status: str | None = None,
+    agent: str | None = None,
+    producer: str | None = None,
+    q: str | None = None,
+    cursor: str | None = None,
+) -> Response:
+    win = page_window(request)
+    statuses = [s.strip() for s in (status or "").split(",") if s.strip()]
+    f = tasks.TaskFilter(
+        status=statuses or None,
+        agent=agent or None,
+        producer=producer or None,
+        since=win.start,
+        until=win.end,
+        search=q or None,
+    )
+    try:
+        after = decode_cursor(cursor)
+    except ApiError as exc:
+        raise PageError(422, exc.message) from None
+    page, total, next_key = tasks.list_tasks(conn, f, limit=PAGE, after=after)
+    return render(
+        request,
+        "tasks.html",
+        active="tasks",
+        title="Tasks",
+        window=win,
+        tasks=page,
+        total=total,
+        next_cursor=encode_cursor(next_key) if next_key is not None else None,
+        filters={
+            "status": status or "",
+            "agent": agent or "",
+            "producer": producer or "",
+            "q": q or "",
+        },
+    )
+
+
+@router.get("/tasks/{task_id:path}")
+def task_page(
+    task_id: str,
+    request: Request,
+    conn: Annotated[sa.Connection, Depends(read_conn)],
+    incident_limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> Response:
+    task = tasks.get_task(conn, task_id)
+    if task is None:
+        raise PageError(404, f"task {task_id!r} not found")
+    window = request.app.state.settings.incident_window
+    linked = incidents.for_task(
+        conn, task_id, task["agent"], tasks.abort_times(conn, task_id), window
+    )
+    return render(
+        request,
+        "task.html",
+        active="tasks",
+        title=f"Task {task_id}",
+        task=task,
+        incidents=linked[:incident_limit],
+    )

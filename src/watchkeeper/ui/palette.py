@@ -1,0 +1,69 @@
+"""One colour per task status and per component state, the same on every page and chart.
+
+Server-rendered badges call :func:`colour`; the charts' script gets :data:`PALETTE` and applies
+the same rule (explicit colour, else by status family, else a stable pick by name hash).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from watchkeeper.views.tasks import ABORTED, FINISHED, WAITING
+
+GREY, BLUE, GREEN, RED = "#94a3b8", "#2563eb", "#16a34a", "#dc2626"
+
+STATUS = {"submitted": "#60a5fa", "assigned": "#60a5fa", "running": BLUE, "started": BLUE}
+STATE = {
+    "idle": GREY,
+    "await_path": "#f59e0b",
+    "moving": BLUE,
+    "running": BLUE,
+    "busy": BLUE,
+    "recover": "#ea580c",
+    "error": RED,
+    "offline": "#475569",
+}
+LIVENESS = {"online": GREEN, "stale": "#f59e0b", "offline": "#64748b"}
+#: For names nobody planned for: picked by a stable hash of the name.
+EXTRA = ["#7c3aed", "#0891b2", "#db2777", "#65a30d", "#ca8a04", "#0d9488", "#9333ea", "#c2410c"]
+
+PALETTE: dict[str, Any] = {
+    "status": STATUS,
+    "state": STATE,
+    "liveness": LIVENESS,
+    "waiting": sorted(WAITING),
+    "finished": sorted(FINISHED),
+    "aborted": sorted(ABORTED),
+    "family": {"waiting": GREY, "running": BLUE, "finished": GREEN, "aborted": RED},
+    "extra": EXTRA,
+}
+
+
+def name_hash(name: str) -> int:
+    """A tiny string hash that the browser computes identically (see ``charts.js``)."""
+    value = 0
+    for char in name:
+        value = (value * 31 + ord(char)) & 0xFFFFFFFF
+    return value
+
+
+def family(status: str) -> str:
+    """waiting, running, finished or aborted: what a task status means for its colour."""
+    if status in WAITING:
+        return "waiting"
+    if status in FINISHED:
+        return "finished"
+    if status in ABORTED:
+        return "aborted"
+    return "running"
+
+
+def colour(kind: str, name: str | None) -> str:
+    """The colour of a task ``status``, a component ``state`` or a ``liveness``."""
+    if not name:
+        return GREY
+    if kind == "status":
+        return STATUS.get(name) or PALETTE["family"][family(name)]
+    if kind == "liveness":
+        return LIVENESS.get(name, GREY)
+    return STATE.get(name) or EXTRA[name_hash(name) % len(EXTRA)]

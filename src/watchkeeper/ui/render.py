@@ -1,0 +1,191 @@
+"""Rendering pages: the Jinja2 environment, the shared time window and links that keep filters.
+
+Filters and the time window live in the URL (``?since=&until=&agent=...``), so every view can
+be bookmarked and shared; :func:`url_with` builds links that change one parameter and keep the
+others.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
+from starlette.responses import Response
+
+from watchkeeper import __version__
+from watchkeeper.api.errors import ApiError
+from watchkeeper.api.params import window
+from watchkeeper.events.timefmt import iso, parse_time
+from watchkeeper.ui import palette
+from watchkeeper.ui.assets import plotly_url, static_url
+
+TEMPLATES = pathlib.Path(__file__).with_name("templates")
+
+#: The presets of the shared time control, as ``since`` values.
+PRESETS = (("15m", "-15m"), ("1h", "-1h"), ("6h", "-6h"), ("24h", "-24h"))
+DEFAULT_SINCE = "-1h"
+
+
+class PageError(Exception):
+    """A page cannot be shown (bad parameter, missing item): rendered as an error page."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The time window of a page, as written in the URL and as epoch seconds."""
+
+    since: str
+    until: str | None
+    start: float
+    end: float
+
+    @property
+    def live(self) -> bool:
+        """Whether the window ends now (and so moves on as time passes)."""
+        return not self.until or self.until.strip() == "now"
+
+    def params(self) -> dict[str, str]:
+        out = {"since": self.since}
+        if self.until:
+            out["until"] = self.until
+        return out
+
+
+def page_window(request: Request) -> Window:
+    since = request.query_params.get("since") or DEFAULT_SINCE
+    until = request.query_params.get("until") or None
+    try:
+        start, end = window(since, until)
+    except ApiError as exc:
+        reason = exc.details[0]["reason"] if exc.details else exc.message
+        raise PageError(422, f"{exc.message}: {reason}") from None
+    return Window(since, until, start, end)
+
+
+def url_with(request: Request, path: str | None = None, **changes: Any) -> str:
+    """This page's URL (or ``path``) with some query parameters changed; ``None`` drops one."""
+    params = dict(request.query_params)
+    params.pop("token", None)
+    for key, value in changes.items():
+        if value is None:
+            params.pop(key, None)
+        else:
+            params[key] = str(value)
+    query = urlencode(params)
+    return (path or request.url.path) + (f"?{query}" if query else "")
+
+
+def window_query(request: Request) -> str:
+    """``?since=..&until=..`` of the current page, for links to other pages."""
+    params = {k: request.query_params[k] for k in ("since", "until") if request.query_params.get(k)}
+    return f"?{urlencode(params)}" if params else ""
+
+
+def when(value: str | float | None) -> str:
+    """A time for a table cell: ``2024-05-01 10:00:02`` (UTC)."""
+    if value is None:
+        return "—"
+    ts = parse_time(value) if isinstance(value, str) else value
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def local_input(ts: float) -> str:
+    """A time as a ``datetime-local`` input value (UTC, to the second)."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    seconds = float(seconds)
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, sec = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m {sec:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours}h {minutes:02d}m"
+    return f"{hours // 24}d {hours % 24}h"
+
+
+def ago(value: str | float | None) -> str:
+    if value is None:
+        return "never"
+    ts = parse_time(value) if isinstance(value, str) else value
+    return duration(max(0.0, time.time() - ts)) + " ago"
+
+
+def badge(kind: str, name: str | None) -> Markup:
+    """A coloured label for a status, state or liveness (same colours as the charts)."""
+    if not name:
+        return Markup('<span class="muted">—</span>')
+    return Markup('<span class="badge" style="--c: {}">{}</span>').format(
+        palette.colour(kind, name), name
+    )
+
+
+def json_script(value: Any) -> Markup:
+    """JSON safe to place inside ``<script type="application/json">``."""
+    text = orjson.dumps(value).decode()
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
+templates = Jinja2Templates(directory=str(TEMPLATES))
+templates.env.globals.update(
+    static_url=static_url,
+    plotly_url=plotly_url,
+    url_with=url_with,
+    window_query=window_query,
+    badge=badge,
+    json_script=json_script,
+    presets=PRESETS,
+    local_input=local_input,
+    iso=iso,
+    version=__version__,
+    palette=palette.PALETTE,
+)
+templates.env.filters.update(when=when, duration=duration, ago=ago, iso_seconds=parse_time)
+
+
+def render(
+    request: Request,
+    template: str,
+    *,
+    active: str,
+    title: str,
+    window: Window | None = None,
+    status_code: int = 200,
+    **context: Any,
+) -> Response:
+    from watchkeeper.ui.pages import NAV  # the registry imports every page module
+
+    settings = request.app.state.settings
+    return templates.TemplateResponse(
+        request,
+        template,
+        {
+            "nav": NAV,
+            "active": active,
+            "title": title,
+            "window": window,
+            "auth": bool(settings.tokens),
+            **context,
+        },
+        status_code=status_code,
+    )

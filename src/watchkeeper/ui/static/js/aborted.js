@@ -1,0 +1,85 @@
+// Chart 2: aborted tasks over time, and the latest of them grouped by incident fingerprint.
+(function () {
+  "use strict";
+  const h = WK.h;
+  const el = document.getElementById("aborted-chart");
+  const table = document.getElementById("aborted-table");
+  const totalNote = document.getElementById("aborted-total");
+
+  function pings(counts) {
+    if (!counts) return h("span", { class: "muted" }, "—");
+    return h("span", { class: "pings" }, Object.keys(counts).sort().map(
+      (state) => h("span", { class: "ping" }, WK.badge("state", state), " " + counts[state])));
+  }
+
+  function groups(rows) {
+    const byPrint = new Map();
+    for (const row of rows) {
+      const key = row.fingerprint || "";
+      if (!byPrint.has(key)) byPrint.set(key, []);
+      byPrint.get(key).push(row);
+    }
+    return [...byPrint.entries()].sort((a, b) => b[1].length - a[1].length);
+  }
+
+  function fill(rows) {
+    for (const body of table.querySelectorAll("tbody")) body.remove();
+    if (!rows.length) {
+      table.append(h("tbody", {}, h("tr", {}, h("td", { colspan: 8, class: "muted" }, "No aborted task in this window."))));
+      return;
+    }
+    for (const [print, items] of groups(rows)) {
+      const sample = items[0];
+      const title = print
+        ? [WK.badge("state", sample.last_state), " ", sample.reason || "(no message)"]
+        : ["No incident reported"];
+      const link = print ? h("a", { href: "/incidents?fingerprint=" + encodeURIComponent(print) + "&" + WK.query(["since", "until"]) }, "incidents →") : "";
+      const body = h("tbody", { "data-fingerprint": print },
+        h("tr", { class: "group-head" }, h("th", { colspan: 8 },
+          h("span", { class: "count" }, items.length + " task" + (items.length === 1 ? "" : "s")), " ", title, " ", link)));
+      for (const row of items) {
+        body.append(h("tr", {},
+          h("td", { class: "nowrap" }, WK.when(row.ts)),
+          h("td", {}, h("a", { href: "/tasks/" + encodeURIComponent(row.task) }, row.task)),
+          h("td", {}, row.agent ? h("a", { href: "/agents/" + encodeURIComponent(row.agent) }, row.agent) : "—"),
+          h("td", {}, row.reason || "—"),
+          h("td", {}, WK.badge("state", row.last_state)),
+          h("td", { class: "nowrap" }, (row.current_loc || "—") + " → " + (row.target_loc || "—")),
+          h("td", { class: "nowrap" }, row.subtask === null ? "—" : row.subtask + (row.subtasks_left === null ? "" : " (" + row.subtasks_left + " left)")),
+          h("td", {}, pings(row.pings)),
+        ));
+      }
+      table.append(body);
+    }
+  }
+
+  async function load() {
+    const params = WK.query(["since", "until", "agent"]);
+    params.set("limit", "200");
+    try {
+      const { data } = await WK.fetch("/api/v1/charts/aborted", params);
+      const colour = WK.colour("status", "aborted");
+      const step = data.interval * 1000;
+      const shown = data.tasks.length;
+      totalNote.textContent = data.total + " aborted" + (shown < data.total ? " · the latest " + shown + " below" : "");
+      fill(data.tasks);
+      await WK.plot(el, [{
+        type: "bar", name: "aborted", marker: { color: colour },
+        x: data.buckets.map((b) => WK.plotTime(WK.ms(b.start) + step / 2)),
+        y: data.buckets.map((b) => b.count),
+        width: data.buckets.map(() => step * 0.9),
+        customdata: data.buckets.map((b) => [WK.when(b.start), WK.when(b.end)]),
+        hovertemplate: "%{y} aborted<br>%{customdata[0]} → %{customdata[1]}<extra></extra>",
+      }], {
+        xaxis: { type: "date", range: WK.range().map(WK.plotTime) },
+        yaxis: WK.countAxis(Math.max(0, ...data.buckets.map((b) => b.count))),
+        showlegend: false,
+      }, { bars: data.buckets.length });
+    } catch (error) {
+      WK.failed(el, error);
+    }
+  }
+
+  load();
+  WK.live(["task.status", "incident"], WK.throttle(load, 3000));
+})();
