@@ -59,7 +59,20 @@ def test_async_client(server):
             assert (await wk.agent(778))["state"] == "recover"
             assert (await wk.incidents())["total"] == 1
 
-    asyncio.run(main())
+    # Its own thread and loop: a browser test's session may hold this thread's loop.
+    failure: list[BaseException] = []
+    runner = threading.Thread(target=lambda: _capture(failure, lambda: asyncio.run(main())))
+    runner.start()
+    runner.join(60)
+    if failure:
+        raise failure[0]
+
+
+def _capture(into: list[BaseException], fn) -> None:
+    try:
+        fn()
+    except BaseException as exc:  # re-raised in the test's thread
+        into.append(exc)
 
 
 def test_send_retries_until_the_server_is_up(tmp_path):
