@@ -22,7 +22,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from watchkeeper import __version__
-from watchkeeper.config import DEFAULT_DB, ConfigError, Settings, read_file, tokens_from
+from watchkeeper.config import (
+    DEFAULT_DB,
+    ConfigError,
+    Settings,
+    parse_roles,
+    read_file,
+    tokens_from,
+)
 
 app = typer.Typer(
     help="watchkeeper: a self-hosted monitor for distributed work.",
@@ -128,6 +135,20 @@ def serve(
         typer.Option(envvar="WATCHKEEPER_SQLITE_SYNCHRONOUS", help="SQLite synchronous pragma."),
     ] = "FULL",
     log_level: Annotated[str, typer.Option(envvar="WATCHKEEPER_LOG_LEVEL")] = "info",
+    state_max_depth: Annotated[
+        int, typer.Option(envvar="WATCHKEEPER_STATE_MAX_DEPTH", min=1, max=500)
+    ] = 64,
+    state_expired_path: Annotated[
+        str, typer.Option(envvar="WATCHKEEPER_STATE_EXPIRED_PATH")
+    ] = "_expired_totals",
+    state_role: Annotated[
+        list[str] | None,
+        typer.Option(
+            envvar="WATCHKEEPER_STATE_ROLE",
+            help="ROLE=HOST_PREFIX for intent resolution (repeatable; default "
+            "scraper=scraper and spotter=spotter).",
+        ),
+    ] = None,
 ) -> None:
     """Run the server: ingest, views, REST API and dashboard."""
     import uvicorn
@@ -146,6 +167,9 @@ def serve(
             offline_after=offline_after,
             sqlite_synchronous=sqlite_synchronous.upper(),
             tokens=tokens_from(file_data.get("auth")),
+            state_max_depth=state_max_depth,
+            state_expired_path=state_expired_path,
+            **({"state_roles": parse_roles(state_role)} if state_role else {}),
         )
         settings.check()
     except ConfigError as exc:

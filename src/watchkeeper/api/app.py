@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from watchkeeper import __version__
-from watchkeeper.api import agents, charts, errors, events, health, incidents, tasks
+from watchkeeper.api import agents, charts, errors, events, health, incidents, state, tasks
 from watchkeeper.config import Settings
 from watchkeeper.store import db, eventlog
 from watchkeeper.store.hub import CommitHub
@@ -23,6 +23,7 @@ ROUTERS: Sequence[APIRouter] = (
     agents.router,
     incidents.router,
     charts.router,
+    state.router,
 )
 
 
