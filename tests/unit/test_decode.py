@@ -56,7 +56,10 @@ def test_times(text, expected):
 
 
 def test_ndjson_and_arrays_give_the_same_events():
-    items = [task(1, "2024-01-01 00:00:00.000", "created"), ping(7, "2024-01-01 00:00:01.00", "idle")]
+    items = [
+        task(1, "2024-01-01 00:00:00.000", "created"),
+        ping(7, "2024-01-01 00:00:01.00", "idle"),
+    ]
     ndjson = b"\n".join(orjson.dumps(i) for i in items) + b"\n\n"
     as_array = decode(items)
     as_lines = decode_events(ndjson, "application/x-ndjson")

@@ -303,7 +303,7 @@ class _Batch:
             if node is None:
                 node = _Node(text, None, expires, seq, ts, source)
                 self.put(path, node)
-            elif node.kind != text or ttl is not None or kind == CTR:
+            elif node.kind != text or ttl is not None:
                 if node.kind != text:
                     self.clear(path, node)
                     node.kind, node.value = text, None
