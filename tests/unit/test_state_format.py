@@ -112,7 +112,7 @@ def test_reserved_keys_and_key_shapes():
     assert refused({"source": "s", "_expired_totals": {"x": 1}}, reserved="_expired_totals") == {
         "_expired_totals": "reserved for the totals of expired counters"
     }
-    assert refused({"source": "s", "": 1}) == {"": "keys must not be empty"}
+    assert refused({"source": "s", "": 1}) == {"$": "keys must not be empty"}
     assert refused({"source": "s", "a": {"k" * 300: 1}}) == {
         f"a.{'k' * 300}": "keys are at most 256 characters"
     }

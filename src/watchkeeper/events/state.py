@@ -62,87 +62,86 @@ class ShardChecker:
 
     It walks the shard once, tracking the key's depth in the document and the byte length of its
     stored path, and never descends past ``max_depth`` (so a hostile body cannot exhaust the
-    stack).
+    stack). Paths are only formatted for the keys that are refused.
     """
 
-    __slots__ = ("issues", "max_depth", "reserved")
+    __slots__ = ("issues", "max_depth", "reserved", "prefix")
 
     def __init__(self, issues: list[Issue], *, max_depth: int, reserved: str | None) -> None:
         self.issues = issues
         self.max_depth = max_depth
         self.reserved = reserved
+        self.prefix = ""
 
     def check(self, shard: Mapping[str, Any], prefix: str) -> None:
+        self.prefix = prefix
         if self.reserved is not None and self.reserved in shard:
-            self.issues.append(
-                Issue(_join(prefix, self.reserved), "reserved for the totals of expired counters")
-            )
-        self._object(shard, prefix, 0, 0)
+            self._fail([self.reserved], "reserved for the totals of expired counters")
+        self._object(shard, [], 0, 0)
 
-    def _object(self, obj: Mapping[str, Any], where: str, depth: int, size: int) -> None:
+    def _fail(self, keys: list[str], reason: str) -> None:
+        self.issues.append(Issue(_join(self.prefix, ".".join(keys)), reason))
+
+    def _object(self, obj: Mapping[str, Any], keys: list[str], depth: int, size: int) -> None:
         for key, value in obj.items():
-            path = _join(where, key)
+            reason = None
             if not key:
-                self.issues.append(Issue(path, "keys must not be empty"))
-                continue
-            if key.startswith("$"):
-                self.issues.append(
-                    Issue(path, f"unknown operator {key!r}: expected $inc or $ttl forms")
-                )
-                continue
-            if len(key) > MAX_KEY_CHARS:
-                self.issues.append(Issue(path, f"keys are at most {MAX_KEY_CHARS} characters"))
-                continue
-            if depth + 1 > self.max_depth:
-                self.issues.append(Issue(path, f"deeper than {self.max_depth} levels"))
-                continue
-            key_size = size + 1 + len(key.encode())
-            if key_size > MAX_PATH_BYTES:
-                self.issues.append(Issue(path, f"key path longer than {MAX_PATH_BYTES} bytes"))
-                continue
-            self._value(value, path, depth + 1, key_size, ttl_allowed=True)
+                reason = "keys must not be empty"
+            elif key[0] == "$":
+                reason = f"unknown operator {key!r}: expected $inc or $ttl forms"
+            elif len(key) > MAX_KEY_CHARS:
+                reason = f"keys are at most {MAX_KEY_CHARS} characters"
+            elif depth >= self.max_depth:
+                reason = f"deeper than {self.max_depth} levels"
+            key_size = size + 1 + (len(key) if key.isascii() else len(key.encode()))
+            if reason is None and key_size > MAX_PATH_BYTES:
+                reason = f"key path longer than {MAX_PATH_BYTES} bytes"
+            if reason is not None:
+                self._fail([*keys, key], reason)
+            elif type(value) is dict:
+                keys.append(key)
+                self._value(value, keys, depth + 1, key_size, ttl_allowed=True)
+                keys.pop()
 
-    def _value(self, value: Any, path: str, depth: int, size: int, *, ttl_allowed: bool) -> None:
-        if type(value) is not dict:
-            return
+    def _value(
+        self, value: dict[str, Any], keys: list[str], depth: int, size: int, *, ttl_allowed: bool
+    ) -> None:
+        """Check an object value at ``keys``: an operator form or an object of more keys."""
         if INC in value:
-            self._inc(value, path)
+            self._inc(value, keys)
         elif TTL in value:
             if not ttl_allowed:
-                self.issues.append(Issue(_join(path, TTL), "a $ttl value cannot hold another $ttl"))
+                self._fail([*keys, TTL], "a $ttl value cannot hold another $ttl")
                 return
             extra = sorted(set(value) - {TTL, "value"})
             if extra:
-                self.issues.append(
-                    Issue(_join(path, extra[0]), "a $ttl form has only the $ttl and value keys")
-                )
+                self._fail([*keys, extra[0]], "a $ttl form has only the $ttl and value keys")
             reason = check_ttl(value[TTL])
             if reason is not None:
-                self.issues.append(Issue(_join(path, TTL), reason))
-            if value.get("value") is None:
-                self.issues.append(
-                    Issue(_join(path, "value"), "a key with a time to live needs a value")
-                )
-            else:
-                self._value(value["value"], _join(path, "value"), depth, size, ttl_allowed=False)
+                self._fail([*keys, TTL], reason)
+            inner = value.get("value")
+            if inner is None:
+                self._fail([*keys, "value"], "a key with a time to live needs a value")
+            elif type(inner) is dict:
+                self._value(inner, [*keys, "value"], depth, size, ttl_allowed=False)
         else:
-            self._object(value, path, depth, size)
+            self._object(value, keys, depth, size)
 
-    def _inc(self, value: dict[str, Any], path: str) -> None:
+    def _inc(self, value: dict[str, Any], keys: list[str]) -> None:
         if len(value) != 1:
             extra = sorted(k for k in value if k != INC)[0]
-            self.issues.append(Issue(_join(path, extra), "an increment has only the $inc key"))
+            self._fail([*keys, extra], "an increment has only the $inc key")
         amount = value[INC]
         if isinstance(amount, bool) or not isinstance(amount, int | float):
-            self.issues.append(Issue(_join(path, INC), "expected a number"))
+            self._fail([*keys, INC], "expected a number")
         elif not math.isfinite(amount) or abs(amount) > MAX_INC:
-            self.issues.append(
-                Issue(_join(path, INC), f"expected a finite number of at most {MAX_INC:g}")
-            )
+            self._fail([*keys, INC], f"expected a finite number of at most {MAX_INC:g}")
 
 
-def _join(prefix: str, key: str) -> str:
-    return f"{prefix}.{key}" if prefix else key
+def _join(prefix: str, path: str) -> str:
+    if prefix and path:
+        return f"{prefix}.{path}"
+    return prefix or path or "$"
 
 
 def translate(

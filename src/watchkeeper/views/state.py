@@ -53,6 +53,7 @@ from watchkeeper.views.statedoc import (
     error_entries,
     fold_path,
     number,
+    pointer_join,
     totals_tree,
     writes,
 )
@@ -108,10 +109,6 @@ state_errors = sa.Table(
 )
 
 _KIND_TEXT = {OBJ: "obj", VAL: "val", CTR: "ctr"}
-
-
-def _escape(segment: str) -> str:
-    return segment.replace("~", "~0").replace("/", "~1")
 
 
 def _after(pointer: str) -> tuple[str, str]:
@@ -407,15 +404,9 @@ class StateView:
 
 
 def _ops(event: Event) -> list[tuple[str, int, Any, float | None]]:
-    """The event's writes with their paths as pointers (parents are encoded first)."""
-    pointers: dict[Path, str] = {(): ""}
-    out = []
-    for path, kind, payload, ttl in writes(event.attrs["shard"], event.attrs.get("ttl")):
-        pointer = pointers[path[:-1]] + "/" + _escape(path[-1])
-        if kind == OBJ:
-            pointers[path] = pointer
-        out.append((pointer, kind, payload, ttl))
-    return out
+    """The event's writes, their paths as JSON Pointers."""
+    attrs = event.attrs
+    return writes(attrs["shard"], attrs.get("ttl"), root="", join=pointer_join)
 
 
 def _record_errors(conn: sa.Connection, events: Sequence[Event]) -> None:

@@ -32,7 +32,7 @@ applied in stamp order, as the server does.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,35 +48,62 @@ WILDCARD = "*"
 TOTAL_KEY = "$total"
 DEFAULT_TOTALS = "_expired_totals"
 
-Write = tuple[Path, int, Any, float | None]
+#: ``(path, kind, payload, ttl)``
+Write = tuple[Any, int, Any, float | None]
 
 
 # --- the shard grammar ---------------------------------------------------------------------
 
 
-def writes(shard: Mapping[str, Any], ttl: float | None = None) -> Iterator[Write]:
+def writes(
+    shard: Mapping[str, Any],
+    ttl: float | None = None,
+    *,
+    root: Any = (),
+    join: Callable[[Any, str], Any] = lambda path, key: (*path, key),
+) -> list[Write]:
     """A validated shard as ``(path, kind, payload, ttl)`` writes, each parent before its
-    children. ``ttl`` (the ``?ttl=`` of a request) applies to the shard's top-level keys."""
-    yield from _walk((), shard, ttl)
+    children. ``ttl`` (the ``?ttl=`` of a request) applies to the shard's top-level keys.
+
+    Paths are tuples of keys unless ``root`` and ``join`` build another form (the durable view
+    builds JSON Pointers directly)."""
+    out: list[Write] = []
+    _walk(root, shard, ttl, join, out)
+    return out
 
 
-def _walk(base: Path, obj: Mapping[str, Any], top_ttl: float | None) -> Iterator[Write]:
-    for key, value in obj.items():
-        path = (*base, key)
-        ttl = top_ttl
-        if type(value) is dict and TTL in value:
+def classify(value: Any, ttl: float | None) -> tuple[int, Any, float | None]:
+    """What writing ``value`` at a key does: ``(kind, payload, ttl)``, where a ``$ttl`` form is
+    unwrapped into its value and time to live, and an object's payload is the object."""
+    if type(value) is dict:
+        if TTL in value:
             ttl = float(value[TTL])
             value = value["value"]
-        if value is None:
-            yield (path, DEL, None, None)
-        elif type(value) is dict:
-            if INC in value:
-                yield (path, CTR, value[INC], ttl)
-            else:
-                yield (path, OBJ, None, ttl)
-                yield from _walk(path, value, None)
+            if type(value) is not dict:
+                return (VAL, value, ttl)
+        if INC in value:
+            return (CTR, value[INC], ttl)
+        return (OBJ, value, ttl)
+    if value is None:
+        return (DEL, None, None)
+    return (VAL, value, ttl)
+
+
+def _walk(
+    base: Any,
+    obj: Mapping[str, Any],
+    top_ttl: float | None,
+    join: Callable[[Any, str], Any],
+    out: list[Write],
+) -> None:
+    for key, value in obj.items():
+        path = join(base, key)
+        kind, payload, ttl = classify(value, top_ttl)
+        if kind == OBJ:
+            out.append((path, OBJ, None, ttl))
+            _walk(path, payload, None, join, out)
         else:
-            yield (path, VAL, value, ttl)
+            out.append((path, kind, payload, ttl))
 
 
 def fold_path(expired: Path, counter: Path) -> Path:
@@ -98,7 +125,14 @@ def number(value: float) -> int | float:
 def encode(path: Path) -> str:
     """A path as a JSON Pointer (RFC 6901): ``("a", "b/c")`` -> ``/a/b~1c``. Descendants of a
     key are exactly the texts that start with its pointer plus ``/``."""
-    return "".join("/" + seg.replace("~", "~0").replace("/", "~1") for seg in path)
+    return "".join(pointer_join("", seg) for seg in path)
+
+
+def pointer_join(pointer: str, key: str) -> str:
+    """The pointer of ``key`` inside the key at ``pointer``."""
+    if "~" in key or "/" in key:
+        key = key.replace("~", "~0").replace("/", "~1")
+    return f"{pointer}/{key}"
 
 
 def decode(pointer: str) -> Path:
@@ -230,18 +264,7 @@ class Doc:
         ttl: float | None = None,
     ) -> None:
         """Merge one shard; ``stamp`` orders it among all shards (must be at least 1)."""
-        slots: dict[Path, Slot] = {(): self.root}
-        for path, kind, payload, wttl in writes(shard, ttl):
-            parent = slots[path[:-1]]
-            children = parent.children
-            if children is None:
-                children = parent.children = {}
-            slot = children.get(path[-1])
-            if slot is None:
-                slot = children[path[-1]] = Slot()
-            slot.write(stamp, kind, payload, wttl, source, ts)
-            if kind == OBJ:
-                slots[path] = slot
+        _merge(self.root, shard, stamp, source, ts, ttl)
 
     def join(self, other: Doc) -> Doc:
         out = Doc()
@@ -355,6 +378,28 @@ class Doc:
             for key, child in (slot.children or {}).items():
                 if child.stamp > cut and child.kind != DEL:
                     self._fold(child, (*path, key), expired, cut)
+
+
+def _merge(
+    slot: Slot, obj: Mapping[str, Any], stamp: int, source: str, ts: float, top_ttl: float | None
+) -> None:
+    """:func:`writes` applied directly to the slots (the hot path of :meth:`Doc.apply`)."""
+    children = slot.children
+    if children is None:
+        children = slot.children = {}
+    for key, value in obj.items():
+        child = children.get(key)
+        if child is None:
+            child = children[key] = Slot()
+        if type(value) is not dict and value is not None and top_ttl is None:
+            child.write(stamp, VAL, value, None, source, ts)  # the most common write
+            continue
+        kind, payload, ttl = classify(value, top_ttl)
+        if kind == OBJ:
+            child.write(stamp, OBJ, None, ttl, source, ts)
+            _merge(child, payload, stamp, source, ts, None)
+        else:
+            child.write(stamp, kind, payload, ttl, source, ts)
 
 
 def _pn(counts: Any) -> dict[str, list[float]]:
