@@ -8,9 +8,9 @@ Prints, each beside the baseline measured in the same run:
 * shards merged per second in process by the state model (``statedoc.Doc``), against a plain
   recursive dict merge (what the original monitor did, without counters or expiry), and by the
   durable view (log + view in one SQLite transaction per 1000 shards);
-* shards per second through ``POST /api/v1/state`` in NDJSON batches, against events per second
-  through ``POST /api/v1/events`` (seed-000 agent pings), each on a fresh server subprocess
-  with a fresh SQLite file;
+* shards per second through ``POST /api/v1/state`` in NDJSON batches of 1000, against events
+  per second through ``POST /api/v1/events`` (seed-000 agent pings), each on its own server
+  subprocess and SQLite file, their batches alternating so both see the same machine load;
 * memory of a state of ``--keys`` keys in the model, against the same document as plain dicts,
   each measured in a fresh process; the size of the same state in SQLite, and the time to
   render it.
@@ -157,20 +157,38 @@ def server(db_path: Path) -> Iterator[str]:
         proc.wait(30)
 
 
-def http_rate(
-    directory: Path, name: str, route: str, make: Callable[[int], dict], count: int
-) -> float:
-    bodies = [
-        b"\n".join(orjson.dumps(make(i)) for i in range(start, start + BATCH))
-        for start in range(0, count, BATCH)
-    ]
+def http_rates(directory: Path, count: int) -> tuple[float, float]:
+    """Events/s through ``/api/v1/events`` and shards/s through ``/api/v1/state``.
+
+    Each route has its own server and SQLite file; the batches alternate between them, so both
+    see the same load on a shared machine."""
+    routes = {"/api/v1/events": ping, "/api/v1/state": small_shard}
+    bodies = {
+        route: [
+            b"\n".join(orjson.dumps(make(i)) for i in range(start, start + BATCH))
+            for start in range(0, count, BATCH)
+        ]
+        for route, make in routes.items()
+    }
     headers = {"Content-Type": "application/x-ndjson"}
-    with server(directory / f"{name}.db") as url, httpx.Client(base_url=url, timeout=120) as http:
-        http.post(route, content=bodies[0], headers=headers).raise_for_status()  # warm up
-        start = time.perf_counter()
-        for body in bodies:
-            http.post(route, content=body, headers=headers).raise_for_status()
-        return count / (time.perf_counter() - start)
+    spent = dict.fromkeys(routes, 0.0)
+    with (
+        server(directory / "events.db") as events_url,
+        server(directory / "state.db") as state_url,
+        httpx.Client(timeout=120) as http,
+    ):
+        urls = {"/api/v1/events": events_url, "/api/v1/state": state_url}
+        for route in routes:  # warm up
+            http.post(
+                urls[route] + route, content=bodies[route][0], headers=headers
+            ).raise_for_status()
+        for i in range(len(bodies["/api/v1/state"])):
+            for route in routes:
+                start = time.perf_counter()
+                answer = http.post(urls[route] + route, content=bodies[route][i], headers=headers)
+                spent[route] += time.perf_counter() - start
+                answer.raise_for_status()
+    return count / spent["/api/v1/events"], count / spent["/api/v1/state"]
 
 
 # --- memory ----------------------------------------------------------------------------------
@@ -288,8 +306,7 @@ def main() -> None:
         view = view_in_process(args.http, directory)
         print(f"in process, log + views SQLite: {view:>12,.0f} shards/s")
 
-        events = http_rate(directory, "events", "/api/v1/events", ping, args.http)
-        state = http_rate(directory, "state", "/api/v1/state", small_shard, args.http)
+        events, state = http_rates(directory, args.http)
         print(f"HTTP /api/v1/events (NDJSON):   {events:>12,.0f} events/s")
         print(f"HTTP /api/v1/state (NDJSON):    {state:>12,.0f} shards/s  "
               f"(state/events {state / events:.2f}, target 0.50)")  # fmt: skip

@@ -42,6 +42,7 @@ from watchkeeper.views.statedoc import (
     CTR,
     DEFAULT_TOTALS,
     DEL,
+    ERROR_LEVELS,
     MISSING,
     OBJ,
     VAL,
@@ -400,13 +401,20 @@ class StateView:
                 batch.compact(tick)
             batch.apply(event, ops)
         batch.flush()
-        _record_errors(conn, events)
+        _record_errors(conn, [e for e, ops in planned if _may_report(e, ops)])
 
 
 def _ops(event: Event) -> list[tuple[str, int, Any, float | None]]:
     """The event's writes, their paths as JSON Pointers."""
     attrs = event.attrs
     return writes(attrs["shard"], attrs.get("ttl"), root="", join=pointer_join)
+
+
+def _may_report(event: Event, ops: Sequence[tuple[str, int, Any, float | None]]) -> bool:
+    """Whether the error report can have anything from ``event`` (a cheap test on its writes)."""
+    if event.level in ERROR_LEVELS:
+        return True
+    return any(kind != DEL and path.endswith("/error") for path, kind, _, _ in ops)
 
 
 def _record_errors(conn: sa.Connection, events: Sequence[Event]) -> None:
