@@ -19,7 +19,7 @@ from watchkeeper.api.errors import ApiError
 from watchkeeper.api.events import read_body
 from watchkeeper.api.responses import JSONResponse
 from watchkeeper.config import Settings
-from watchkeeper.events.state import MAX_TTL, decode_shards
+from watchkeeper.events.state import KIND, MAX_TTL, decode_shards
 from watchkeeper.store import eventlog
 from watchkeeper.views import state as view
 from watchkeeper.views.statedoc import MISSING, Path, dotted, merge_patch, parse_path
@@ -184,6 +184,9 @@ async def stream(request: Request, path: PathQuery = None) -> StreamingResponse:
                 continue
             idle = 0.0
             mark = hub.latest
+            expiring = due is not None and due <= time.time()
+            if not expiring and not await anyio.to_thread.run_sync(_shards_after, engine, seq):
+                continue  # the commits were other events: the document did not change
             seq, new, due = await anyio.to_thread.run_sync(_read, engine, keys, totals_key)
             if isinstance(doc, dict) and isinstance(new, dict):
                 patch = merge_patch(doc, new)
@@ -214,6 +217,11 @@ def _read(engine: sa.Engine, keys: Path, totals_key: str) -> tuple[int, Any, flo
         due = view.next_expiry(conn, after=time.time())
     doc = None if rendered.document is MISSING else rendered.document
     return seq, doc, due
+
+
+def _shards_after(engine: sa.Engine, seq: int) -> bool:
+    with engine.connect() as conn:
+        return bool(eventlog.read(conn, since_seq=seq, kinds=[KIND], limit=1))
 
 
 def _no_such(keys: Path) -> ApiError:
