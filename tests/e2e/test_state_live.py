@@ -179,3 +179,21 @@ def test_logging_handler_buffers_while_the_server_is_away(db_url, tmp_path):
     finally:
         log.removeHandler(handler)
         handler.close()
+
+
+def test_serve_takes_roles_and_totals_key_from_the_command_line(sqlite_url, tmp_path):
+    args = ["--state-role", "scraper=blade-s", "--state-role", "spotter=blade-p",
+            "--state-expired-path", "gone"]  # fmt: skip
+    log = str(tmp_path / "server.log")
+    with (
+        ServerProcess(sqlite_url, args=args, log_path=log) as proc,
+        httpx.Client(base_url=proc.url) as http,
+    ):
+        src = {"X-Watchkeeper-Source": "o"}
+        body = {"intents": {"i": {"resolution": {"blade-s1": {}, "blade-p2": {}}}},
+                "ts": time.time() - 60, "k": {"$ttl": 1, "value": {"$inc": 1}}}  # fmt: skip
+        assert http.post("/api/v1/state", json=body, headers=src).status_code == 202
+        assert http.get("/api/v1/state/intents/i").json()["status"] == "receiving"
+        assert http.get("/api/v1/state", params={"path": "gone"}).json() == {"*": 1}
+        refused = http.post("/api/v1/state", json={"gone": 1}, headers=src)
+        assert refused.status_code == 422
