@@ -221,3 +221,21 @@ def test_errors_are_reported_per_source_and_path(engine):
         2, "1970-01-01T00:00:05", "1970-01-01T00:00:10")  # fmt: skip
     assert scraper["details"] == {"error": "refused", "url": "u2"}
     assert by_path["b1"]["details"] == {"status": "crashed"} and by_path["b1"]["level"] == "error"
+
+
+def test_many_subtrees_replaced_and_deleted_in_one_batch(engine):
+    def counted() -> dict:
+        return {"resolution": {"s": {"n": {"$inc": 1}}}}
+
+    store(engine, [[shard_event({"intents": {f"i{i}": {"host": "h", **counted()}}})
+                    for i in range(300)]])  # fmt: skip
+    changes = {0: None, 1: 7, 2: {**counted(), "host": None}}  # by i % 3
+    batch = [shard_event({"intents": {f"i{i}": changes[i % 3]}}) for i in range(300)]
+    store(engine, [[*batch, shard_event({"intents": {"i1": {"again": True}}})]])
+    document = read(engine, 0).document["intents"]
+    assert len(document) == 200
+    assert document["i1"] == {"again": True} and document["i4"] == 7
+    assert document["i2"] == {"resolution": {"s": {"n": 2}}}
+    counts = {name: len(rows) for name, rows in tables(engine).items()}
+    assert counts["state_counters"] == 100
+    assert counts["state_nodes"] == 1 + 99 + 2 + 100 * 4

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from watchkeeper.config import ConfigError, Settings, parse_roles
-from watchkeeper.views.state import resolve_intent, role_of
+from watchkeeper.views.intents import resolve_intent, role_of
 
 
 def test_roles_from_pairs():

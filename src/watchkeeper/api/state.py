@@ -21,6 +21,7 @@ from watchkeeper.api.responses import JSONResponse
 from watchkeeper.config import Settings
 from watchkeeper.events.state import KIND, MAX_TTL, decode_shards
 from watchkeeper.store import eventlog
+from watchkeeper.views import intents as intent_view
 from watchkeeper.views import state as view
 from watchkeeper.views.statedoc import MISSING, Path, dotted, merge_patch, parse_path
 
@@ -127,7 +128,7 @@ def get_counters(
 def list_intents(
     request: Request, conn: Annotated[sa.Connection, Depends(read_conn)]
 ) -> JSONResponse:
-    found = view.intents(conn, now=time.time(), roles=_settings(request).state_roles)
+    found = intent_view.intents(conn, now=time.time(), roles=_settings(request).state_roles)
     return JSONResponse({"intents": found, "total": len(found)})
 
 
@@ -138,7 +139,9 @@ def get_intent(
     """``status`` is ``no_answer`` (no resolution), ``answered`` (hosts answered, not the
     scraper), ``started_no_data`` (the scraper answered) or ``receiving`` (scraper and
     spotter answered)."""
-    found = view.intent(conn, intent_id, now=time.time(), roles=_settings(request).state_roles)
+    found = intent_view.intent(
+        conn, intent_id, now=time.time(), roles=_settings(request).state_roles
+    )
     if found is None:
         raise ApiError(404, f"no intent {intent_id!r}")
     return JSONResponse(found)

@@ -26,6 +26,7 @@ in. Both times are in the log, so a rebuild compacts at exactly the same points.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -172,6 +173,7 @@ class _Batch:
         self.counter_in_db: set[tuple[str, str]] = set()
         self.counter_dirty: set[tuple[str, str]] = set()
         self.due: float | None = None
+        self._sorted: list[str] | None = None
 
     # --- loading and writing ---------------------------------------------------------------
 
@@ -187,6 +189,7 @@ class _Batch:
         for path in missing:
             self.nodes.setdefault(path, None)
             self.counters[path] = {}
+        self._sorted = None
         for part in chunks(counted):
             c = state_counters
             for r in self.conn.execute(sa.select(c).where(c.c.path.in_(part))):
@@ -260,17 +263,24 @@ class _Batch:
         low, high = _after(path)
         for table in (state_nodes, state_counters):
             self.conn.execute(table.delete().where(table.c.path >= low, table.c.path < high))
-        self._forget(lambda p: low <= p < high)
+        self._forget(low, high)
 
-    def _forget(self, gone: Any) -> None:
-        """Mirror a delete done in SQL: every cached key matching ``gone`` is now absent."""
-        for p in [p for p in self.nodes if gone(p)]:
+    def _forget(self, low: str, high: str) -> None:
+        """Mirror a delete done in SQL: every cached key in ``[low, high)`` is now absent.
+
+        The cache holds the keys loaded by :meth:`preload` only, so their sorted list is built
+        once and a range of it found by bisection."""
+        if self._sorted is None:
+            self._sorted = sorted(self.nodes)
+        keys = self._sorted
+        for p in keys[bisect.bisect_left(keys, low) : bisect.bisect_left(keys, high)]:
+            for source in self.counters.get(p, {}):
+                self.counter_in_db.discard((p, source))
+                self.counter_dirty.discard((p, source))
             self.nodes[p] = None
             self.node_in_db.discard(p)
             self.dirty.discard(p)
             self.counters[p] = {}
-        self.counter_in_db = {k for k in self.counter_in_db if not gone(k[0])}
-        self.counter_dirty = {k for k in self.counter_dirty if not gone(k[0])}
 
     def clear(self, path: str, node: _Node) -> None:
         """Make room for a new kind of value at ``path``."""
@@ -355,8 +365,9 @@ class _Batch:
             removed.add(row.path)
         if folded:
             self._add_totals(folded)
-        if removed:
-            self._forget(lambda p: p in removed or any(a in removed for a in _ancestors(p)))
+        for path in removed:
+            self._forget(path, path + "\x00")
+            self._forget(*_after(path))
         self.next_due()
 
     def _add_totals(self, folded: Mapping[tuple[str, str], list[float]]) -> None:
@@ -608,73 +619,6 @@ def next_expiry(conn: sa.Connection, *, after: float) -> float | None:
     return conn.execute(
         sa.select(sa.func.min(n.c.expires_at)).where(n.c.expires_at > after)
     ).scalar()
-
-
-# --- intents -------------------------------------------------------------------------------
-
-INTENTS_KEY = "intents"
-#: The seed's host names: ``scraper_host`` and ``spotter_host``.
-DEFAULT_ROLES: dict[str, tuple[str, ...]] = {"scraper": ("scraper",), "spotter": ("spotter",)}
-
-
-def role_of(host: str, roles: Mapping[str, Sequence[str]]) -> str | None:
-    """The role whose longest prefix matches ``host``."""
-    best: tuple[int, str] | None = None
-    for role, prefixes in roles.items():
-        for prefix in prefixes:
-            if host.startswith(prefix) and (best is None or len(prefix) > best[0]):
-                best = (len(prefix), role)
-    return best[1] if best else None
-
-
-def resolve_intent(
-    intent_id: str, intent: Any, roles: Mapping[str, Sequence[str]] = DEFAULT_ROLES
-) -> dict[str, Any]:
-    """The seed's resolution rules.
-
-    No ``resolution``: ``no_answer``. Its keys are the hosts that answered. The scraper answered
-    (and not the spotter): ``started_no_data``. Scraper and spotter answered: ``receiving``.
-    Someone answered, but not the scraper: ``answered``.
-    """
-    resolution = intent.get("resolution") if isinstance(intent, dict) else None
-    answered = sorted(resolution) if isinstance(resolution, dict) else []
-    host_roles = {host: role_of(host, roles) for host in answered}
-    present = set(host_roles.values())
-    if not resolution:
-        status = "no_answer"
-    elif "scraper" in present and "spotter" in present:
-        status = "receiving"
-    elif "scraper" in present:
-        status = "started_no_data"
-    else:
-        status = "answered"
-    return {
-        "id": intent_id,
-        "status": status,
-        "answered": answered,
-        "roles": host_roles,
-        "intent": intent,
-    }
-
-
-def intents(
-    conn: sa.Connection, *, now: float, roles: Mapping[str, Sequence[str]] = DEFAULT_ROLES
-) -> list[dict[str, Any]]:
-    found = render(conn, now=now, path=(INTENTS_KEY,)).document
-    if not isinstance(found, dict):
-        return []
-    return [resolve_intent(key, found[key], roles) for key in sorted(found)]
-
-
-def intent(
-    conn: sa.Connection,
-    intent_id: str,
-    *,
-    now: float,
-    roles: Mapping[str, Sequence[str]] = DEFAULT_ROLES,
-) -> dict[str, Any] | None:
-    found = render(conn, now=now, path=(INTENTS_KEY, intent_id)).document
-    return None if found is MISSING else resolve_intent(intent_id, found, roles)
 
 
 # --- the error report ----------------------------------------------------------------------
