@@ -44,8 +44,8 @@ from watchkeeper.views.statedoc import (
     DEFAULT_TOTALS,
     DEL,
     ERROR_LEVELS,
+    KIND_NAMES,
     MISSING,
-    OBJ,
     VAL,
     Path,
     Rendered,
@@ -54,6 +54,7 @@ from watchkeeper.views.statedoc import (
     encode,
     error_entries,
     fold_path,
+    lookup,
     number,
     pointer_join,
     totals_tree,
@@ -109,9 +110,6 @@ state_errors = sa.Table(
     sa.Column("seq", BigKey, nullable=False),
     sa.Index("ix_state_errors_last_seen", "last_seen"),
 )
-
-_KIND_TEXT = {OBJ: "obj", VAL: "val", CTR: "ctr"}
-
 
 def _after(pointer: str) -> tuple[str, str]:
     """The half-open range ``[pointer/, pointer0)`` holding exactly its descendants."""
@@ -307,7 +305,7 @@ class _Batch:
                     self.clear(path, node)
                 self.put(path, _Node("val", dumps(payload), expires, seq, ts, source))
                 continue
-            text = _KIND_TEXT[kind]
+            text = KIND_NAMES[kind]
             if node is None:
                 node = _Node(text, None, expires, seq, ts, source)
                 self.put(path, node)
@@ -510,27 +508,15 @@ def render(
         shown.update(totals)
     if not path:
         return Rendered(tree, shown)
-    return Rendered(_lookup(tree, path), {p: c for p, c in shown.items() if p[: len(path)] == path})
-
-
-def _lookup(tree: Any, path: Path) -> Any:
-    node = tree
-    for seg in path:
-        if not isinstance(node, dict) or seg not in node:
-            return MISSING
-        node = node[seg]
-    return node
+    return Rendered(lookup(tree, path), {p: c for p, c in shown.items() if p[: len(path)] == path})
 
 
 def _render_subtree(conn: sa.Connection, path: Path, now: float) -> Rendered:
     pointer = encode(path)
     n = state_nodes
     lineage = [*_ancestors(pointer), pointer]
-    above = {
-        r.path: r
-        for r in conn.execute(sa.select(n.c.path, n.c.kind, n.c.expires_at).where(
-            n.c.path.in_(lineage)))
-    }  # fmt: skip
+    query = sa.select(n.c.path, n.c.kind, n.c.expires_at).where(n.c.path.in_(lineage))
+    above = {r.path: r for r in conn.execute(query)}
     for i, p in enumerate(lineage):
         r = above.get(p)
         if r is None or (i < len(lineage) - 1 and r.kind != "obj"):
