@@ -17,10 +17,20 @@ SCALARS = st.one_of(
 INC = st.integers(-3, 5).map(lambda n: {"$inc": n})
 
 
-def shard_values(with_ttl: bool = False) -> st.SearchStrategy[Any]:
-    leaf = st.one_of(SCALARS, st.none(), INC)
+#: What the leaves of generated shards are: plain values (and deletions), increments, or both
+#: with ``$ttl`` forms too.
+FAMILIES = ("plain", "counters", "mixed")
+
+
+def shard_values(family: str = "mixed") -> st.SearchStrategy[Any]:
+    leaves = {
+        "plain": st.one_of(SCALARS, st.none()),
+        "counters": INC,
+        "mixed": st.one_of(SCALARS, st.none(), INC),
+    }
+    leaf = leaves[family]
     tree = st.recursive(leaf, lambda inner: st.dictionaries(KEYS, inner, max_size=3), max_leaves=6)
-    if not with_ttl:
+    if family != "mixed":
         return tree
     ttl = st.builds(
         lambda s, v: {"$ttl": s, "value": v},
@@ -30,17 +40,17 @@ def shard_values(with_ttl: bool = False) -> st.SearchStrategy[Any]:
     return st.one_of(tree, ttl)
 
 
-def shards(with_ttl: bool = False) -> st.SearchStrategy[dict[str, Any]]:
-    return st.dictionaries(KEYS, shard_values(with_ttl), max_size=3)
+def shards(family: str = "mixed") -> st.SearchStrategy[dict[str, Any]]:
+    return st.dictionaries(KEYS, shard_values(family), max_size=3)
 
 
 @st.composite
-def ops(draw: Any, with_ttl: bool = False, max_size: int = 8) -> list[tuple]:
-    """Shards with distinct stamps: ``(stamp, source, ts, shard)``."""
+def ops(draw: Any, family: str = "mixed", max_size: int = 8, first: int = 1) -> list[tuple]:
+    """Shards with distinct stamps from ``first`` on: ``(stamp, source, ts, shard)``."""
     items = draw(
-        st.lists(st.tuples(SOURCES, st.integers(0, 30), shards(with_ttl)), max_size=max_size)
+        st.lists(st.tuples(SOURCES, st.integers(0, 30), shards(family)), max_size=max_size)
     )
-    stamps = draw(st.permutations(range(1, len(items) + 1)))
+    stamps = draw(st.permutations(range(first, first + len(items))))
     return [
         (stamp, src, float(ts), shard)
         for stamp, (src, ts, shard) in zip(stamps, items, strict=True)

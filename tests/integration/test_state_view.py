@@ -76,7 +76,7 @@ def histories(draw: Any) -> tuple[list[Event], list[int]]:
     items = draw(
         st.lists(
             st.tuples(
-                shards(with_ttl=True),
+                shards(),
                 SOURCES,
                 st.integers(0, 8),  # receive time advances by this much
                 st.integers(-5, 3),  # event time is this far from the receive time

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.state_strategies import SOURCES, ops
+from tests.state_strategies import FAMILIES, SOURCES, ops
 from watchkeeper.views.statedoc import (
     Doc,
     apply_patch,
@@ -43,48 +44,56 @@ def same(a: Doc, b: Doc, now: float = 1000.0) -> None:
 
 # --- the merge laws ------------------------------------------------------------------------
 
+LAWS = settings(max_examples=60, deadline=None)
+family = pytest.mark.parametrize("family", FAMILIES)
 
-@settings(max_examples=120, deadline=None)
-@given(ops(with_ttl=True), ops(with_ttl=True))
-def test_join_is_commutative(xs, ys):
-    ys = [(s + 100, *rest) for s, *rest in ys]
-    a, b = build(xs), build(ys)
+
+@family
+@LAWS
+@given(data=st.data())
+def test_join_is_commutative(family, data):
+    a = build(data.draw(ops(family)))
+    b = build(data.draw(ops(family, first=100)))
     same(a.join(b), b.join(a))
 
 
-@settings(max_examples=120, deadline=None)
-@given(ops(with_ttl=True), ops(with_ttl=True), ops(with_ttl=True))
-def test_join_is_associative(xs, ys, zs):
-    ys = [(s + 100, *rest) for s, *rest in ys]
-    zs = [(s + 200, *rest) for s, *rest in zs]
-    a, b, c = build(xs), build(ys), build(zs)
+@family
+@LAWS
+@given(data=st.data())
+def test_join_is_associative(family, data):
+    a = build(data.draw(ops(family)))
+    b = build(data.draw(ops(family, first=100)))
+    c = build(data.draw(ops(family, first=200)))
     same(a.join(b.join(c)), a.join(b).join(c))
 
 
-@settings(max_examples=120, deadline=None)
-@given(ops(with_ttl=True))
-def test_join_is_idempotent(xs):
-    a = build(xs)
+@family
+@LAWS
+@given(data=st.data())
+def test_join_is_idempotent(family, data):
+    a = build(data.draw(ops(family)))
     same(a.join(a), a)
 
 
-@settings(max_examples=120, deadline=None)
-@given(ops(with_ttl=True), st.data())
-def test_any_order_and_duplicates_give_the_same_document(xs, data):
+@family
+@LAWS
+@given(data=st.data())
+def test_any_order_and_duplicates_give_the_same_document(family, data):
+    xs = data.draw(ops(family))
     shuffled = data.draw(st.permutations(xs))
     resent = data.draw(st.lists(st.sampled_from(xs), max_size=4)) if xs else []
     same(build(xs), build([*shuffled, *resent]))
 
 
-@settings(max_examples=120, deadline=None)
-@given(ops(), ops())
-def test_replicas_sharing_shards_join_to_the_whole(xs, ys):
+@family
+@LAWS
+@given(data=st.data())
+def test_replicas_sharing_shards_join_to_the_whole(family, data):
     """Two servers that each saw part of the shards (some of them both) agree once joined."""
-    ys = [(s + 100, *rest) for s, *rest in ys]
-    everything = xs + ys
+    xs, ys = data.draw(ops(family)), data.draw(ops(family, first=100))
     first = build(xs + ys[: len(ys) // 2])
     second = build(xs[len(xs) // 2 :] + ys)
-    same(first.join(second), build(everything))
+    same(first.join(second), build(xs + ys))
 
 
 # --- the document's rule: sequential deep merge --------------------------------------------
@@ -123,7 +132,7 @@ def ref_render(node: Any) -> Any:
 
 
 @settings(max_examples=200, deadline=None)
-@given(ops(with_ttl=True, max_size=12))
+@given(ops(max_size=12))
 def test_in_stamp_order_it_is_the_sequential_deep_merge(xs):
     expected: dict = {}
     for _, _, _, shard in sorted(xs, key=lambda op: op[0]):
@@ -268,7 +277,7 @@ def test_a_counter_that_is_itself_the_expired_key():
 
 
 @settings(max_examples=120, deadline=None)
-@given(ops(with_ttl=True, max_size=10), st.integers(0, 60), st.integers(0, 40))
+@given(ops(max_size=10), st.integers(0, 60), st.integers(0, 40))
 def test_compaction_never_changes_what_is_read(xs, at, later):
     doc = build(xs)
     before = doc.render(at + later)
