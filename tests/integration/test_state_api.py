@@ -256,3 +256,34 @@ def test_openapi_lists_the_state_routes(client):
     assert {"/api/v1/state", "/api/v1/state/counters", "/api/v1/state/intents",
             "/api/v1/state/intents/{intent_id}", "/api/v1/state/errors",
             "/api/v1/state/stream"} <= set(paths)  # fmt: skip
+
+
+def test_state_is_identical_after_db_rebuild(db_url):
+    from typer.testing import CliRunner
+
+    from watchkeeper.cli import app
+
+    now = time.time()
+    with make_client(db_url) as c:
+        post(c, [
+            {"ts": now - 100, "intents": {"old": {"$ttl": 10, "value": {"n": {"$inc": 2}}}}},
+            {"blade": {"msg": "Hello World"}, "hits": {"$inc": 5}},
+            {"source": "other", "hits": {"$inc": -1}, "blade": {"error": "late"}},
+            {"a": {"b": 1}}, {"a": None, "c": [1, 2]},
+        ])  # fmt: skip
+        before = [c.get(route).json() for route in ROUTES]
+    result = CliRunner().invoke(app, ["db", "rebuild", "--db", db_url])
+    assert result.exit_code == 0, result.output
+    with make_client(db_url) as c:
+        assert [c.get(route).json() for route in ROUTES] == before
+    assert before[0] == {
+        "blade": {"msg": "Hello World", "error": "late"},
+        "hits": 4,
+        "c": [1, 2],
+        "intents": {},
+        "_expired_totals": {"intents": {"*": {"n": 2}}},
+    }
+
+
+ROUTES = ["/api/v1/state", "/api/v1/state/counters", "/api/v1/state/intents",
+          "/api/v1/state/errors"]  # fmt: skip
