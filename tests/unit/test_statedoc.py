@@ -297,7 +297,7 @@ def test_compaction_keeps_memory_bounded_under_short_lived_keys():
     assert doc.render(2000.0).document["_expired_totals"] == {"req": {"*": {"bytes": 199_000}}}
 
 
-# --- helpers -------------------------------------------------------------------------------
+# --- writes, paths, patches, errors -------------------------------------------------------
 
 
 def test_writes_unwrap_operators():
