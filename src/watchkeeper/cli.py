@@ -24,7 +24,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from watchkeeper import __version__
-from watchkeeper.config import DEFAULT_DB, ConfigError, Settings, read_file, tokens_from
+from watchkeeper.config import (
+    DEFAULT_DB,
+    ConfigError,
+    Settings,
+    parse_roles,
+    read_file,
+    tokens_from,
+)
 
 app = typer.Typer(
     help="watchkeeper: a self-hosted monitor for distributed work.",
@@ -139,6 +146,20 @@ def serve(
         ),
     ] = 600.0,
     log_level: Annotated[str, typer.Option(envvar="WATCHKEEPER_LOG_LEVEL")] = "info",
+    state_max_depth: Annotated[
+        int, typer.Option(envvar="WATCHKEEPER_STATE_MAX_DEPTH", min=1, max=500)
+    ] = 64,
+    state_expired_path: Annotated[
+        str, typer.Option(envvar="WATCHKEEPER_STATE_EXPIRED_PATH")
+    ] = "_expired_totals",
+    state_role: Annotated[
+        list[str] | None,
+        typer.Option(
+            envvar="WATCHKEEPER_STATE_ROLE",
+            help="ROLE=HOST_PREFIX for intent resolution (repeatable; default "
+            "scraper=scraper and spotter=spotter).",
+        ),
+    ] = None,
     check: Annotated[
         bool,
         typer.Option(
@@ -164,6 +185,9 @@ def serve(
             sqlite_synchronous=sqlite_synchronous.upper(),
             lamia_stale_after=lamia_stale_after,
             tokens=tokens_from(file_data.get("auth")),
+            state_max_depth=state_max_depth,
+            state_expired_path=state_expired_path,
+            **({"state_roles": parse_roles(state_role)} if state_role else {}),
         )
         settings.check()
     except ConfigError as exc:

@@ -39,12 +39,24 @@ class Settings:
     insecure: bool = False
     #: token -> role; empty means anonymous access (allowed on loopback only).
     tokens: dict[str, str] = field(default_factory=dict)
+    #: Live state: deepest key path accepted, where folded totals of expired counters are shown,
+    #: and the host-name prefixes of the roles intents are resolved with.
+    state_max_depth: int = 64
+    state_expired_path: str = "_expired_totals"
+    state_roles: dict[str, tuple[str, ...]] = field(
+        default_factory=lambda: {"scraper": ("scraper",), "spotter": ("spotter",)}
+    )
 
     def check(self) -> None:
         if self.offline_after < self.stale_after:
             raise ConfigError("offline_after must not be shorter than stale_after")
         if self.sqlite_synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ConfigError("sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA")
+        if not 1 <= self.state_max_depth <= 500:
+            raise ConfigError("state_max_depth must be between 1 and 500")
+        name = self.state_expired_path
+        if not name or name.startswith("$") or "." in name or "/" in name:
+            raise ConfigError("state_expired_path must be one top-level key (no . / or $)")
         if not self.tokens and not is_loopback(self.host) and not self.insecure:
             raise ConfigError(
                 f"refusing to serve on {self.host} without tokens: set WATCHKEEPER_ADMIN_TOKEN "
@@ -73,6 +85,17 @@ def read_file(path: str | os.PathLike[str] | None) -> dict[str, Any]:
         raise ConfigError(f"config file not found: {file}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {file}: {exc}") from None
+
+
+def parse_roles(values: list[str]) -> dict[str, tuple[str, ...]]:
+    """``role=prefix`` pairs (a role may be given several prefixes) as a role map."""
+    roles: dict[str, list[str]] = {}
+    for value in values:
+        role, sep, prefix = value.partition("=")
+        if not sep or not role.strip() or not prefix.strip():
+            raise ConfigError(f"state role {value!r}: expected ROLE=HOST_PREFIX")
+        roles.setdefault(role.strip(), []).append(prefix.strip())
+    return {role: tuple(prefixes) for role, prefixes in roles.items()}
 
 
 def tokens_from(

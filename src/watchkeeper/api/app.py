@@ -18,6 +18,7 @@ from watchkeeper.api import (
     health,
     incidents,
     lamia,
+    state,
     tasks,
 )
 from watchkeeper.config import Settings
@@ -36,6 +37,7 @@ ROUTERS: Sequence[APIRouter] = (
     incidents.router,
     charts.router,
     groups.router,
+    state.router,
 )
 
 

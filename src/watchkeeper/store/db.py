@@ -42,6 +42,9 @@ def make_engine(url: str, *, writer: bool = False, synchronous: str = "FULL") ->
         kwargs["pool_size"] = 1 if writer else 10
         kwargs["max_overflow"] = 0 if writer else 20
         kwargs["pool_pre_ping"] = True
+        # psycopg prepares repeated statements; a generic plan made while a table was tiny (a seq
+        # scan for "event_id IN (...)") would then stay as it grows. Plan each execution instead.
+        kwargs["connect_args"] = {"options": "-c plan_cache_mode=force_custom_plan"}
     engine = sa.create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine, writer=writer, synchronous=synchronous)

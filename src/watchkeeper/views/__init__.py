@@ -7,9 +7,9 @@ and list it in :data:`ALL_VIEWS`.
 
 from __future__ import annotations
 
-from watchkeeper.views import components, groups, incidents, tasks
+from watchkeeper.views import components, groups, incidents, state, tasks
 from watchkeeper.views.base import View
 
-ALL_VIEWS: tuple[View, ...] = (tasks.VIEW, components.VIEW, incidents.VIEW, groups.VIEW)
+ALL_VIEWS: tuple[View, ...] = (tasks.VIEW, components.VIEW, incidents.VIEW, groups.VIEW, state.VIEW)
 
 __all__ = ["ALL_VIEWS", "View"]

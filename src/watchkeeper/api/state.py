@@ -1,0 +1,235 @@
+"""``/api/v1/state``: ingest shards, read the live state document, its counters, intents and
+error report, and follow it live (SSE: a snapshot, then JSON merge patches)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import anyio
+import orjson
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import StreamingResponse
+
+from watchkeeper.api.auth import require
+from watchkeeper.api.deps import read_conn
+from watchkeeper.api.errors import ApiError
+from watchkeeper.api.events import read_body
+from watchkeeper.api.responses import JSONResponse
+from watchkeeper.config import Settings
+from watchkeeper.events.state import KIND, MAX_TTL, decode_shards
+from watchkeeper.store import eventlog
+from watchkeeper.views import intents as intent_view
+from watchkeeper.views import state as view
+from watchkeeper.views.statedoc import MISSING, Path, dotted, merge_patch, parse_path
+
+router = APIRouter(prefix="/api/v1/state", tags=["state"])
+
+_INGEST_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        {"type": "object", "description": "one shard"},
+                        {"type": "array", "items": {"type": "object"}},
+                    ]
+                }
+            },
+            "application/x-ndjson": {
+                "schema": {"type": "string", "description": "one JSON shard per line"}
+            },
+        },
+    }
+}
+
+PathQuery = Annotated[
+    str | None,
+    Query(description="A key path: dotted (a.b.c), or a JSON Pointer (/a/b.c) for keys with dots."),
+]
+
+
+def _path(text: str | None) -> Path:
+    try:
+        return parse_path(text)
+    except ValueError as exc:
+        raise ApiError(422, "invalid path", [{"path": "query.path", "reason": str(exc)}]) from None
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+@router.post(
+    "",
+    status_code=202,
+    dependencies=[require("ingest")],
+    openapi_extra=_INGEST_BODY,
+    summary="Merge shards into the state (all or nothing)",
+)
+async def ingest(
+    request: Request,
+    ttl: Annotated[
+        float | None,
+        Query(gt=0, le=MAX_TTL, description="A time to live for the shard's top-level keys."),
+    ] = None,
+    x_watchkeeper_source: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
+    """Each shard is logged as an event and deep-merged into the state: objects merge, other
+    values replace, ``null`` deletes, ``{"$inc": n}`` counts, ``{"$ttl": s, "value": v}`` expires.
+    Answers once the batch is durably committed, with the same acknowledgement as events."""
+    settings = _settings(request)
+    body = await read_body(request, settings.max_body_bytes)
+    events = decode_shards(
+        body,
+        request.headers.get("content-type"),
+        header_source=x_watchkeeper_source,
+        ttl=ttl,
+        max_depth=settings.state_max_depth,
+        reserved=settings.state_expired_path,
+        max_items=settings.max_batch_events,
+    )
+    ack = await request.app.state.writer.write(events)
+    return JSONResponse(ack.as_dict(), status_code=202)
+
+
+@router.get("", dependencies=[require("read")], summary="The state document, or one subtree")
+def get_state(
+    request: Request, conn: Annotated[sa.Connection, Depends(read_conn)], path: PathQuery = None
+) -> JSONResponse:
+    keys = _path(path)
+    rendered = view.render(
+        conn, now=time.time(), path=keys, totals_key=_settings(request).state_expired_path
+    )
+    if rendered.document is MISSING:
+        raise _no_such(keys)
+    return JSONResponse(rendered.document)
+
+
+@router.get("/counters", dependencies=[require("read")], summary="Counters with their sources")
+def get_counters(
+    request: Request, conn: Annotated[sa.Connection, Depends(read_conn)], path: PathQuery = None
+) -> JSONResponse:
+    """Every counter at or below ``path`` with its total and, per source, its increments
+    ``p``, decrements ``n`` and value. Folded totals of expired keys are included."""
+    keys = _path(path)
+    rendered = view.render(
+        conn, now=time.time(), path=keys, totals_key=_settings(request).state_expired_path
+    )
+    if rendered.document is MISSING:
+        raise _no_such(keys)
+    return JSONResponse({"counters": view.counter_list(rendered)})
+
+
+@router.get("/intents", dependencies=[require("read")], summary="Every intent and its resolution")
+def list_intents(
+    request: Request, conn: Annotated[sa.Connection, Depends(read_conn)]
+) -> JSONResponse:
+    found = intent_view.intents(conn, now=time.time(), roles=_settings(request).state_roles)
+    return JSONResponse({"intents": found, "total": len(found)})
+
+
+@router.get("/intents/{intent_id}", dependencies=[require("read")], summary="One intent")
+def get_intent(
+    intent_id: str, request: Request, conn: Annotated[sa.Connection, Depends(read_conn)]
+) -> JSONResponse:
+    """``status`` is ``no_answer`` (no resolution), ``answered`` (hosts answered, not the
+    scraper), ``started_no_data`` (the scraper answered) or ``receiving`` (scraper and
+    spotter answered)."""
+    found = intent_view.intent(
+        conn, intent_id, now=time.time(), roles=_settings(request).state_roles
+    )
+    if found is None:
+        raise ApiError(404, f"no intent {intent_id!r}")
+    return JSONResponse(found)
+
+
+@router.get("/errors", dependencies=[require("read")], summary="The error report")
+def get_errors(
+    conn: Annotated[sa.Connection, Depends(read_conn)],
+    source: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> JSONResponse:
+    """Shards at level error or above, or carrying an ``error`` key: per source and key path,
+    first and last seen, how many, and the latest details."""
+    found, total = view.errors(conn, source=source, limit=limit)
+    return JSONResponse({"errors": found, "total": total})
+
+
+@router.get("/stream", dependencies=[require("read")], summary="Live state (Server-Sent Events)")
+async def stream(request: Request, path: PathQuery = None) -> StreamingResponse:
+    """``event: snapshot`` with ``{"seq", "state"}`` on connect, then ``event: patch`` with a
+    JSON merge patch (RFC 7386) each time the document changes (``id`` is the last ``seq``
+    included; keys also change when they expire). A missing subtree is ``null``."""
+    keys = _path(path)
+    engine = request.app.state.read_engine
+    hub = request.app.state.hub
+    totals_key = _settings(request).state_expired_path
+
+    async def events() -> AsyncIterator[bytes]:
+        yield b"retry: 2000\n\n"
+        mark = hub.latest
+        seq, doc, due = await anyio.to_thread.run_sync(_read, engine, keys, totals_key)
+        yield _sse("snapshot", seq, {"seq": seq, "state": doc})
+        idle = 0.0
+        while True:
+            if await request.is_disconnected():
+                return
+            woke = await hub.wait(mark, timeout=1.0)
+            if not woke and (due is None or due > time.time()):
+                idle += 1.0
+                if idle >= 15.0:
+                    idle = 0.0
+                    yield b": keep-alive\n\n"
+                continue
+            idle = 0.0
+            mark = hub.latest
+            expiring = due is not None and due <= time.time()
+            if not expiring and not await anyio.to_thread.run_sync(_shards_after, engine, seq):
+                continue  # the commits were other events: the document did not change
+            seq, new, due = await anyio.to_thread.run_sync(_read, engine, keys, totals_key)
+            if isinstance(doc, dict) and isinstance(new, dict):
+                patch = merge_patch(doc, new)
+                changed = patch != {}
+            else:
+                patch, changed = new, new != doc or type(new) is not type(doc)
+            if changed:
+                yield _sse("patch", seq, patch)
+            doc = new
+            await anyio.sleep(0.2)  # coalesce bursts of commits into one patch
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _sse(event: str, seq: int, data: Any) -> bytes:
+    return b"event: %s\nid: %d\ndata: %s\n\n" % (event.encode(), seq, orjson.dumps(data))
+
+
+def _read(engine: sa.Engine, keys: Path, totals_key: str) -> tuple[int, Any, float | None]:
+    """The last seq, the document (``None`` if missing) and the next expiry, from one snapshot."""
+    with engine.connect() as conn:
+        rendered = view.render(conn, now=time.time(), path=keys, totals_key=totals_key)
+        seq = eventlog.last_seq(conn)
+        due = view.next_expiry(conn, after=time.time())
+    doc = None if rendered.document is MISSING else rendered.document
+    return seq, doc, due
+
+
+def _shards_after(engine: sa.Engine, seq: int) -> bool:
+    with engine.connect() as conn:
+        return bool(eventlog.read(conn, since_seq=seq, kinds=[KIND], limit=1))
+
+
+def _no_such(keys: Path) -> ApiError:
+    return ApiError(
+        404,
+        f"no key {dotted(keys)!r} in the state",
+        [{"path": "query.path", "reason": "no such key (or it expired)"}],
+    )
