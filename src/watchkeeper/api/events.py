@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 import orjson
@@ -21,24 +21,30 @@ from watchkeeper.store import eventlog
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
 
-_INGEST_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "oneOf": [
-                        {"type": "object", "description": "one event"},
-                        {"type": "array", "items": {"type": "object"}},
-                    ]
-                }
+
+def batch_body(item: str) -> dict[str, Any]:
+    """The OpenAPI request body of an all-or-nothing batch endpoint (read as raw bytes)."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "oneOf": [
+                            {"type": "object", "description": f"one {item}"},
+                            {"type": "array", "items": {"type": "object"}},
+                        ]
+                    }
+                },
+                "application/x-ndjson": {
+                    "schema": {"type": "string", "description": f"one JSON {item} per line"}
+                },
             },
-            "application/x-ndjson": {
-                "schema": {"type": "string", "description": "one JSON event per line"}
-            },
-        },
+        }
     }
-}
+
+
+_INGEST_BODY = batch_body("event")
 
 
 async def read_body(request: Request, limit: int) -> bytes:

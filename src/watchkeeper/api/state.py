@@ -16,7 +16,7 @@ from fastapi.responses import StreamingResponse
 from watchkeeper.api.auth import require
 from watchkeeper.api.deps import read_conn
 from watchkeeper.api.errors import ApiError
-from watchkeeper.api.events import read_body
+from watchkeeper.api.events import batch_body, read_body
 from watchkeeper.api.responses import JSONResponse
 from watchkeeper.config import Settings
 from watchkeeper.events.state import KIND, MAX_TTL, decode_shards
@@ -27,24 +27,7 @@ from watchkeeper.views.statedoc import MISSING, Path, dotted, merge_patch, parse
 
 router = APIRouter(prefix="/api/v1/state", tags=["state"])
 
-_INGEST_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "oneOf": [
-                        {"type": "object", "description": "one shard"},
-                        {"type": "array", "items": {"type": "object"}},
-                    ]
-                }
-            },
-            "application/x-ndjson": {
-                "schema": {"type": "string", "description": "one JSON shard per line"}
-            },
-        },
-    }
-}
+_INGEST_BODY = batch_body("shard")
 
 PathQuery = Annotated[
     str | None,
