@@ -61,7 +61,7 @@
 
   const later = WK.throttle(function () {
     refresh().catch(function () { /* the next event tries again */ });
-  }, 2000);
+  }, 3000);
   WK.live(KINDS, function (event) {
     if (!group || (event.attrs && event.attrs.task === group)) later();
   });
