@@ -82,7 +82,7 @@ PAGES = [
 
 
 @pytest.mark.parametrize(("name", "path", "heading"), PAGES, ids=[p[0] for p in PAGES])
-def test_group_pages_load_without_console_errors(lamia_server, page, name, path, heading):
+def test_group_page_loads_without_console_errors(lamia_server, page, name, path, heading):
     open_page(page, lamia_server.url + path)
     assert page.inner_text("h1") == heading
     assert page.inner_text("nav#nav a.active") == "Job groups"
