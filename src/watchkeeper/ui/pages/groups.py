@@ -165,7 +165,8 @@ class Cell:
         lines = [
             name,
             f"class {s['last_event_class']} · progress {value} · host {s['host'] or '—'}",
-            f"last event {when(s['last_event_at'])} UTC · {s['events']} events",
+            f"last event {when(s['last_event_at'])} UTC · {s['events']} "
+            + ("event" if s["events"] == 1 else "events"),
         ]
         if s["stale"]:
             lines.append("stale: running, but silent for too long")
