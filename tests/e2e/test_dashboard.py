@@ -163,8 +163,9 @@ def test_component_timeline_has_a_lane_per_instance(server, page):
     drawn = chart(page, "#components-chart")
     assert (drawn["bars"], drawn["svg_bars"], drawn["lanes"]) == (7, 7, 2)
     assert drawn["rows"] == ["agent 777", "agent 778"]
-    # The table shows every instance now, with its state and liveness.
-    assert page.locator("#instances-table tbody tr").count() == 10
+    # The table shows every instance now, with its state and liveness: 10 agents, and the
+    # 3 producers of the busy fleet (producers are components too).
+    assert page.locator("#instances-table tbody tr").count() == 13
     page.select_option("#filter-type", "agent")
     page.wait_for_url("**type=agent**")
     page.wait_for_function(READY)
