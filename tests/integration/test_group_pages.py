@@ -283,3 +283,16 @@ def test_a_deleted_group_is_gone(client):
     assert client.delete("/api/v0/walk").status_code == 200
     assert client.get("/groups/walk").status_code == 404
     assert 'data-group="walk"' not in client.get("/groups").text
+
+
+def test_the_api_tells_how_many_slots_and_which_indices(client):
+    create(client, "g", {"arr": 5, "solo": None, "idle": 3})
+    for index in (5, 2, 3):
+        post(client, "g", "arr", "STARTED", index)
+    post(client, "g", "solo", "DONE")
+    arr, solo, idle = client.get("/api/v1/groups/g").json()["processes"]
+    assert (arr["slot_count"], arr["first_index"], arr["last_index"]) == (3, 2, 5)
+    assert [s["index"] for s in arr["slots"]] == [2, 3, 5]
+    assert arr["status_counts"] == {"running": 3}
+    assert (solo["slot_count"], solo["first_index"], solo["last_index"]) == (1, None, None)
+    assert (idle["slot_count"], idle["first_index"], idle["slots"]) == (0, None, [])
