@@ -41,7 +41,9 @@ def fresh_server(tmp_path) -> Iterator[ServerProcess]:
     proc.stop()
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: sync Playwright keeps its event loop running in the main thread
+# while it is open, and a later test that calls asyncio.run() would fail.
+@pytest.fixture(scope="module")
 def browser():
     executable = require_chromium()
     from playwright.sync_api import sync_playwright

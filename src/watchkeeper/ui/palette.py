@@ -1,4 +1,5 @@
-"""One colour per task status and per component state, the same on every page and chart.
+"""One colour per task status, component state and Lamia event class, the same on every page
+and chart.
 
 Server-rendered badges call :func:`colour`; the charts' script gets :data:`PALETTE` and applies
 the same rule (explicit colour, else by status family, else a stable pick by name hash).
@@ -24,6 +25,18 @@ STATE = {
     "offline": "#475569",
 }
 LIVENESS = {"online": GREEN, "stale": "#f59e0b", "offline": "#64748b"}
+#: Lamia's lifecycle event classes (matched without regard to case, as the API maps them to
+#: statuses). The three "running" classes get three shades, so a grid of job slots tells a job
+#: that only started from one that beats or reports progress.
+EVENT_CLASS = {
+    "SUBMITTED": STATUS["submitted"],
+    "STARTED": BLUE,
+    "BEAT": "#0ea5e9",
+    "PROGRESS": "#6366f1",
+    "DONE": GREEN,
+    "FAILED": RED,
+    "TERMINATED": "#f97316",
+}
 #: For names nobody planned for: picked by a stable hash of the name.
 EXTRA = ["#7c3aed", "#0891b2", "#db2777", "#65a30d", "#ca8a04", "#0d9488", "#9333ea", "#c2410c"]
 
@@ -31,6 +44,7 @@ PALETTE: dict[str, Any] = {
     "status": STATUS,
     "state": STATE,
     "liveness": LIVENESS,
+    "event_class": EVENT_CLASS,
     "waiting": sorted(WAITING),
     "finished": sorted(FINISHED),
     "aborted": sorted(ABORTED),
@@ -59,9 +73,12 @@ def family(status: str) -> str:
 
 
 def colour(kind: str, name: str | None) -> str:
-    """The colour of a task ``status``, a component ``state`` or a ``liveness``."""
+    """The colour of a task ``status``, a component ``state``, a ``liveness`` or a Lamia event
+    ``class``; a state or class nobody planned for gets a stable colour picked from its name."""
     if not name:
         return GREY
+    if kind == "class":
+        return EVENT_CLASS.get(name.upper()) or EXTRA[name_hash(name) % len(EXTRA)]
     if kind == "status":
         return STATUS.get(name) or PALETTE["family"][family(name)]
     if kind == "liveness":

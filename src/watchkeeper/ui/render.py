@@ -124,6 +124,13 @@ def duration(seconds: float | None) -> str:
     return f"{hours // 24}d {hours % 24}h"
 
 
+def percent(value: float | None) -> str:
+    """A progress for reading: ``12.5%``, ``13%``, ``33.3%``; it may exceed 100."""
+    if value is None:
+        return "—"
+    return f"{value:.1f}".removesuffix(".0") + "%"
+
+
 def ago(value: str | float | None) -> str:
     if value is None:
         return "never"
@@ -160,7 +167,9 @@ templates.env.globals.update(
     version=__version__,
     palette=palette.PALETTE,
 )
-templates.env.filters.update(when=when, duration=duration, ago=ago, iso_seconds=parse_time)
+templates.env.filters.update(
+    when=when, duration=duration, ago=ago, iso_seconds=parse_time, percent=percent
+)
 
 
 def render(

@@ -29,7 +29,7 @@ API's check, and the log replays into the same state.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -873,6 +873,26 @@ def group_summary(row: Any, procs: Sequence[Any], stale: dict[tuple[str, str], i
     }
 
 
+def process_summary(row: Any, stale: int) -> dict[str, Any]:
+    """A process as ``/api/v1/groups`` shows it, without its slots and history."""
+    return {
+        "name": row.name,
+        "type": "solitary" if row.n_jobs is None else "array",
+        "n_jobs": row.n_jobs,
+        "threshold": _amount(row.threshold),
+        "tolerance": row.tolerance,
+        "last_event_class": row.last_class,
+        "last_event_at": iso(row.last_event_at),
+        "events": row.events,
+        "done_jobs": row.done_jobs,
+        "jobs_with_progress": row.valued_jobs,
+        "progress": _round(row.progress),
+        "enough": bool(row.enough),
+        "enough_at": iso(row.enough_at),
+        "stale_jobs": stale,
+    }
+
+
 def list_groups(
     conn: sa.Connection,
     *,
@@ -883,8 +903,10 @@ def list_groups(
     search: str | None = None,
     offset: int = 0,
     limit: int = 100,
+    with_processes: bool = False,
 ) -> tuple[list[dict[str, Any]], int]:
-    """Groups, newest first."""
+    """Groups, newest first; ``with_processes`` adds each one's process summaries (read anyway
+    to compute the group's progress, so they cost nothing more)."""
     rows, total = list_tasks(
         conn,
         tags=tags,
@@ -898,13 +920,34 @@ def list_groups(
     names = [r.name for r in rows]
     procs = _processes_of(conn, names)
     stale = _stale_counts(conn, names, now - stale_after)
-    return [group_summary(r, procs[r.name], stale) for r in rows], total
+    out = []
+    for r in rows:
+        item = group_summary(r, procs[r.name], stale)
+        if with_processes:
+            item["processes"] = [
+                process_summary(p, stale.get((p.task, p.name), 0)) for p in procs[r.name]
+            ]
+        out.append(item)
+    return out, total
 
 
 def get_group(
-    conn: sa.Connection, name: str, *, now: float, stale_after: float, history_limit: int = 1000
+    conn: sa.Connection,
+    name: str,
+    *,
+    now: float,
+    stale_after: float,
+    history_limit: int = 1000,
+    slot_limit: int | None = None,
+    slot_from: Mapping[str, int] | None = None,
 ) -> dict[str, Any] | None:
-    """A group with its processes, each with its job slots and its progress history."""
+    """A group with its processes, each with its job slots and its progress history.
+
+    A slot is a job that has sent an event. With ``slot_limit``, an array lists only the slots
+    with an index from ``slot_from[process]`` (default 0) to that plus ``slot_limit``, one page
+    of a large array; ``slot_count``, ``first_index``, ``last_index`` and ``status_counts``
+    always describe every slot of the process.
+    """
     row = conn.execute(sa.select(lamia_groups).where(lamia_groups.c.name == name)).first()
     if row is None:
         return None
@@ -912,11 +955,9 @@ def get_group(
     procs = _processes_of(conn, [name])[name]
     stale = _stale_counts(conn, [name], cutoff)
     out = group_summary(row, procs, stale)
-    j, h = lamia_jobs, lamia_progress
-    slots: dict[str, list[dict[str, Any]]] = {p.name: [] for p in procs}
-    for job in conn.execute(sa.select(j).where(j.c.task == name).order_by(j.c.proc, j.c.idx)):
-        if job.proc in slots:
-            slots[job.proc].append(_slot(job, cutoff))
+    shapes = _slot_shapes(conn, name)
+    slots = _slots(conn, name, procs, cutoff, slot_limit, slot_from or {})
+    h = lamia_progress
     out["processes"] = []
     for p in procs:
         ranked = (
@@ -926,27 +967,15 @@ def get_group(
             .limit(history_limit)
         )
         points = conn.execute(ranked).all()
-        counts: dict[str, int] = {}
-        for slot in slots[p.name]:
-            counts[slot["status"]] = counts.get(slot["status"], 0) + 1
+        shape = shapes.get(p.name, _Shape())
         out["processes"].append(
             {
-                "name": p.name,
-                "type": "solitary" if p.n_jobs is None else "array",
-                "n_jobs": p.n_jobs,
-                "threshold": _amount(p.threshold),
-                "tolerance": p.tolerance,
-                "last_event_class": p.last_class,
-                "last_event_at": iso(p.last_event_at),
-                "events": p.events,
-                "done_jobs": p.done_jobs,
-                "jobs_with_progress": p.valued_jobs,
-                "progress": _round(p.progress),
-                "enough": bool(p.enough),
-                "enough_at": iso(p.enough_at),
-                "stale_jobs": stale.get((name, p.name), 0),
-                "status_counts": counts,
-                "slots": slots[p.name],
+                **process_summary(p, stale.get((name, p.name), 0)),
+                "status_counts": shape.counts,
+                "slot_count": shape.count,
+                "first_index": None if shape.first is None else _index_out(shape.first),
+                "last_index": None if shape.last is None else _index_out(shape.last),
+                "slots": slots.get(p.name, []),
                 "history": [
                     {"ts": iso(pt.ts), "progress": _round(pt.progress), "enough": bool(pt.enough)}
                     for pt in reversed(points)
@@ -954,6 +983,66 @@ def get_group(
             }
         )
     return out
+
+
+class _Shape:
+    """What a process's reported slots add up to: jobs per status, and the indices they span."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.count = 0
+        self.first: int | None = None
+        self.last: int | None = None
+
+
+def _slot_shapes(conn: sa.Connection, task: str) -> dict[str, _Shape]:
+    j = lamia_jobs
+    query = (
+        sa.select(j.c.proc, j.c.status, sa.func.count(), sa.func.min(j.c.idx), sa.func.max(j.c.idx))
+        .where(j.c.task == task)
+        .group_by(j.c.proc, j.c.status)
+    )
+    shapes: dict[str, _Shape] = {}
+    for proc, status, count, first, last in conn.execute(query):
+        shape = shapes.setdefault(proc, _Shape())
+        shape.counts[status] = count
+        shape.count += count
+        shape.first = first if shape.first is None else min(shape.first, first)
+        shape.last = last if shape.last is None else max(shape.last, last)
+    return shapes
+
+
+def _slots(
+    conn: sa.Connection,
+    task: str,
+    procs: Sequence[Any],
+    cutoff: float,
+    limit: int | None,
+    start: Mapping[str, int],
+) -> dict[str, list[dict[str, Any]]]:
+    """The slots of each process, in index order (one page of each array with ``limit``)."""
+    j = lamia_jobs
+    out: dict[str, list[dict[str, Any]]] = {p.name: [] for p in procs}
+    if limit is None:
+        query = sa.select(j).where(j.c.task == task).order_by(j.c.proc, j.c.idx)
+        for job in conn.execute(query):
+            if job.proc in out:
+                out[job.proc].append(_slot(job, cutoff))
+        return out
+    for p in procs:
+        query = sa.select(j).where(j.c.task == task, j.c.proc == p.name)
+        if p.n_jobs is not None:
+            first = start.get(p.name, 0)
+            query = query.where(j.c.idx >= first, j.c.idx < first + limit)
+        out[p.name] = [_slot(job, cutoff) for job in conn.execute(query.order_by(j.c.idx))]
+    return out
+
+
+def latest_events(conn: sa.Connection, task: str, *, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest events of every process of ``task``, newest first."""
+    e = lamia_events
+    query = sa.select(e).where(e.c.task == task).order_by(e.c.id.desc()).limit(limit)
+    return [event_v0(r) for r in conn.execute(query)]
 
 
 def _slot(job: Any, cutoff: float) -> dict[str, Any]:

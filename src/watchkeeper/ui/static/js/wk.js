@@ -20,6 +20,9 @@
   };
   WK.colour = function (kind, name) {
     if (!name) return palette.family.waiting;
+    if (kind === "class") {
+      return palette.event_class[name.toUpperCase()] || palette.extra[WK.hash(name) % palette.extra.length];
+    }
     if (kind === "status") return palette.status[name] || palette.family[WK.family(name)];
     if (kind === "liveness") return palette.liveness[name] || palette.family.waiting;
     return palette.state[name] || palette.extra[WK.hash(name) % palette.extra.length];
