@@ -54,6 +54,7 @@ def test_every_nav_entry_is_a_page(fed):
         "/components",
         "/agents",
         "/incidents",
+        "/state",
     ]
     for entry in NAV:
         assert fed.get(entry.path).status_code == 200

@@ -24,6 +24,13 @@ STATE = {
     "offline": "#475569",
 }
 LIVENESS = {"online": GREEN, "stale": "#f59e0b", "offline": "#64748b"}
+#: Intent resolutions of the live state, from nobody answered to data arriving.
+RESOLUTION = {
+    "no_answer": RED,
+    "answered": "#f59e0b",
+    "started_no_data": "#ea580c",
+    "receiving": GREEN,
+}
 #: For names nobody planned for: picked by a stable hash of the name.
 EXTRA = ["#7c3aed", "#0891b2", "#db2777", "#65a30d", "#ca8a04", "#0d9488", "#9333ea", "#c2410c"]
 
@@ -31,6 +38,7 @@ PALETTE: dict[str, Any] = {
     "status": STATUS,
     "state": STATE,
     "liveness": LIVENESS,
+    "resolution": RESOLUTION,
     "waiting": sorted(WAITING),
     "finished": sorted(FINISHED),
     "aborted": sorted(ABORTED),
@@ -59,11 +67,14 @@ def family(status: str) -> str:
 
 
 def colour(kind: str, name: str | None) -> str:
-    """The colour of a task ``status``, a component ``state`` or a ``liveness``."""
+    """The colour of a task ``status``, a component ``state``, a ``liveness`` or an intent
+    ``resolution``."""
     if not name:
         return GREY
     if kind == "status":
         return STATUS.get(name) or PALETTE["family"][family(name)]
     if kind == "liveness":
         return LIVENESS.get(name, GREY)
+    if kind == "resolution":
+        return RESOLUTION.get(name, GREY)
     return STATE.get(name) or EXTRA[name_hash(name) % len(EXTRA)]

@@ -111,6 +111,7 @@ state_errors = sa.Table(
     sa.Index("ix_state_errors_last_seen", "last_seen"),
 )
 
+
 def _after(pointer: str) -> tuple[str, str]:
     """The half-open range ``[pointer/, pointer0)`` holding exactly its descendants."""
     return pointer + "/", pointer + "0"

@@ -9,9 +9,9 @@ a template in ``ui/templates/`` that extends ``base.html``, and list the module 
 from __future__ import annotations
 
 from watchkeeper.ui.nav import NavEntry
-from watchkeeper.ui.pages import agents, components, incidents, overview, processed, tasks
+from watchkeeper.ui.pages import agents, components, incidents, overview, processed, state, tasks
 
-PAGES = (overview, tasks, agents, processed, components, incidents)
+PAGES = (overview, tasks, agents, processed, components, incidents, state)
 
 ROUTERS = tuple(page.router for page in PAGES)
 NAV: tuple[NavEntry, ...] = tuple(
