@@ -221,9 +221,13 @@
   const refreshCounters = WK.throttle(loadCounters, 1000);
 
   const refreshTables = WK.throttle(async function () {
-    const response = await fetch(tables.dataset.src);
+    let response;
+    try {
+      response = await fetch(tables.dataset.src);
+    } catch (e) {
+      return; // the server is away: the stream reconnects and the next change tries again
+    }
     if (response.ok) tables.innerHTML = await response.text(); // our own server-rendered HTML
-    tables.dataset.refreshed = String(Number(tables.dataset.refreshed || 0) + 1);
   }, 1000);
 
   // --- the reader's clicks --------------------------------------------------------------------
