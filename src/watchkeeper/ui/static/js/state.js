@@ -96,7 +96,7 @@
     const label = h("span", { class: keyClass }, key);
     if (isBranch(value)) {
       const open = isOpen(pointer, depth);
-      li.className = "node branch" + (Array.isArray(value) ? " array" : "");
+      li.className = "node branch" + (Array.isArray(value) ? " array" : "") + (keysOf(value).length ? "" : " empty");
       li.replaceChildren(
         h("button", { type: "button", class: "toggle", "aria-expanded": String(open), "aria-label": (open ? "Collapse " : "Expand ") + key }),
         label, h("span", { class: "summary" }, summary(value)));
@@ -180,6 +180,7 @@
   }
   function patchBranch(li, value, patch) {
     li.querySelector(":scope > .summary").textContent = summary(value);
+    li.classList.toggle("empty", keysOf(value).length === 0);
     const ul = li.querySelector(":scope > ul.children");
     if (ul) patchList(ul, value, patch, li.dataset.pointer, Number(li.dataset.depth) + 1);
     else flash(li.querySelector(":scope > .summary"));
