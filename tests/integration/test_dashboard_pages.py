@@ -55,6 +55,7 @@ def test_every_nav_entry_is_a_page(fed):
         "/agents",
         "/incidents",
         "/groups",
+        "/state",
     ]
     for entry in NAV:
         assert fed.get(entry.path).status_code == 200

@@ -69,6 +69,11 @@ def test_natural_order():
         ("state", "idle", palette.GREY),
         ("state", "await_path", "#f59e0b"),
         ("liveness", "online", palette.GREEN),
+        ("resolution", "no_answer", palette.RED),
+        ("resolution", "answered", "#f59e0b"),
+        ("resolution", "started_no_data", "#ea580c"),
+        ("resolution", "receiving", palette.GREEN),
+        ("resolution", "something-new", palette.GREY),
         ("state", None, palette.GREY),
     ],
 )

@@ -37,6 +37,14 @@ EVENT_CLASS = {
     "FAILED": RED,
     "TERMINATED": "#f97316",
 }
+
+#: Intent resolutions of the live state, from nobody answered to data arriving.
+RESOLUTION = {
+    "no_answer": RED,
+    "answered": "#f59e0b",
+    "started_no_data": "#ea580c",
+    "receiving": GREEN,
+}
 #: For names nobody planned for: picked by a stable hash of the name.
 EXTRA = ["#7c3aed", "#0891b2", "#db2777", "#65a30d", "#ca8a04", "#0d9488", "#9333ea", "#c2410c"]
 
@@ -45,6 +53,7 @@ PALETTE: dict[str, Any] = {
     "state": STATE,
     "liveness": LIVENESS,
     "event_class": EVENT_CLASS,
+    "resolution": RESOLUTION,
     "waiting": sorted(WAITING),
     "finished": sorted(FINISHED),
     "aborted": sorted(ABORTED),
@@ -73,8 +82,9 @@ def family(status: str) -> str:
 
 
 def colour(kind: str, name: str | None) -> str:
-    """The colour of a task ``status``, a component ``state``, a ``liveness`` or a Lamia event
-    ``class``; a state or class nobody planned for gets a stable colour picked from its name."""
+    """The colour of a task ``status``, a component ``state``, a ``liveness``, a Lamia event
+    ``class`` or an intent ``resolution``; a state or class nobody planned for gets a stable
+    colour picked from its name."""
     if not name:
         return GREY
     if kind == "class":
@@ -83,4 +93,6 @@ def colour(kind: str, name: str | None) -> str:
         return STATUS.get(name) or PALETTE["family"][family(name)]
     if kind == "liveness":
         return LIVENESS.get(name, GREY)
+    if kind == "resolution":
+        return RESOLUTION.get(name, GREY)
     return STATE.get(name) or EXTRA[name_hash(name) % len(EXTRA)]

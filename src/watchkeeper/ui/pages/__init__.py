@@ -9,9 +9,18 @@ a template in ``ui/templates/`` that extends ``base.html``, and list the module 
 from __future__ import annotations
 
 from watchkeeper.ui.nav import NavEntry
-from watchkeeper.ui.pages import agents, components, groups, incidents, overview, processed, tasks
+from watchkeeper.ui.pages import (
+    agents,
+    components,
+    groups,
+    incidents,
+    overview,
+    processed,
+    state,
+    tasks,
+)
 
-PAGES = (overview, tasks, agents, processed, components, incidents, groups)
+PAGES = (overview, tasks, agents, processed, components, incidents, groups, state)
 
 ROUTERS = tuple(page.router for page in PAGES)
 NAV: tuple[NavEntry, ...] = tuple(

@@ -25,6 +25,7 @@
     }
     if (kind === "status") return palette.status[name] || palette.family[WK.family(name)];
     if (kind === "liveness") return palette.liveness[name] || palette.family.waiting;
+    if (kind === "resolution") return palette.resolution[name] || palette.family.waiting;
     return palette.state[name] || palette.extra[WK.hash(name) % palette.extra.length];
   };
 
