@@ -86,5 +86,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     ui.mount(app)  # the dashboard's pages and static files
-    app.router.routes[0:0] = events.FAST_ROUTES
+    app.router.routes[0:0] = [*events.FAST_ROUTES, *lamia.FAST_ROUTES]
     return app
