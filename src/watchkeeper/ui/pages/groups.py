@@ -70,7 +70,13 @@ class ListFilter:
         return self.link(request, tag=",".join(t for t in self.tags if t != tag) or None)
 
 
-def _list_filter(tag: list[str] | None, user: str | None, q: str | None, offset: int) -> ListFilter:
+def _list_filter(
+    tag: Annotated[list[str] | None, Query()] = None,
+    user: str | None = None,
+    q: str | None = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> ListFilter:
+    """The list's filters from the query string (a dependency shared by page and partial)."""
     tags = tuple(dict.fromkeys(t.strip() for value in tag or [] for t in value.split(",")))
     return ListFilter(tuple(t for t in tags if t), (user or "").strip(), (q or "").strip(), offset)
 
@@ -97,19 +103,12 @@ def _list_context(request: Request, conn: sa.Connection, f: ListFilter) -> dict[
     }
 
 
-ListParams = Annotated[list[str] | None, Query()]
-
-
 @router.get("/groups")
 def group_list(
     request: Request,
     conn: Annotated[sa.Connection, Depends(read_conn)],
-    tag: ListParams = None,
-    user: str | None = None,
-    q: str | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    f: Annotated[ListFilter, Depends(_list_filter)],
 ) -> Response:
-    f = _list_filter(tag, user, q, offset)
     return render(
         request,
         "groups.html",
@@ -123,13 +122,9 @@ def group_list(
 def group_list_part(
     request: Request,
     conn: Annotated[sa.Connection, Depends(read_conn)],
-    tag: ListParams = None,
-    user: str | None = None,
-    q: str | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    f: Annotated[ListFilter, Depends(_list_filter)],
 ) -> Response:
     """The table alone, re-fetched by the list as events arrive."""
-    f = _list_filter(tag, user, q, offset)
     context = _list_context(request, conn, f)
     return render(request, "_groups_live.html", active="groups", title="", **context)
 
