@@ -21,6 +21,7 @@ from watchkeeper.api import (
     state,
     tasks,
 )
+from watchkeeper.api.hotpath import App
 from watchkeeper.config import Settings
 from watchkeeper.store import db, eventlog
 from watchkeeper.store.hub import CommitHub
@@ -74,8 +75,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             write_engine.dispose()
             read_engine.dispose()
 
-    app = FastAPI(
+    app = App(
         **_no_request_telemetry(),
+        hot_routes=[*events.FAST_ROUTES, *lamia.FAST_ROUTES],
         title="watchkeeper",
         version=__version__,
         description="A self-hosted monitor for distributed work.",
@@ -86,5 +88,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     ui.mount(app)  # the dashboard's pages and static files
-    app.router.routes[0:0] = [*events.FAST_ROUTES, *lamia.FAST_ROUTES]
     return app
