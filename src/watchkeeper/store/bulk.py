@@ -27,11 +27,23 @@ def _insert_sql(dialect: sa.Dialect, table: str, columns: tuple[str, ...]) -> st
     return f"INSERT INTO {q(table)} ({', '.join(q(c) for c in columns)}) VALUES ({marks})"
 
 
+def executemany(conn: sa.Connection, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Run ``sql`` once per row in ``conn``'s transaction.
+
+    On SQLite the rows go to the ``sqlite3`` connection itself: for the few dozen rows of a
+    typical commit, SQLAlchemy's per-statement bookkeeping costs as much as SQLite's work.
+    """
+    if conn.dialect.name == "sqlite":
+        conn.connection.driver_connection.executemany(sql, rows)
+    else:
+        conn.exec_driver_sql(sql, list(rows))
+
+
 def insert(
     conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
 ) -> None:
     if rows:
-        conn.exec_driver_sql(_insert_sql(conn.dialect, table.name, tuple(columns)), list(rows))
+        executemany(conn, _insert_sql(conn.dialect, table.name, tuple(columns)), rows)
 
 
 @lru_cache(maxsize=256)
@@ -64,7 +76,7 @@ def upsert(
         sql = _upsert_sql(
             conn.dialect, table.name, tuple(columns), tuple(key), tuple(updates.items())
         )
-        conn.exec_driver_sql(sql, list(rows))
+        executemany(conn, sql, rows)
 
 
 @lru_cache(maxsize=256)
@@ -87,9 +99,7 @@ def update(
 ) -> None:
     """``rows`` are tuples of the ``columns`` values followed by the ``key`` values."""
     if rows:
-        conn.exec_driver_sql(
-            _update_sql(conn.dialect, table.name, tuple(columns), tuple(key)), list(rows)
-        )
+        executemany(conn, _update_sql(conn.dialect, table.name, tuple(columns), tuple(key)), rows)
 
 
 #: Portable "greater / lesser of the stored and the offered value" for upserts.

@@ -11,6 +11,9 @@ from alembic.config import Config
 
 MIGRATIONS = pathlib.Path(__file__).with_name("migrations")
 
+#: How long a SQLite connection waits for another process's lock before giving up.
+BUSY_TIMEOUT_MS = 30_000
+
 
 def normalise_url(url: str) -> str:
     """Accept a bare file path or a driverless PostgreSQL URL and return a SQLAlchemy URL."""
@@ -35,7 +38,7 @@ def make_engine(url: str, *, writer: bool = False, synchronous: str = "FULL") ->
     url = normalise_url(url)
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
-        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000}
         if ":memory:" in url or url in ("sqlite://", "sqlite:///"):
             raise ValueError("an in-memory SQLite database cannot be shared; give a file path")
     else:
@@ -62,7 +65,7 @@ def _configure_sqlite(engine: sa.Engine, *, writer: bool, synchronous: str) -> N
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={synchronous}")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA cache_size=-65536")
         cursor.close()
 

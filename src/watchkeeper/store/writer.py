@@ -20,7 +20,7 @@ import orjson
 import sqlalchemy as sa
 
 from watchkeeper.events import Event
-from watchkeeper.store import bulk
+from watchkeeper.store import bulk, db
 from watchkeeper.store.tables import events as events_table
 from watchkeeper.views.base import View, chunks
 
@@ -80,7 +80,7 @@ def store_events(
     """
     if conn.dialect.name == "postgresql":
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_WRITER_LOCK})
-    seq = conn.execute(sa.select(sa.func.max(events_table.c.seq))).scalar() or 0
+    seq = _last_seq(conn)
     wanted = [e.event_id for batch in batches for e in batch if e.event_id is not None]
     seen: set[str] = set()
     for part in chunks(wanted):
@@ -126,6 +126,15 @@ def store_events(
     return acks
 
 
+def _last_seq(conn: sa.Connection) -> int:
+    if conn.dialect.name == "sqlite":
+        # Asked once per commit; SQLAlchemy's statement cache lookup costs more than SQLite's
+        # answer from the primary key.
+        row = conn.connection.driver_connection.execute("SELECT max(seq) FROM events").fetchone()
+        return row[0] or 0
+    return conn.execute(sa.select(sa.func.max(events_table.c.seq))).scalar() or 0
+
+
 def apply_views(conn: sa.Connection, views: Sequence[View], stored: Sequence[Event]) -> None:
     for view in views:
         mine = [e for e in stored if e.kind in view.kinds]
@@ -142,11 +151,15 @@ class Writer:
         views: Sequence[View],
         *,
         max_group_events: int = 50_000,
+        inline_max_events: int = 2_000,
         on_commit: Callable[[int], None] | None = None,
     ) -> None:
         self.engine = engine
         self.views = tuple(views)
         self.max_group_events = max_group_events
+        # Only SQLite answers a statement without a network round trip, so only there is
+        # building the transaction on the loop's thread cheaper than handing it to the writer's.
+        self.inline_max_events = inline_max_events if engine.dialect.name == "sqlite" else 0
         self.on_commit = on_commit
         self._queue: asyncio.Queue[tuple[list[Event], asyncio.Future[Ack]] | None] = asyncio.Queue()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wk-writer")
@@ -187,10 +200,77 @@ class Writer:
                     continue
                 group.append(more)
                 size += len(more[0])
-            if group:
+            if group and size <= self.inline_max_events:
+                await self._commit_group_inline(group, loop)
+            elif group:
                 await loop.run_in_executor(self._executor, self._commit_group, group, loop)
             if stop and self._queue.empty():
                 return
+
+    async def _commit_group_inline(
+        self, group: list[tuple[list[Event], asyncio.Future[Ack]]], loop: asyncio.AbstractEventLoop
+    ) -> None:
+        """Store a small group on the loop's thread; take the lock and commit on the writer's.
+
+        Storing a few dozen events is a millisecond or two of Python that holds the GIL wherever
+        it runs; on the writer's thread it competes with the loop's thread for the GIL at every
+        statement and takes several times as long, while every client of the group waits. The
+        waits stay off the loop: the fsync of ``COMMIT`` runs on the writer's thread, and if
+        another process holds the write lock the whole group goes there too.
+        """
+        conn = self._begin_now()
+        if conn is None:
+            await loop.run_in_executor(self._executor, self._commit_group, group, loop)
+            return
+        try:
+            acks = store_events(conn, self.views, [events for events, _ in group])
+        except Exception:
+            await loop.run_in_executor(self._executor, self._discard, conn)
+            # The threaded path retries each batch alone, so one bad batch fails alone.
+            await loop.run_in_executor(self._executor, self._commit_group, group, loop)
+            return
+        try:
+            await loop.run_in_executor(self._executor, self._finish, conn)
+        except Exception as exc:
+            log.exception("commit failed")
+            self._resolve(group, [exc] * len(group), 0)
+            return
+        self._count(acks)
+        self._resolve(group, list(acks), max((a.last_seq or 0 for a in acks), default=0))
+
+    def _begin_now(self) -> sa.Connection | None:
+        """A connection in a write transaction, or ``None`` if the lock is taken right now."""
+        conn = self.engine.connect()
+        raw = conn.connection.driver_connection
+        try:
+            # Never wait for the lock on the loop's thread: fail at once instead.
+            raw.execute("PRAGMA busy_timeout=0")
+            try:
+                conn.begin()
+            finally:
+                raw.execute(f"PRAGMA busy_timeout={db.BUSY_TIMEOUT_MS}")
+        except sa.exc.OperationalError:
+            conn.close()
+            return None
+        return conn
+
+    @staticmethod
+    def _finish(conn: sa.Connection) -> None:
+        try:
+            conn.commit()
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _discard(conn: sa.Connection) -> None:
+        try:
+            conn.rollback()
+        finally:
+            conn.close()
+
+    def _count(self, acks: Sequence[Ack]) -> None:
+        self.commits += 1
+        self.committed_events += sum(a.accepted - a.duplicates for a in acks)
 
     def _commit_group(
         self, group: list[tuple[list[Event], asyncio.Future[Ack]]], loop: asyncio.AbstractEventLoop
@@ -216,8 +296,7 @@ class Writer:
     def _commit(self, batches: list[list[Event]]) -> list[Ack]:
         with self.engine.begin() as conn:
             acks = store_events(conn, self.views, batches)
-        self.commits += 1
-        self.committed_events += sum(a.accepted - a.duplicates for a in acks)
+        self._count(acks)
         return acks
 
     def _resolve(

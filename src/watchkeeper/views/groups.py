@@ -44,6 +44,7 @@ from watchkeeper.events.lamia import (
     status_of,
 )
 from watchkeeper.events.timefmt import iso
+from watchkeeper.store import bulk
 from watchkeeper.store.tables import BigKey, Time, metadata
 from watchkeeper.views.base import chunks, dumps, loads
 
@@ -498,8 +499,8 @@ def _bulk(
     that need no type processing (``bool`` is stored as SQLite's 0/1, as SQLAlchemy does).
     """
     placeholder = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    conn.exec_driver_sql(
-        sql.replace("{p}", placeholder), [tuple(row[n] for n in names) for row in rows]
+    bulk.executemany(
+        conn, sql.replace("{p}", placeholder), [tuple(row[n] for n in names) for row in rows]
     )
 
 
