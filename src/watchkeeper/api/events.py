@@ -50,21 +50,24 @@ _INGEST_BODY = batch_body("event")
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refused with 413 as soon as it is known to exceed ``limit``."""
     length = request.headers.get("content-length")
-    too_large = ApiError(
-        413,
-        f"body larger than {limit} bytes",
-        [{"path": "body", "reason": f"at most {limit} bytes"}],
-    )
     if length is not None and length.isdigit() and int(length) > limit:
-        raise too_large
+        raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise too_large
+            raise _too_large(limit)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(
+        413,
+        f"body larger than {limit} bytes",
+        [{"path": "body", "reason": f"at most {limit} bytes"}],
+    )
 
 
 async def ingest_endpoint(request: Request) -> Response:

@@ -58,7 +58,6 @@ task_history = sa.Table(
     sa.Column("agent", sa.String(200)),
     sa.Column("producer", sa.String(200)),
     sa.Index("ix_task_history_task_ts", "task_id", "ts"),
-    sa.Index("ix_task_history_ts", "ts"),
     sa.Index("ix_task_history_status_ts", "status", "ts", "agent"),
 )
 
