@@ -132,3 +132,32 @@ def test_malformed_json_and_ndjson_lines():
     with pytest.raises(MalformedBody) as info:
         decode_events(b'{"id_task":1,"status":"x"}\n{broken\n', "application/x-ndjson")
     assert info.value.path == "line 2"
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (True, "expected an integer or a string identifier"),
+        (1.5, "expected an integer or a string identifier"),
+        ("", "identifier must be 1 to 200 characters"),
+        ("x" * 201, "identifier must be 1 to 200 characters"),
+    ],
+)
+def test_bad_identifiers(value, reason):
+    assert issues_of({"id_task": value, "status": "created"}) == [("id_task", reason)]
+
+
+@pytest.mark.parametrize(
+    ("sent", "level"),
+    [
+        ("info", "info"),
+        ("WARNING", "warning"),
+        ("WARN", "warning"),
+        (" Warn ", "warning"),
+        ("fatal", "critical"),
+        (40, "error"),
+    ],
+)
+def test_levels_are_normalised(sent, level):
+    (event,) = decode(task(1, "2024-01-01 00:00:00.000", "created", level=sent))
+    assert event.level == level

@@ -42,14 +42,20 @@ class Fields:
     def ident(self, name: str, *, required: bool = False) -> str | None:
         """An identifier: a non-empty string or an integer, kept as text."""
         value = self.obj.get(name, _MISSING)
-        if value is _MISSING or value is None:
+        kind = type(value)
+        if kind is str:
+            text = value
+        elif kind is int:  # exactly int: a bool is not an identifier
+            text = str(value)
+        elif value is _MISSING or value is None:
             if required:
                 self.fail(name, "field required")
             return None
-        if isinstance(value, bool) or not isinstance(value, int | str):
+        elif isinstance(value, bool) or not isinstance(value, int | str):
             self.fail(name, "expected an integer or a string identifier")
             return None
-        text = str(value)
+        else:
+            text = str(value)
         if not text or len(text) > 200:
             self.fail(name, "identifier must be 1 to 200 characters")
             return None
@@ -114,8 +120,21 @@ class Fields:
         return level
 
 
+#: Level names as they are usually sent, mapped without any string work.
+_EXACT_LEVELS = {
+    **{name: name for name in LEVELS},
+    **{name.upper(): name for name in LEVELS},
+    **_LEVEL_ALIASES,
+    **{alias.upper(): name for alias, name in _LEVEL_ALIASES.items()},
+}
+
+
 def normalise_level(value: object) -> str | None:
     """Map a level name or a Python logging number onto :data:`LEVELS`."""
+    if type(value) is str:
+        exact = _EXACT_LEVELS.get(value)
+        if exact is not None:
+            return exact
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
