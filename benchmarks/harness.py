@@ -43,12 +43,22 @@ def server(args: list[str], port: int) -> Iterator[int]:
         stderr=subprocess.DEVNULL,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
+    _PIDS[port] = proc.pid
     try:
         wait_healthy(port, proc)
         yield port
     finally:
+        del _PIDS[port]
         proc.terminate()
         proc.wait(30)
+
+
+_PIDS: dict[int, int] = {}
+
+
+def server_pid(port: int) -> int:
+    """The process id of the server a :func:`server` block started on ``port``."""
+    return _PIDS[port]
 
 
 @contextmanager
