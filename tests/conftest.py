@@ -27,7 +27,12 @@ def sqlite_url(tmp_path) -> str:
 
 
 def make_client(db: str, **settings) -> TestClient:
-    return TestClient(create_app(Settings(db=db, **settings)))
+    """An in-process app. Its writer is the in-process one unless a test asks for the writer
+    process (``writer="process"``, the server's default, which every test that starts a real
+    ``watchkeeper serve`` uses): starting a child process for each of hundreds of apps would
+    triple the suite's time, and tests/integration/test_writer.py holds the two to the same
+    behaviour."""
+    return TestClient(create_app(Settings(db=db, **{"writer": "thread", **settings})))
 
 
 @pytest.fixture

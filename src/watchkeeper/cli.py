@@ -137,6 +137,13 @@ def serve(
         str,
         typer.Option(envvar="WATCHKEEPER_SQLITE_SYNCHRONOUS", help="SQLite synchronous pragma."),
     ] = "FULL",
+    writer: Annotated[
+        str,
+        typer.Option(
+            envvar="WATCHKEEPER_WRITER",
+            help="Store events in a writer process of its own ('process') or a thread ('thread').",
+        ),
+    ] = "process",
     lamia_stale_after: Annotated[
         float,
         typer.Option(
@@ -183,6 +190,7 @@ def serve(
             stale_after=stale_after,
             offline_after=offline_after,
             sqlite_synchronous=sqlite_synchronous.upper(),
+            writer=writer.lower(),
             lamia_stale_after=lamia_stale_after,
             tokens=tokens_from(file_data.get("auth")),
             state_max_depth=state_max_depth,

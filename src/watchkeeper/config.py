@@ -36,6 +36,9 @@ class Settings:
     #: Seconds without an event after which a running Lamia job is flagged stale.
     lamia_stale_after: float = 600.0
     sqlite_synchronous: str = "FULL"
+    #: Where events are stored: "process" (a writer process of its own, using a second core)
+    #: or "thread" (a thread of the server process).
+    writer: str = "process"
     insecure: bool = False
     #: token -> role; empty means anonymous access (allowed on loopback only).
     tokens: dict[str, str] = field(default_factory=dict)
@@ -52,6 +55,8 @@ class Settings:
             raise ConfigError("offline_after must not be shorter than stale_after")
         if self.sqlite_synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ConfigError("sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA")
+        if self.writer not in ("process", "thread"):
+            raise ConfigError("writer must be 'process' or 'thread'")
         if not 1 <= self.state_max_depth <= 500:
             raise ConfigError("state_max_depth must be between 1 and 500")
         name = self.state_expired_path

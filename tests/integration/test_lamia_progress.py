@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import make_client
 from tests.lamia_jobs import create, post
 
 
@@ -22,6 +28,13 @@ def answers(client, task: str, proc: str, steps) -> list[tuple[float, bool]]:
         r = post(client, task, proc, event_class, index, **fields)
         out.append((r["progress"], r["enough"]))
     return out
+
+
+@pytest.fixture(params=["thread", "process"])
+def client(db_url: str, request: pytest.FixtureRequest) -> Iterator[TestClient]:
+    """Progress answers come from the view's fold; the writer process carries them back."""
+    with make_client(db_url, writer=request.param) as c:
+        yield c
 
 
 def test_no_threshold_no_progress_counts_done_jobs(client):

@@ -1,6 +1,8 @@
-"""The group-commit writer on SQLite and PostgreSQL: grouping, seq order, failure isolation, and
-on SQLite the two ways a group is stored (on the loop's thread, or on the writer's thread when
-the group is large or another process holds the write lock)."""
+"""The group-commit writers on SQLite and PostgreSQL: grouping, seq order, failure isolation.
+
+Both writers are covered: the writer process (the server's default) and the in-process
+writer, with its two ways of storing a group on SQLite (on the loop's thread, or on the
+writer's thread when the group is large or another process holds the write lock)."""
 
 from __future__ import annotations
 
@@ -10,14 +12,16 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 
+import orjson
 import pytest
 import sqlalchemy as sa
 
-from watchkeeper.events import Event
+from watchkeeper.events import Event, lamia
 from watchkeeper.store import db
 from watchkeeper.store.tables import events as events_table
 from watchkeeper.store.writer import Ack, Writer
-from watchkeeper.views import ALL_VIEWS
+from watchkeeper.store.writerproc import ProcessWriter, WriterFailed
+from watchkeeper.views import ALL_VIEWS, groups
 from watchkeeper.views.tasks import tasks as tasks_table
 
 
@@ -132,3 +136,99 @@ def test_a_lock_held_by_another_process_is_waited_for_off_the_loop(tmp_path):
     assert ticks >= 20  # the loop kept running while the write waited for the lock
     assert stored_seqs(engine) == [1]
     engine.dispose()
+
+
+# --- the writer process ----------------------------------------------------------------------
+
+
+def broken_task_event() -> Event:
+    """A task event without the fields the tasks view needs, as only a broken translator
+    could make: the view fails on it inside the writer process."""
+    return Event("task.status", 1_700_000_000.0, "info", None, None, {"status": "x"}, {})
+
+
+def process_writer(db_url: str) -> ProcessWriter:
+    return ProcessWriter(db_url, ALL_VIEWS)
+
+
+def test_process_writer_groups_batches_with_gap_free_seqs(engine, db_url):
+    batches = [[task_event(n * 3 + i) for i in range(3)] for n in range(40)]
+    committed: list[int] = []
+    writer = ProcessWriter(db_url, ALL_VIEWS, on_commit=committed.append)
+    acks = asyncio.run(write_all(writer, batches))
+    assert all(isinstance(a, Ack) for a in acks)
+    spans = sorted((a.first_seq, a.last_seq) for a in acks)
+    assert [s for span in spans for s in range(span[0], span[1] + 1)] == list(range(1, 121))
+    assert stored_seqs(engine) == list(range(1, 121))
+    assert writer.committed_events == 120
+    assert 1 <= writer.commits < len(batches)
+    assert committed[-1] == 120
+
+
+def test_process_writer_fails_a_bad_batch_alone(engine, db_url):
+    batches = [[task_event(1)], [task_event(2), broken_task_event()], [task_event(3)]]
+    acks = asyncio.run(write_all(process_writer(db_url), batches))
+    assert isinstance(acks[1], WriterFailed)
+    assert "KeyError" in str(acks[1])
+    assert [a.accepted for a in acks if isinstance(a, Ack)] == [1, 1]
+    with engine.connect() as conn:
+        ids = set(conn.execute(sa.select(tasks_table.c.id)).scalars())
+    assert ids == {"1", "3"}
+    assert len(stored_seqs(engine)) == 2
+
+
+def test_process_writer_starts_a_new_child_when_its_child_dies(engine, db_url):
+    async def scenario() -> tuple[Ack, Ack, int, int]:
+        writer = process_writer(db_url)
+        await writer.start()
+        first = await writer.write([task_event(1)])
+        old = writer._proc
+        assert old is not None
+        old.kill()
+        old.wait()
+        for _ in range(200):  # the server notices the socket close
+            if writer._stream is None or writer._stream.is_closing():
+                break
+            await asyncio.sleep(0.01)
+        second = await writer.write([task_event(2)])
+        new_pid = writer._proc.pid if writer._proc else 0
+        await writer.stop()
+        return first, second, old.pid, new_pid
+
+    first, second, old_pid, new_pid = asyncio.run(scenario())
+    assert (first.last_seq, second.first_seq) == (1, 2)
+    assert old_pid != new_pid
+    assert stored_seqs(engine) == [1, 2]
+
+
+def test_the_child_exits_when_the_server_is_gone(engine, db_url):
+    async def scenario() -> int:
+        writer = process_writer(db_url)
+        await writer.start()
+        await writer.write([task_event(1)])
+        assert writer._stream is not None and writer._proc is not None
+        writer._stream.transport.abort()  # as if the server process had been killed
+        return await asyncio.to_thread(writer._proc.wait, 10)
+
+    assert asyncio.run(scenario()) == 0
+    assert stored_seqs(engine) == [1]
+
+
+def test_process_writer_carries_a_job_events_outcome_back(engine, db_url):
+    """The progress a Lamia job is answered with is what the view computed in the child."""
+    created = lamia.task_created(
+        "t", orjson.dumps({"processes": {"arr": 2}}), client_ip=None, now=1.0
+    )
+    done = lamia.job_event("t", "arr", 0, b'{"eventClass": "DONE"}', client_ip=None, now=2.0)
+
+    async def scenario() -> tuple[bool, groups.Outcome]:
+        writer = process_writer(db_url)
+        await writer.start()
+        await writer.write([created])
+        ack = await writer.write(done)
+        await writer.stop()
+        return groups.VIEW.outcome(writer.engine, ack.first_seq)
+
+    known, outcome = asyncio.run(scenario())
+    assert known
+    assert outcome == (50.0, False)

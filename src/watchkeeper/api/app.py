@@ -26,6 +26,7 @@ from watchkeeper.config import Settings
 from watchkeeper.store import db, eventlog
 from watchkeeper.store.hub import CommitHub
 from watchkeeper.store.writer import Writer
+from watchkeeper.store.writerproc import ProcessWriter
 from watchkeeper.views import ALL_VIEWS
 
 #: Every router of the server; a new resource family adds its router here.
@@ -63,7 +64,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         hub = CommitHub()
         with read_engine.connect() as conn:
             hub.latest = eventlog.last_seq(conn)
-        writer = Writer(write_engine, ALL_VIEWS, on_commit=hub.committed)
+        writer: Writer | ProcessWriter
+        if settings.writer == "process":
+            writer = ProcessWriter(
+                settings.db,
+                ALL_VIEWS,
+                synchronous=settings.sqlite_synchronous,
+                on_commit=hub.committed,
+            )
+        else:
+            writer = Writer(write_engine, ALL_VIEWS, on_commit=hub.committed)
         await writer.start()
         app.state.read_engine = read_engine
         app.state.writer = writer

@@ -126,6 +126,32 @@ def store_events(
     return acks
 
 
+def commit_batches(
+    engine: sa.Engine, views: Sequence[View], batches: list[list[Event]]
+) -> tuple[list[Ack | Exception], int]:
+    """Commit ``batches`` in one transaction; if that fails, commit each alone, so one bad
+    batch cannot take the others down with it. Returns one result per batch (its :class:`Ack`
+    or the exception that refused it) and how many transactions were committed."""
+    try:
+        with engine.begin() as conn:
+            return list(store_events(conn, views, batches)), 1
+    except Exception as exc:
+        if len(batches) == 1:
+            log.exception("commit failed")
+            return [exc], 0
+    results: list[Ack | Exception] = []
+    commits = 0
+    for batch in batches:
+        try:
+            with engine.begin() as conn:
+                results.extend(store_events(conn, views, [batch]))
+            commits += 1
+        except Exception as exc:
+            log.exception("commit of one batch failed")
+            results.append(exc)
+    return results, commits
+
+
 def _last_seq(conn: sa.Connection) -> int:
     if conn.dialect.name == "sqlite":
         # Asked once per commit; SQLAlchemy's statement cache lookup costs more than SQLite's
@@ -275,29 +301,13 @@ class Writer:
     def _commit_group(
         self, group: list[tuple[list[Event], asyncio.Future[Ack]]], loop: asyncio.AbstractEventLoop
     ) -> None:
-        try:
-            acks = self._commit([events for events, _ in group])
-            results: list[Ack | BaseException] = list(acks)
-        except Exception as exc:
-            if len(group) == 1:
-                log.exception("commit failed")
-                results = [exc]
-            else:
-                results = []
-                for events, _ in group:
-                    try:
-                        results.extend(self._commit([events]))
-                    except Exception as one_exc:
-                        log.exception("commit of one batch failed")
-                        results.append(one_exc)
+        results, commits = commit_batches(self.engine, self.views, [events for events, _ in group])
+        self.commits += commits
+        self.committed_events += sum(
+            r.accepted - r.duplicates for r in results if isinstance(r, Ack)
+        )
         last = max((r.last_seq for r in results if isinstance(r, Ack) and r.last_seq), default=0)
         loop.call_soon_threadsafe(self._resolve, group, results, last)
-
-    def _commit(self, batches: list[list[Event]]) -> list[Ack]:
-        with self.engine.begin() as conn:
-            acks = store_events(conn, self.views, batches)
-        self._count(acks)
-        return acks
 
     def _resolve(
         self,

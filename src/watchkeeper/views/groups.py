@@ -217,6 +217,25 @@ class GroupsView:
                 return False, None
             return True, self._outcomes.pop(key)
 
+    # A writer in another process folds the events; these carry the outcomes across.
+
+    def take_results(self, engine: sa.Engine) -> dict[int, Outcome]:
+        """Every remembered outcome of events stored through ``engine``, forgotten here."""
+        engine_id = id(engine)
+        with self._lock:
+            keys = [key for key in self._outcomes if key[0] == engine_id]
+            return {seq: self._outcomes.pop((engine_id, seq)) for _, seq in keys}
+
+    def put_results(self, engine: sa.Engine, results: dict[int, Any]) -> None:
+        """Remember outcomes taken by :meth:`take_results` (after a JSON round trip)."""
+        engine_id = id(engine)
+        with self._lock:
+            for seq, outcome in results.items():
+                value = None if outcome is None else (float(outcome[0]), bool(outcome[1]))
+                self._outcomes[(engine_id, int(seq))] = value
+            while len(self._outcomes) > self.remember:
+                del self._outcomes[next(iter(self._outcomes))]
+
 
 def delete_group(conn: sa.Connection, name: str) -> None:
     for table in TABLES:

@@ -1,0 +1,336 @@
+"""The writer in a process of its own, so storing events does not share the server's GIL.
+
+The server's event loop parses HTTP and decodes events; storing them (SQL, view logic, the
+commit) costs as much again, and in the same process it competes for the one GIL however it
+is threaded. :class:`ProcessWriter` has the interface of :class:`~watchkeeper.store.writer.Writer`
+and hands every batch to a child process (``python -m watchkeeper.store.writerproc``) over a
+socket pair, so the two run on two cores.
+
+Group commit happens in the child: it blocks for one batch, then takes every batch that has
+arrived meanwhile, commits them in one transaction (``writer.commit_batches``: one bad batch
+fails alone) and only then answers each. What is acknowledged is committed,
+exactly as with the in-process writer.
+
+Frames on the socket are a 4-byte big-endian length and an orjson document:
+
+- server → child: ``{"id": n, "events": [[kind, ts, level, source, subject, attrs, body,
+  event_id, received_at], ...]}``;
+- child → server: ``{"answers": [[id, [accepted, duplicates, first_seq, last_seq] or
+  {"error": text}], ...], "commits": n, "results": {view: {seq: result}}}``, where ``results``
+  carries what views remembered of the fold (a Lamia job's progress) to the server's views.
+
+If the server dies, the child sees the socket close, finishes what it holds and exits; if the
+child dies, the batches waiting for it fail with 503 and the next batch starts a new child.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import select
+import socket
+import struct
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+
+from watchkeeper.events import Event
+from watchkeeper.store import db
+from watchkeeper.store.writer import Ack, WriterStopped, commit_batches
+from watchkeeper.views.base import View
+
+log = logging.getLogger(__name__)
+
+_LENGTH = struct.Struct(">I")
+
+
+class WriterFailed(RuntimeError):
+    """The writer process refused a batch; carries the reason it gave."""
+
+
+def encode_events(events: Sequence[Event]) -> list[list[Any]]:
+    return [
+        [e.kind, e.ts, e.level, e.source, e.subject, e.attrs, e.body, e.event_id, e.received_at]
+        for e in events
+    ]
+
+
+def decode_events(rows: list[list[Any]]) -> list[Event]:
+    return [
+        Event(kind, ts, level, source, subject, attrs, body, event_id, received_at)
+        for kind, ts, level, source, subject, attrs, body, event_id, received_at in rows
+    ]
+
+
+def frame(document: Any) -> bytes:
+    payload = orjson.dumps(document, option=orjson.OPT_NON_STR_KEYS)
+    return _LENGTH.pack(len(payload)) + payload
+
+
+class ProcessWriter:
+    """Same interface as :class:`~watchkeeper.store.writer.Writer`; stores in a child process."""
+
+    def __init__(
+        self,
+        url: str,
+        views: Sequence[View],
+        *,
+        synchronous: str = "FULL",
+        on_commit: Callable[[int], None] | None = None,
+        max_group_events: int = 50_000,
+    ) -> None:
+        self.url = url
+        self.views = tuple(views)
+        self.synchronous = synchronous
+        self.on_commit = on_commit
+        self.max_group_events = max_group_events
+        #: Reads of results the views carried over use this engine's identity, as they would
+        #: with the in-process writer's engine.
+        self.engine = db.make_engine(url, writer=True, synchronous=synchronous)
+        self.committed_events = 0
+        self.commits = 0
+        self._pending: dict[int, asyncio.Future[Ack]] = {}
+        self._next_id = 0
+        self._stopping = False
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._stream: asyncio.StreamWriter | None = None
+        self._reader_task: asyncio.Task[None] | None = None
+        self._starting: asyncio.Lock | None = None
+
+    async def start(self) -> None:
+        self._starting = asyncio.Lock()
+        await self._spawn()
+
+    async def stop(self) -> None:
+        """Wait for every batch sent to be answered, then let the child finish and exit."""
+        self._stopping = True
+        if self._pending:
+            await asyncio.gather(*self._pending.values(), return_exceptions=True)
+        if self._stream is not None:
+            self._stream.close()
+        if self._reader_task is not None:
+            await asyncio.gather(self._reader_task, return_exceptions=True)
+        if self._proc is not None:
+            await asyncio.to_thread(self._proc.wait, 30)
+        self.engine.dispose()
+
+    async def write(self, events: list[Event]) -> Ack:
+        if self._stopping:
+            raise WriterStopped("the server is shutting down")
+        if self._stream is None or self._stream.is_closing():
+            assert self._starting is not None
+            async with self._starting:
+                if self._stream is None or self._stream.is_closing():
+                    await self._spawn()
+        assert self._stream is not None
+        self._next_id += 1
+        batch_id = self._next_id
+        future: asyncio.Future[Ack] = asyncio.get_running_loop().create_future()
+        self._pending[batch_id] = future
+        try:
+            self._stream.write(frame({"id": batch_id, "events": encode_events(events)}))
+            await self._stream.drain()
+        except (ConnectionError, RuntimeError) as exc:
+            self._pending.pop(batch_id, None)
+            raise WriterStopped("the writer process is gone; retry") from exc
+        return await future
+
+    async def _spawn(self) -> None:
+        if self._reader_task is not None:
+            await asyncio.gather(self._reader_task, return_exceptions=True)
+        ours, theirs = socket.socketpair()
+        try:
+            self._proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "watchkeeper.store.writerproc",
+                    "--fd",
+                    str(theirs.fileno()),
+                    "--db",
+                    self.url,
+                    "--synchronous",
+                    self.synchronous,
+                    "--max-group-events",
+                    str(self.max_group_events),
+                ],
+                pass_fds=[theirs.fileno()],
+            )
+        finally:
+            theirs.close()
+        reader, self._stream = await asyncio.open_connection(sock=ours)
+        ready = await _read_frame(reader)
+        if ready != {"ready": True}:
+            raise RuntimeError(f"the writer process did not start: {ready!r}")
+        self._reader_task = asyncio.create_task(self._read_answers(reader), name="wk-answers")
+
+    async def _read_answers(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while True:
+                document = await _read_frame(reader)
+                if document is None:
+                    break
+                self._answer(document)
+        finally:
+            gone = WriterStopped("the writer process exited; retry")
+            for future in self._pending.values():
+                if not future.done():
+                    future.set_exception(gone)
+            self._pending.clear()
+            if self._stream is not None:
+                self._stream.close()
+
+    def _answer(self, document: dict[str, Any]) -> None:
+        for view in self.views:
+            results = document["results"].get(view.name)
+            if results:
+                view.put_results(self.engine, results)  # type: ignore[attr-defined]
+        self.commits += document["commits"]
+        last = 0
+        for batch_id, answer in document["answers"]:
+            future = self._pending.pop(batch_id, None)
+            if isinstance(answer, dict):
+                result: Ack | BaseException = WriterFailed(answer["error"])
+            else:
+                result = Ack(*answer)
+                self.committed_events += result.accepted - result.duplicates
+                last = max(last, result.last_seq or 0)
+            if future is None or future.done():
+                continue
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+        if last and self.on_commit is not None:
+            self.on_commit(last)
+
+
+async def _read_frame(reader: asyncio.StreamReader) -> Any:
+    try:
+        head = await reader.readexactly(_LENGTH.size)
+        return orjson.loads(await reader.readexactly(_LENGTH.unpack(head)[0]))
+    except asyncio.IncompleteReadError:
+        return None
+
+
+# --- the child ------------------------------------------------------------------------------
+
+
+class _Frames:
+    """Length-prefixed frames from a blocking socket, with a way to take what has arrived."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buffer = bytearray()
+        self.closed = False
+
+    def _fill(self) -> None:
+        chunk = self.sock.recv(1 << 20)
+        if not chunk:
+            self.closed = True
+        self.buffer += chunk
+
+    def _complete(self) -> Any:
+        if len(self.buffer) < _LENGTH.size:
+            return None
+        size = _LENGTH.unpack_from(self.buffer)[0]
+        end = _LENGTH.size + size
+        if len(self.buffer) < end:
+            return None
+        document = orjson.loads(bytes(self.buffer[_LENGTH.size : end]))
+        del self.buffer[:end]
+        return document
+
+    def next(self) -> Any:
+        """The next frame, waiting for it; ``None`` once the server has closed the socket."""
+        while True:
+            document = self._complete()
+            if document is not None:
+                return document
+            if self.closed:
+                return None
+            self._fill()
+
+    def ready(self) -> Any:
+        """The next frame if it has arrived (or is arriving), else ``None`` without waiting."""
+        document = self._complete()
+        if document is not None:
+            return document
+        while not self.closed and select.select([self.sock], [], [], 0)[0]:
+            self._fill()
+            document = self._complete()
+            if document is not None:
+                return document
+        if self.buffer and not self.closed:
+            return self.next()  # a frame is half here: the rest is on its way
+        return None
+
+
+def serve(sock: socket.socket, engine: sa.Engine, views: Sequence[View], max_events: int) -> None:
+    frames = _Frames(sock)
+    sock.sendall(frame({"ready": True}))
+    while True:
+        first = frames.next()
+        if first is None:
+            return
+        group = [first]
+        size = len(first["events"])
+        while size < max_events:
+            more = frames.ready()
+            if more is None:
+                break
+            group.append(more)
+            size += len(more["events"])
+        results, commits = commit_batches(
+            engine, views, [decode_events(item["events"]) for item in group]
+        )
+        answers = [
+            [
+                item["id"],
+                {"error": f"{type(r).__name__}: {r}"}
+                if isinstance(r, BaseException)
+                else [r.accepted, r.duplicates, r.first_seq, r.last_seq],
+            ]
+            for item, r in zip(group, results, strict=True)
+        ]
+        carried = {
+            view.name: view.take_results(engine)  # type: ignore[attr-defined]
+            for view in views
+            if hasattr(view, "take_results")
+        }
+        try:
+            sock.sendall(frame({"answers": answers, "commits": commits, "results": carried}))
+        except OSError:
+            return  # the server is gone; what was committed stays committed
+
+
+def main(argv: list[str] | None = None) -> None:
+    from watchkeeper.views import ALL_VIEWS
+
+    parser = argparse.ArgumentParser(prog="watchkeeper.store.writerproc")
+    parser.add_argument("--fd", type=int, required=True)
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--synchronous", default="FULL")
+    parser.add_argument("--max-group-events", type=int, default=50_000)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="writer: %(levelname)s %(message)s")
+    sock = socket.socket(fileno=args.fd)
+    sock.setblocking(True)
+    engine = db.make_engine(args.db, writer=True, synchronous=args.synchronous)
+    try:
+        serve(sock, engine, ALL_VIEWS, args.max_group_events)
+    except Exception:
+        log.exception("the writer process failed")
+        sys.exit(1)
+    finally:
+        engine.dispose()
+        sock.close()
+
+
+if __name__ == "__main__":
+    main()
