@@ -47,6 +47,8 @@ from watchkeeper.views.base import View
 log = logging.getLogger(__name__)
 
 _LENGTH = struct.Struct(">I")
+#: Bytes waiting for the writer process beyond which a request waits before adding more.
+_BACKLOG_BYTES = 64 * 1024 * 1024
 
 
 class WriterFailed(RuntimeError):
@@ -101,6 +103,7 @@ class ProcessWriter:
         self._stream: asyncio.StreamWriter | None = None
         self._reader_task: asyncio.Task[None] | None = None
         self._starting: asyncio.Lock | None = None
+        self._outbox: list[tuple[int, bytes]] = []
 
     async def start(self) -> None:
         self._starting = asyncio.Lock()
@@ -130,15 +133,29 @@ class ProcessWriter:
         assert self._stream is not None
         self._next_id += 1
         batch_id = self._next_id
-        future: asyncio.Future[Ack] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Ack] = loop.create_future()
         self._pending[batch_id] = future
-        try:
-            self._stream.write(frame({"id": batch_id, "events": encode_events(events)}))
-            await self._stream.drain()
-        except (ConnectionError, RuntimeError) as exc:
-            self._pending.pop(batch_id, None)
-            raise WriterStopped("the writer process is gone; retry") from exc
+        # Frames of the batches that arrive in one turn of the loop leave in one send.
+        if not self._outbox:
+            loop.call_soon(self._flush)
+        self._outbox.append((batch_id, frame({"id": batch_id, "events": encode_events(events)})))
+        if self._stream.transport.get_write_buffer_size() > _BACKLOG_BYTES:
+            try:
+                await self._stream.drain()  # the child is behind: wait instead of buffering
+            except (ConnectionError, RuntimeError) as exc:
+                raise WriterStopped("the writer process is gone; retry") from exc
         return await future
+
+    def _flush(self) -> None:
+        frames, self._outbox = self._outbox, []
+        if self._stream is not None and not self._stream.is_closing():
+            self._stream.write(b"".join(data for _, data in frames))
+            return
+        for batch_id, _ in frames:  # never sent: the child is gone
+            future = self._pending.pop(batch_id, None)
+            if future is not None and not future.done():
+                future.set_exception(WriterStopped("the writer process exited; retry"))
 
     async def _spawn(self) -> None:
         if self._reader_task is not None:
