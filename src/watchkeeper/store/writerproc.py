@@ -244,23 +244,28 @@ class _Frames:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.buffer = bytearray()
+        self.start = 0  # where the next frame begins in ``buffer``
         self.closed = False
 
     def _fill(self) -> None:
         chunk = self.sock.recv(1 << 20)
         if not chunk:
             self.closed = True
+        # Drop what was parsed once per read, not once per frame: a read can hold thousands.
+        del self.buffer[: self.start]
+        self.start = 0
         self.buffer += chunk
 
     def _complete(self) -> Any:
-        if len(self.buffer) < _LENGTH.size:
+        begin = self.start + _LENGTH.size
+        if len(self.buffer) < begin:
             return None
-        size = _LENGTH.unpack_from(self.buffer)[0]
-        end = _LENGTH.size + size
+        end = begin + _LENGTH.unpack_from(self.buffer, self.start)[0]
         if len(self.buffer) < end:
             return None
-        document = orjson.loads(bytes(self.buffer[_LENGTH.size : end]))
-        del self.buffer[:end]
+        with memoryview(self.buffer) as view:  # released before the buffer is resized
+            document = orjson.loads(view[begin:end])
+        self.start = end
         return document
 
     def next(self) -> Any:
@@ -283,7 +288,7 @@ class _Frames:
             document = self._complete()
             if document is not None:
                 return document
-        if self.buffer and not self.closed:
+        if len(self.buffer) > self.start and not self.closed:
             return self.next()  # a frame is half here: the rest is on its way
         return None
 
