@@ -1,8 +1,12 @@
-"""The one writer of a server process: group commit of concurrent requests.
+"""Group commit of concurrent requests: storing batches, and the in-process writer.
 
-Every ingest request hands its validated batch to :meth:`Writer.write` and waits. The writer
-thread takes every batch waiting at that moment, stores them and updates the views in one
-transaction, commits, and only then answers each request. One commit (one fsync) is shared by
+:func:`store_events` and :func:`commit_batches` are what any writer runs; the server's default
+runs them in a process of its own (:mod:`watchkeeper.store.writerproc`), and :class:`Writer`
+runs them inside the server process (``--writer thread``).
+
+Every ingest request hands its validated batch to ``write`` and waits. The writer takes every
+batch waiting at that moment, stores them and updates the views in one transaction, commits,
+and only then answers each request. One commit (one fsync) is shared by
 all the requests that arrived while the previous one was running, which is what makes
 single-event requests cheap. A batch is all or nothing: if the shared transaction fails, each
 batch is retried alone so one bad batch cannot take the others down with it.
