@@ -32,6 +32,13 @@ def batch_items(number: int) -> list[dict]:
     ]
 
 
+def post_ndjson(client: httpx.Client, url: str, number: int) -> httpx.Response:
+    body = b"\n".join(orjson.dumps(i) for i in batch_items(number))
+    return client.post(
+        f"{url}/api/v1/events", content=body, headers={"Content-Type": "application/x-ndjson"}
+    )
+
+
 def test_sigkill_mid_stream_loses_nothing_acknowledged(tmp_path):
     url = f"sqlite:///{tmp_path / 'crash.db'}"
     server = ServerProcess(url).start()
@@ -43,15 +50,10 @@ def test_sigkill_mid_stream_loses_nothing_acknowledged(tmp_path):
     def sender(mine: list[int]) -> None:
         with httpx.Client(timeout=10) as client:
             for number in mine:
-                body = b"\n".join(orjson.dumps(i) for i in batch_items(number))
                 with lock:
                     attempted.add(number)
                 try:
-                    r = client.post(
-                        f"{server.url}/api/v1/events",
-                        content=body,
-                        headers={"Content-Type": "application/x-ndjson"},
-                    )
+                    r = post_ndjson(client, server.url, number)
                 except httpx.HTTPError:
                     return  # the server is gone
                 if r.status_code == 202:
@@ -114,12 +116,7 @@ def test_sigkill_of_the_writer_process_loses_nothing_and_the_server_recovers(tmp
     def sender(mine: list[int]) -> None:
         with httpx.Client(timeout=30) as client:
             for number in mine:
-                body = b"\n".join(orjson.dumps(i) for i in batch_items(number))
-                r = client.post(
-                    f"{server.url}/api/v1/events",
-                    content=body,
-                    headers={"Content-Type": "application/x-ndjson"},
-                )
+                r = post_ndjson(client, server.url, number)
                 with lock:
                     statuses[number] = r.status_code
 

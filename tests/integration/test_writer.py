@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator, Sequence
 
 import orjson
+import psutil
 import pytest
 import sqlalchemy as sa
 
@@ -147,14 +148,14 @@ def broken_task_event() -> Event:
     return Event("task.status", 1_700_000_000.0, "info", None, None, {"status": "x"}, {})
 
 
-def process_writer(db_url: str) -> ProcessWriter:
-    return ProcessWriter(db_url, ALL_VIEWS)
+def process_writer(engine: sa.Engine) -> ProcessWriter:
+    return ProcessWriter(engine, ALL_VIEWS)
 
 
-def test_process_writer_groups_batches_with_gap_free_seqs(engine, db_url):
+def test_process_writer_groups_batches_with_gap_free_seqs(engine):
     batches = [[task_event(n * 3 + i) for i in range(3)] for n in range(40)]
     committed: list[int] = []
-    writer = ProcessWriter(db_url, ALL_VIEWS, on_commit=committed.append)
+    writer = ProcessWriter(engine, ALL_VIEWS, on_commit=committed.append)
     acks = asyncio.run(write_all(writer, batches))
     assert all(isinstance(a, Ack) for a in acks)
     spans = sorted((a.first_seq, a.last_seq) for a in acks)
@@ -165,9 +166,9 @@ def test_process_writer_groups_batches_with_gap_free_seqs(engine, db_url):
     assert committed[-1] == 120
 
 
-def test_process_writer_fails_a_bad_batch_alone(engine, db_url):
+def test_process_writer_fails_a_bad_batch_alone(engine):
     batches = [[task_event(1)], [task_event(2), broken_task_event()], [task_event(3)]]
-    acks = asyncio.run(write_all(process_writer(db_url), batches))
+    acks = asyncio.run(write_all(process_writer(engine), batches))
     assert isinstance(acks[1], WriterFailed)
     assert "KeyError" in str(acks[1])
     assert [a.accepted for a in acks if isinstance(a, Ack)] == [1, 1]
@@ -177,9 +178,9 @@ def test_process_writer_fails_a_bad_batch_alone(engine, db_url):
     assert len(stored_seqs(engine)) == 2
 
 
-def test_process_writer_starts_a_new_child_when_its_child_dies(engine, db_url):
+def test_process_writer_starts_a_new_child_when_its_child_dies(engine):
     async def scenario() -> tuple[Ack, Ack, int, int]:
-        writer = process_writer(db_url)
+        writer = process_writer(engine)
         await writer.start()
         first = await writer.write([task_event(1)])
         old = writer._proc
@@ -201,9 +202,9 @@ def test_process_writer_starts_a_new_child_when_its_child_dies(engine, db_url):
     assert stored_seqs(engine) == [1, 2]
 
 
-def test_the_child_exits_when_the_server_is_gone(engine, db_url):
+def test_the_child_exits_when_the_server_is_gone(engine):
     async def scenario() -> int:
-        writer = process_writer(db_url)
+        writer = process_writer(engine)
         await writer.start()
         await writer.write([task_event(1)])
         assert writer._stream is not None and writer._proc is not None
@@ -214,7 +215,7 @@ def test_the_child_exits_when_the_server_is_gone(engine, db_url):
     assert stored_seqs(engine) == [1]
 
 
-def test_process_writer_carries_a_job_events_outcome_back(engine, db_url):
+def test_process_writer_carries_a_job_events_outcome_back(engine):
     """The progress a Lamia job is answered with is what the view computed in the child."""
     created = lamia.task_created(
         "t", orjson.dumps({"processes": {"arr": 2}}), client_ip=None, now=1.0
@@ -222,7 +223,7 @@ def test_process_writer_carries_a_job_events_outcome_back(engine, db_url):
     done = lamia.job_event("t", "arr", 0, b'{"eventClass": "DONE"}', client_ip=None, now=2.0)
 
     async def scenario() -> tuple[bool, groups.Outcome]:
-        writer = process_writer(db_url)
+        writer = process_writer(engine)
         await writer.start()
         await writer.write([created])
         ack = await writer.write(done)
@@ -232,3 +233,17 @@ def test_process_writer_carries_a_job_events_outcome_back(engine, db_url):
     known, outcome = asyncio.run(scenario())
     assert known
     assert outcome == (50.0, False)
+
+
+def test_the_database_url_is_not_on_the_childs_command_line(engine):
+    async def scenario() -> list[str]:
+        writer = process_writer(engine)
+        await writer.start()
+        assert writer._proc is not None
+        cmdline = psutil.Process(writer._proc.pid).cmdline()
+        await writer.stop()
+        return cmdline
+
+    cmdline = " ".join(asyncio.run(scenario()))
+    assert "watchkeeper.store.writerproc" in cmdline
+    assert engine.url.database not in cmdline  # a URL may carry a password

@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         writer: Writer | ProcessWriter
         if settings.writer == "process":
             writer = ProcessWriter(
-                settings.db,
+                write_engine,
                 ALL_VIEWS,
                 synchronous=settings.sqlite_synchronous,
                 on_commit=hub.committed,

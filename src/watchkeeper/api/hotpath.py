@@ -12,7 +12,6 @@ for the OpenAPI document.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,8 +19,6 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.routing import Match, Route
 from starlette.types import Receive, Scope, Send
-
-log = logging.getLogger(__name__)
 
 
 class App(FastAPI):

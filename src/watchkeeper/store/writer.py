@@ -143,6 +143,13 @@ def commit_batches(
         if len(batches) == 1:
             log.exception("commit failed")
             return [exc], 0
+    return commit_each(engine, views, batches)
+
+
+def commit_each(
+    engine: sa.Engine, views: Sequence[View], batches: list[list[Event]]
+) -> tuple[list[Ack | Exception], int]:
+    """Commit each of ``batches`` in a transaction of its own (after a shared one failed)."""
     results: list[Ack | Exception] = []
     commits = 0
     for batch in batches:
@@ -154,6 +161,16 @@ def commit_batches(
             log.exception("commit of one batch failed")
             results.append(exc)
     return results, commits
+
+
+def settle(future: asyncio.Future[Ack], result: Ack | BaseException) -> None:
+    """Answer a waiting request with its batch's outcome (unless it gave up waiting)."""
+    if future.done():
+        return
+    if isinstance(result, BaseException):
+        future.set_exception(result)
+    else:
+        future.set_result(result)
 
 
 def _last_seq(conn: sa.Connection) -> int:
@@ -249,15 +266,23 @@ class Writer:
         another process holds the write lock the whole group goes there too.
         """
         conn = self._begin_now()
+        batches = [events for events, _ in group]
         if conn is None:
             await loop.run_in_executor(self._executor, self._commit_group, group, loop)
             return
         try:
-            acks = store_events(conn, self.views, [events for events, _ in group])
-        except Exception:
+            acks = store_events(conn, self.views, batches)
+        except Exception as exc:
             await loop.run_in_executor(self._executor, self._discard, conn)
-            # The threaded path retries each batch alone, so one bad batch fails alone.
-            await loop.run_in_executor(self._executor, self._commit_group, group, loop)
+            if len(batches) == 1:
+                log.exception("commit failed")
+                self._resolve(group, [exc], 0)
+                return
+            # The shared transaction failed: each batch alone, so one bad batch fails alone.
+            results, commits = await loop.run_in_executor(
+                self._executor, commit_each, self.engine, self.views, batches
+            )
+            self._resolve(group, results, self._tally(results, commits))
             return
         try:
             await loop.run_in_executor(self._executor, self._finish, conn)
@@ -265,8 +290,7 @@ class Writer:
             log.exception("commit failed")
             self._resolve(group, [exc] * len(group), 0)
             return
-        self._count(acks)
-        self._resolve(group, list(acks), max((a.last_seq or 0 for a in acks), default=0))
+        self._resolve(group, list(acks), self._tally(acks, 1))
 
     def _begin_now(self) -> sa.Connection | None:
         """A connection in a write transaction, or ``None`` if the lock is taken right now."""
@@ -298,20 +322,18 @@ class Writer:
         finally:
             conn.close()
 
-    def _count(self, acks: Sequence[Ack]) -> None:
-        self.commits += 1
+    def _tally(self, results: Sequence[Ack | BaseException], commits: int) -> int:
+        """Count what a group committed; returns the highest ``seq`` it reached."""
+        acks = [r for r in results if isinstance(r, Ack)]
+        self.commits += commits
         self.committed_events += sum(a.accepted - a.duplicates for a in acks)
+        return max((a.last_seq or 0 for a in acks), default=0)
 
     def _commit_group(
         self, group: list[tuple[list[Event], asyncio.Future[Ack]]], loop: asyncio.AbstractEventLoop
     ) -> None:
         results, commits = commit_batches(self.engine, self.views, [events for events, _ in group])
-        self.commits += commits
-        self.committed_events += sum(
-            r.accepted - r.duplicates for r in results if isinstance(r, Ack)
-        )
-        last = max((r.last_seq for r in results if isinstance(r, Ack) and r.last_seq), default=0)
-        loop.call_soon_threadsafe(self._resolve, group, results, last)
+        loop.call_soon_threadsafe(self._resolve, group, results, self._tally(results, commits))
 
     def _resolve(
         self,
@@ -320,11 +342,6 @@ class Writer:
         last_seq: int,
     ) -> None:
         for (_, future), result in zip(group, results, strict=True):
-            if future.done():
-                continue
-            if isinstance(result, BaseException):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
+            settle(future, result)
         if last_seq and self.on_commit is not None:
             self.on_commit(last_seq)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import select
 import socket
 import struct
@@ -41,12 +42,14 @@ import sqlalchemy as sa
 
 from watchkeeper.events import Event
 from watchkeeper.store import db
-from watchkeeper.store.writer import Ack, WriterStopped, commit_batches
+from watchkeeper.store.writer import Ack, WriterStopped, commit_batches, settle
 from watchkeeper.views.base import View
 
 log = logging.getLogger(__name__)
 
 _LENGTH = struct.Struct(">I")
+#: The environment variable that hands the database URL to the child.
+_DB_ENV = "WATCHKEEPER_WRITER_DB"
 #: Bytes waiting for the writer process beyond which a request waits before adding more.
 _BACKLOG_BYTES = 64 * 1024 * 1024
 
@@ -79,21 +82,21 @@ class ProcessWriter:
 
     def __init__(
         self,
-        url: str,
+        engine: sa.Engine,
         views: Sequence[View],
         *,
         synchronous: str = "FULL",
         on_commit: Callable[[int], None] | None = None,
         max_group_events: int = 50_000,
     ) -> None:
-        self.url = url
+        #: The database the child writes to. This process does not write through it, but the
+        #: results views carry back are remembered under it, as the in-process writer's are.
+        self.engine = engine
+        self.url = engine.url.render_as_string(hide_password=False)
         self.views = tuple(views)
         self.synchronous = synchronous
         self.on_commit = on_commit
         self.max_group_events = max_group_events
-        #: Reads of results the views carried over use this engine's identity, as they would
-        #: with the in-process writer's engine.
-        self.engine = db.make_engine(url, writer=True, synchronous=synchronous)
         self.committed_events = 0
         self.commits = 0
         self._pending: dict[int, asyncio.Future[Ack]] = {}
@@ -120,7 +123,6 @@ class ProcessWriter:
             await asyncio.gather(self._reader_task, return_exceptions=True)
         if self._proc is not None:
             await asyncio.to_thread(self._proc.wait, 30)
-        self.engine.dispose()
 
     async def write(self, events: list[Event]) -> Ack:
         if self._stopping:
@@ -154,8 +156,8 @@ class ProcessWriter:
             return
         for batch_id, _ in frames:  # never sent: the child is gone
             future = self._pending.pop(batch_id, None)
-            if future is not None and not future.done():
-                future.set_exception(WriterStopped("the writer process exited; retry"))
+            if future is not None:
+                settle(future, WriterStopped("the writer process exited; retry"))
 
     async def _spawn(self) -> None:
         if self._reader_task is not None:
@@ -169,14 +171,14 @@ class ProcessWriter:
                     "watchkeeper.store.writerproc",
                     "--fd",
                     str(theirs.fileno()),
-                    "--db",
-                    self.url,
                     "--synchronous",
                     self.synchronous,
                     "--max-group-events",
                     str(self.max_group_events),
                 ],
                 pass_fds=[theirs.fileno()],
+                # Through the environment, not the command line: a URL may hold a password.
+                env={**os.environ, _DB_ENV: self.url},
             )
         finally:
             theirs.close()
@@ -196,8 +198,7 @@ class ProcessWriter:
         finally:
             gone = WriterStopped("the writer process exited; retry")
             for future in self._pending.values():
-                if not future.done():
-                    future.set_exception(gone)
+                settle(future, gone)
             self._pending.clear()
             if self._stream is not None:
                 self._stream.close()
@@ -217,12 +218,8 @@ class ProcessWriter:
                 result = Ack(*answer)
                 self.committed_events += result.accepted - result.duplicates
                 last = max(last, result.last_seq or 0)
-            if future is None or future.done():
-                continue
-            if isinstance(result, BaseException):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
+            if future is not None:
+                settle(future, result)
         if last and self.on_commit is not None:
             self.on_commit(last)
 
@@ -336,14 +333,13 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(prog="watchkeeper.store.writerproc")
     parser.add_argument("--fd", type=int, required=True)
-    parser.add_argument("--db", required=True)
     parser.add_argument("--synchronous", default="FULL")
     parser.add_argument("--max-group-events", type=int, default=50_000)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="writer: %(levelname)s %(message)s")
     sock = socket.socket(fileno=args.fd)
     sock.setblocking(True)
-    engine = db.make_engine(args.db, writer=True, synchronous=args.synchronous)
+    engine = db.make_engine(os.environ[_DB_ENV], writer=True, synchronous=args.synchronous)
     try:
         serve(sock, engine, ALL_VIEWS, args.max_group_events)
     except Exception:
