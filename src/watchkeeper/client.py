@@ -2,22 +2,25 @@
 
 ``Client`` is synchronous and ``AsyncClient`` its asyncio twin; both share request building
 and error handling in :class:`_Protocol` so they cannot drift apart. Sending retries on
-connection errors, 429 and 5xx with exponential backoff; give events an ``event_id`` to make
-a retried send idempotent.
+connection errors, 408, 429 and 5xx with the back-off of :mod:`watchkeeper.retry` (full jitter,
+``Retry-After`` honoured, capped at ``max_backoff``); give events an ``event_id`` to make a
+retried send idempotent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import httpx
 import orjson
 
+from watchkeeper.retry import RETRY_STATUS, Backoff
+
 DEFAULT_URL = "http://127.0.0.1:7070"
-RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 
 
 class WatchkeeperError(Exception):
@@ -44,7 +47,7 @@ def batches(events: Iterable[Any], size: int) -> Iterator[list[Any]]:
 class _Protocol:
     """What both clients share: URLs, headers, body encoding and answer decoding."""
 
-    def __init__(self, base_url: str, token: str | None, retries: int, backoff: float) -> None:
+    def __init__(self, base_url: str, token: str | None, retries: int, backoff: Backoff) -> None:
         self.base_url = base_url.rstrip("/")
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.retries = retries
@@ -73,12 +76,18 @@ class _Protocol:
             return False
         return response is None or response.status_code in RETRY_STATUS
 
-    def delay(self, attempt: int) -> float:
-        return min(self.backoff * 2**attempt, 10.0)
+    def delay(self, attempt: int, response: httpx.Response | None) -> float:
+        return self.backoff.after(attempt, response)
 
 
 class Client(_Protocol):
-    """``Client("http://127.0.0.1:7070", token=...)``; use as a context manager or ``close()``."""
+    """``Client("http://127.0.0.1:7070", token=...)``; use as a context manager or ``close()``.
+
+    A send is tried ``retries`` more times after the first; before retry ``n`` it waits a random
+    time in ``[0, min(max_backoff, backoff * 2**n)]``, and at least what ``Retry-After`` asks
+    (capped at ``max_backoff``). ``rand`` (a float in ``[0, 1)``) and ``sleep`` are the
+    randomness and the wait it uses.
+    """
 
     def __init__(
         self,
@@ -88,8 +97,12 @@ class Client(_Protocol):
         timeout: float = 30.0,
         retries: int = 5,
         backoff: float = 0.2,
+        max_backoff: float = 30.0,
+        rand: Callable[[], float] = random.random,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        super().__init__(base_url, token, retries, backoff)
+        super().__init__(base_url, token, retries, Backoff(backoff, max_backoff, rand))
+        self._sleep = sleep
         self._http = httpx.Client(base_url=self.base_url, headers=self.headers, timeout=timeout)
 
     def __enter__(self) -> Client:
@@ -115,7 +128,7 @@ class Client(_Protocol):
                     raise
             if response is not None and not self.retryable(attempt, response):
                 return self.answer(response)
-            time.sleep(self.delay(attempt))
+            self._sleep(self.delay(attempt, response))
             attempt += 1
 
     def send(
@@ -171,8 +184,12 @@ class AsyncClient(_Protocol):
         timeout: float = 30.0,
         retries: int = 5,
         backoff: float = 0.2,
+        max_backoff: float = 30.0,
+        rand: Callable[[], float] = random.random,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        super().__init__(base_url, token, retries, backoff)
+        super().__init__(base_url, token, retries, Backoff(backoff, max_backoff, rand))
+        self._sleep = sleep
         self._http = httpx.AsyncClient(
             base_url=self.base_url, headers=self.headers, timeout=timeout
         )
@@ -200,7 +217,7 @@ class AsyncClient(_Protocol):
                     raise
             if response is not None and not self.retryable(attempt, response):
                 return self.answer(response)
-            await asyncio.sleep(self.delay(attempt))
+            await self._sleep(self.delay(attempt, response))
             attempt += 1
 
     async def send(

@@ -11,8 +11,10 @@
 
 Records carrying ``extra={"state": {...}}`` are sent as shards (records without it are ignored).
 Sending happens on a background thread in NDJSON batches, so logging never waits for the
-network. If the server is away, shards wait in a bounded buffer and are retried with backoff;
-once the buffer is full, new shards are dropped and counted in :attr:`StateHandler.dropped`.
+network. If the server is away, shards wait in a bounded buffer and are retried with the
+back-off of :mod:`watchkeeper.retry` (full jitter, ``Retry-After`` honoured, at most
+``max_backoff``); once the buffer is full, new shards are dropped and counted in
+:attr:`StateHandler.dropped`.
 Each shard carries an ``event_id``, so a batch re-sent after a lost answer is not counted twice.
 """
 
@@ -20,17 +22,18 @@ from __future__ import annotations
 
 import itertools
 import logging
+import random
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
 import orjson
 
-_RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+from watchkeeper.retry import RETRY_STATUS, Backoff
 
 
 class StateHandler(logging.Handler):
@@ -40,6 +43,9 @@ class StateHandler(logging.Handler):
     intents are kept by). ``ttl`` gives every shard's top-level keys a time to live. At most
     ``max_buffer`` shards wait for the server; ``batch_size`` go in one request, at least every
     ``flush_interval`` seconds. :meth:`flush` and :meth:`close` wait at most ``flush_timeout``.
+    After the ``n``-th failed attempt in a row it waits a random time in
+    ``[0, min(max_backoff, backoff * 2**n)]``, and at least what ``Retry-After`` asks (capped at
+    ``max_backoff``); ``rand`` (a float in ``[0, 1)``) is the randomness it uses.
     """
 
     def __init__(
@@ -55,7 +61,9 @@ class StateHandler(logging.Handler):
         max_buffer: int = 10_000,
         timeout: float = 5.0,
         flush_timeout: float = 5.0,
+        backoff: float = 0.25,
         max_backoff: float = 30.0,
+        rand: Callable[[], float] = random.random,
     ) -> None:
         super().__init__(level)
         if not source:
@@ -67,7 +75,10 @@ class StateHandler(logging.Handler):
         self.flush_interval = flush_interval
         self.max_buffer = max_buffer
         self.flush_timeout = flush_timeout
-        self.max_backoff = max_backoff
+        self.backoff = Backoff(backoff, max_backoff, rand)
+        #: Failed attempts in a row, and the wait chosen after the last one (0 once through).
+        self.failures = 0
+        self.retry_delay = 0.0
         #: Shards dropped because the buffer was full (or could not be encoded).
         self.dropped = 0
         #: Shards the server acknowledged.
@@ -144,36 +155,43 @@ class StateHandler(logging.Handler):
     # --- the background thread -------------------------------------------------------------
 
     def _run(self) -> None:
-        backoff = 0.0
         deadline: float | None = None
         while True:
-            self._wake.wait(backoff or self.flush_interval)
+            timeout = self.retry_delay if self.failures else self.flush_interval
+            if deadline is not None:
+                # Closing: one last try before the deadline rather than a wait beyond it.
+                timeout = min(timeout, max(0.0, deadline - time.monotonic()))
+            self._wake.wait(timeout)
             self._wake.clear()
             if self._closing.is_set() and deadline is None:
                 deadline = time.monotonic() + self.flush_timeout
-            backoff = self._drain(backoff)
+            self._drain()
             if deadline is not None and (not self._buffer or time.monotonic() >= deadline):
                 return
 
-    def _drain(self, backoff: float) -> float:
-        """Send batches until the buffer is empty; the backoff to wait if the server is away."""
+    def _drain(self) -> None:
+        """Send batches until the buffer is empty, or choose the wait if the server is away."""
         while True:
             with self._mutex:
                 batch = list(itertools.islice(self._buffer, self.batch_size))
                 if not batch:
                     self._idle.set()
-                    return 0.0
-            done, refused = self._send(batch)
+                    self.failures, self.retry_delay = 0, 0.0
+                    return
+            done, refused, response = self._send(batch)
             if not done:
-                return min(max(0.25, backoff * 2), self.max_backoff)
+                self.retry_delay = self.backoff.after(self.failures, response)
+                self.failures += 1
+                return
+            self.failures, self.retry_delay = 0, 0.0
             with self._mutex:
                 for _ in batch:
                     self._buffer.popleft()
                 self.sent += len(batch) - refused
                 self.rejected += refused
 
-    def _send(self, batch: list[bytes]) -> tuple[bool, int]:
-        """Post ``batch``: ``(finished with it, how many were refused)``.
+    def _send(self, batch: list[bytes]) -> tuple[bool, int, httpx.Response | None]:
+        """Post ``batch``: ``(finished with it, how many were refused, the last answer)``.
 
         An invalid batch names its bad items by index; those are dropped and the rest is sent
         again, so one bad shard cannot take good ones down with it.
@@ -181,19 +199,19 @@ class StateHandler(logging.Handler):
         try:
             response = self._http.post(self.endpoint, content=b"\n".join(batch) + b"\n")
         except httpx.HTTPError:
-            return False, 0
+            return False, 0, None
         if response.status_code < 300:
-            return True, 0
-        if response.status_code in _RETRY_STATUS:
-            return False, 0
+            return True, 0, response
+        if response.status_code in RETRY_STATUS:
+            return False, 0, response
         bad = _bad_indexes(response)
         if response.status_code != 422 or not bad:
-            return True, len(batch)
+            return True, len(batch), response
         kept = [line for i, line in enumerate(batch) if i not in bad]
         if not kept:
-            return True, len(batch)
-        done, more = self._send(kept)
-        return (True, len(batch) - len(kept) + more) if done else (False, 0)
+            return True, len(batch), response
+        done, more, last = self._send(kept)
+        return (True, len(batch) - len(kept) + more, last) if done else (False, 0, last)
 
 
 def _bad_indexes(response: httpx.Response) -> set[int]:
