@@ -8,6 +8,7 @@ or a document joined with itself, changes nothing.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from watchkeeper.views.statedoc import (
     fold_path,
     merge_patch,
     parse_path,
+    same_json,
     writes,
 )
 
@@ -332,19 +334,77 @@ def test_parse_path():
     assert parse_path("/domains/example.com/a~1b") == ("domains", "example.com", "a/b")
 
 
-JSON = st.recursive(
-    st.one_of(
-        st.integers(), st.text(max_size=3), st.booleans(), st.lists(st.integers(), max_size=2)
-    ),
-    lambda inner: st.dictionaries(st.text(max_size=2), inner, max_size=3),
-    max_leaves=10,
+def canonical(value: Any) -> str:
+    """JSON text that tells ``1``, ``1.0`` and ``true`` (and ``0.0`` and ``-0.0``) apart."""
+    return json.dumps(value, sort_keys=True)
+
+
+# Few small values, so that ``1``, ``1.0``, ``true`` and ``-0.0`` / ``0.0`` meet often.
+LEAVES = st.one_of(
+    st.booleans(),
+    st.integers(-1, 2),
+    st.sampled_from([0.0, -0.0, 1.0, 0.5]),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.integers(),
+    st.sampled_from(["", "1", "true"]),
+    st.text(max_size=3),
 )
 
 
-@settings(max_examples=120, deadline=None)
-@given(JSON, JSON)
+def json_values(leaves: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """Any JSON value whose objects hold no ``null`` (a state document never does: ``null``
+    deletes); arrays may hold anything, ``null`` included."""
+    return st.recursive(
+        leaves,
+        lambda inner: st.one_of(
+            st.lists(st.one_of(inner, st.none()), max_size=3),
+            st.dictionaries(st.sampled_from(["a", "b", ""]), inner, max_size=3),
+        ),
+        max_leaves=10,
+    )
+
+
+JSON = json_values(LEAVES)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(JSON, st.none()), st.one_of(JSON, st.none()))
 def test_merge_patch_turns_old_into_new(old, new):
-    assert apply_patch(old, merge_patch(old, new)) == new
+    patched = apply_patch(old, merge_patch(old, new))
+    assert canonical(patched) == canonical(new)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(["a", "b"]), JSON, max_size=2))
+def test_merge_patch_of_a_document_with_itself_is_empty(doc):
+    assert merge_patch(doc, json.loads(json.dumps(doc))) == {}
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ({"a": [1]}, {"a": [True]}),
+        ({"a": [True]}, {"a": [1]}),
+        ({"a": 1}, {"a": 1.0}),
+        ({"a": 1}, {"a": True}),
+        ({"a": 0}, {"a": False}),
+        ({"a": [0.0]}, {"a": [-0.0]}),
+        ({"a": {"b": [1, [1]]}}, {"a": {"b": [1, [1.0]]}}),
+        ({"a": [{"b": 1}]}, {"a": [{"b": True}]}),
+    ],
+)
+def test_merge_patch_sees_a_change_of_type_alone(old, new):
+    patch = merge_patch(old, new)
+    assert patch != {}
+    assert canonical(apply_patch(old, patch)) == canonical(new)
+
+
+def test_same_json_is_type_exact():
+    assert same_json(
+        {"a": [1, 1.5, "x", None, {"b": True}]}, {"a": [1, 1.5, "x", None, {"b": True}]}
+    )
+    assert not same_json([1], [True]) and not same_json(1, 1.0) and not same_json(0.0, -0.0)
+    assert not same_json({"a": 1}, {"a": 1, "b": 2}) and not same_json([1], [1, 1])
 
 
 def test_error_entries():

@@ -23,7 +23,14 @@ from watchkeeper.events.state import KIND, MAX_TTL, decode_shards
 from watchkeeper.store import eventlog
 from watchkeeper.views import intents as intent_view
 from watchkeeper.views import state as view
-from watchkeeper.views.statedoc import MISSING, Path, dotted, merge_patch, parse_path
+from watchkeeper.views.statedoc import (
+    MISSING,
+    Path,
+    dotted,
+    merge_patch,
+    parse_path,
+    same_json,
+)
 
 router = APIRouter(prefix="/api/v1/state", tags=["state"])
 
@@ -178,7 +185,7 @@ async def stream(request: Request, path: PathQuery = None) -> StreamingResponse:
                 patch = merge_patch(doc, new)
                 changed = patch != {}
             else:
-                patch, changed = new, new != doc or type(new) is not type(doc)
+                patch, changed = new, not same_json(new, doc)
             if changed:
                 yield _sse("patch", seq, patch)
             doc = new

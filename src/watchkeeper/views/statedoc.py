@@ -466,12 +466,27 @@ def merge_patch(old: Any, new: Any) -> Any:
     for key, value in new.items():
         if key not in old:
             patch[key] = value
-        elif old[key] != value or type(old[key]) is not type(value):
+        elif not same_json(old[key], value):
             if isinstance(old[key], dict) and isinstance(value, dict):
                 patch[key] = merge_patch(old[key], value)
             else:
                 patch[key] = value
     return patch
+
+
+def same_json(a: Any, b: Any) -> bool:
+    """Whether ``a`` and ``b`` are the same JSON text. Python's ``==`` is not enough: it holds
+    ``True == 1 == 1.0`` and ``0.0 == -0.0``, also inside lists, and a patch that skipped such a
+    change would leave a reader with the old value."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same_json(v, b[k]) for k, v in a.items())
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float):
+        return repr(a) == repr(b)
+    return a == b
 
 
 def apply_patch(target: Any, patch: Any) -> Any:
