@@ -14,12 +14,13 @@ import json
 import pathlib
 import sys
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import click
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -51,7 +52,7 @@ def _load_config(ctx: click.Context, _param: click.Parameter, value: str | None)
     try:
         data = read_file(value)
     except ConfigError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
     defaults = {k.replace("-", "_"): v for k, v in data.items() if not isinstance(v, dict)}
     section = data.get(ctx.info_name or "", {})
@@ -76,10 +77,13 @@ ConfigOpt = Annotated[
 DbOpt = Annotated[
     str, typer.Option("--db", envvar="WATCHKEEPER_DB", help="Database URL or SQLite file path.")
 ]
+DEFAULT_SERVER = "http://127.0.0.1:7070"
 ServerOpt = Annotated[
     str,
     typer.Option(
-        "--server", envvar="WATCHKEEPER_SERVER", help="Base URL of the watchkeeper server."
+        "--server",
+        envvar="WATCHKEEPER_SERVER",
+        help="Base URL of the watchkeeper server to talk to.",
     ),
 ]
 TokenOpt = Annotated[
@@ -199,7 +203,7 @@ def serve(
         )
         settings.check()
     except ConfigError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
     if check:
         shown = dataclasses.asdict(settings)
@@ -272,7 +276,7 @@ def _read_path(source: str) -> bytes:
     try:
         return pathlib.Path(source).read_bytes()
     except OSError as exc:
-        err.print(f"[red]error:[/red] cannot read {source}: {exc.strerror}")
+        err.print(f"[red]error:[/red] cannot read {escape(source)}: {exc.strerror}")
         raise typer.Exit(2) from None
 
 
@@ -299,7 +303,7 @@ def _read_items(raw: bytes, source: str) -> Iterator[Any]:
 def send(
     source: Annotated[str, typer.Argument(help="JSON or NDJSON file, or - for stdin.")] = "-",
     config: ConfigOpt = None,
-    server: ServerOpt = "http://127.0.0.1:7070",
+    server: ServerOpt = DEFAULT_SERVER,
     token: TokenOpt = None,
     batch_size: Annotated[
         int, typer.Option(envvar="WATCHKEEPER_BATCH_SIZE", min=1, max=100_000)
@@ -315,6 +319,8 @@ def send(
     ] = True,
 ) -> None:
     """Send events from a file (batched, retried, with progress)."""
+    import httpx
+
     from watchkeeper.client import Client, WatchkeeperError
 
     raw = sys.stdin.buffer.read() if source == "-" else _read_path(source)
@@ -334,43 +340,61 @@ def send(
                 stored += ack["accepted"] - ack.get("duplicates", 0)
                 dups += ack.get("duplicates", 0)
     except WatchkeeperError as exc:
-        err.print(f"[red]refused:[/red] {exc}")
+        err.print(f"[red]refused:[/red] {escape(str(exc))}")
         for detail in exc.details[:20]:
-            err.print(f"  {detail.get('path')}: {detail.get('reason')}")
+            err.print(escape(f"  {detail.get('path')}: {detail.get('reason')}"))
         raise typer.Exit(1) from None
-    except Exception as exc:  # connection failures after all retries
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
+    except httpx.TransportError as exc:  # still unreachable after all retries
+        _unreachable(server, exc)
     console.print(f"sent {len(items)} events: {stored} stored, {dups} duplicates")
 
 
+def _unreachable(server: str, exc: Exception) -> NoReturn:
+    err.print(f"[red]error:[/red] cannot reach {escape(server)}: {escape(str(exc) or repr(exc))}")
+    err.print(
+        f"  Is `watchkeeper serve` running there? Client commands talk to {DEFAULT_SERVER} "
+        "unless told otherwise: pass --server URL or set WATCHKEEPER_SERVER."
+    )
+    raise typer.Exit(1)
+
+
 def _query(server: str, token: str | None, method: str, **filters: Any) -> Any:
+    import httpx
+
     from watchkeeper.client import Client, WatchkeeperError
 
     try:
         with Client(server, token, retries=1) as client:
             return getattr(client, method)(**filters)
     except WatchkeeperError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
-    except Exception as exc:
-        err.print(f"[red]error:[/red] cannot reach {server}: {exc}")
-        raise typer.Exit(1) from None
+    except httpx.TransportError as exc:
+        _unreachable(server, exc)
+
+
+#: Columns never folded: a time cut in two cannot be read, copied or parsed.
+UNBROKEN = frozenset({"id", "created_at", "updated_at", "last_seen", "ts"})
 
 
 def _table(rows: list[dict[str, Any]], columns: list[str], title: str) -> None:
     table = Table(title=title, show_lines=False)
     for column in columns:
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column in UNBROKEN)
     for row in rows:
         table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
-    console.print(table)
+    if console.is_terminal:
+        console.print(table)
+        return
+    # A pipe or a file has no width to fit: every row on one line, as wide as it needs, so
+    # that grep, sort and awk see whole rows.
+    Console(width=1_000_000, highlight=False).print(table)
 
 
 @app.command()
 def tasks(
     config: ConfigOpt = None,
-    server: ServerOpt = "http://127.0.0.1:7070",
+    server: ServerOpt = DEFAULT_SERVER,
     token: TokenOpt = None,
     status: Annotated[str | None, typer.Option(help="Comma-separated statuses.")] = None,
     agent: str | None = None,
@@ -403,7 +427,7 @@ def tasks(
 @app.command()
 def agents(
     config: ConfigOpt = None,
-    server: ServerOpt = "http://127.0.0.1:7070",
+    server: ServerOpt = DEFAULT_SERVER,
     token: TokenOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -422,7 +446,7 @@ def agents(
 @app.command()
 def incidents(
     config: ConfigOpt = None,
-    server: ServerOpt = "http://127.0.0.1:7070",
+    server: ServerOpt = DEFAULT_SERVER,
     token: TokenOpt = None,
     agent: str | None = None,
     task: str | None = None,
@@ -445,7 +469,7 @@ def incidents(
 @app.command()
 def demo(
     config: ConfigOpt = None,
-    server: ServerOpt = "http://127.0.0.1:7070",
+    server: ServerOpt = DEFAULT_SERVER,
     token: TokenOpt = None,
     duration: Annotated[float, typer.Option(help="Seconds to run; 0 runs until Ctrl-C.")] = 60.0,
     agents_count: Annotated[int, typer.Option("--agents", min=1, max=1000)] = 8,
@@ -453,6 +477,8 @@ def demo(
     seed: int | None = None,
 ) -> None:
     """Run a simulated fleet (producers, agents, aborts with incidents) against a server."""
+    import httpx
+
     from watchkeeper import demo as fleet
     from watchkeeper.client import Client
 
@@ -473,6 +499,9 @@ def demo(
             )
         except KeyboardInterrupt:
             sent = int(progress.tasks[0].completed)
+        except httpx.TransportError as exc:
+            progress.stop()
+            _unreachable(server, exc)
     console.print(f"demo sent {sent} events; open {server}/ for the dashboard")
 
 

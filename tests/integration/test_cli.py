@@ -24,7 +24,7 @@ def wk(
     return subprocess.run(
         [sys.executable, "-m", "watchkeeper", *args],
         capture_output=True,
-        env={**clean, **(env or {}), "COLUMNS": "200"},
+        env={**clean, "COLUMNS": "200", **(env or {})},
         input=stdin,
         cwd=cwd,
         timeout=120,
@@ -73,6 +73,8 @@ def test_settings_precedence_cli_over_env_over_file_over_default(tmp_path):
 def test_serve_refuses_open_non_loopback_and_bad_config(tmp_path):
     result = wk("serve", "--check", "--host", "0.0.0.0")
     assert result.returncode == 2 and "--insecure" in result.stderr
+    # the message's own brackets are printed, not taken for markup
+    assert "(or [auth] in the config file)" in result.stderr
     assert wk("serve", "--check", "--host", "0.0.0.0", "--insecure").returncode == 0
     bad = tmp_path / "bad.toml"
     bad.write_text("port = [")
@@ -119,9 +121,49 @@ def test_send_reports_refusal_with_paths(server, tmp_path):
     assert "[0].status: field required" in result.stderr
 
 
-def test_unreachable_server_is_a_clear_error():
-    result = wk("tasks", "--server", "http://127.0.0.1:9")
-    assert result.returncode == 1 and "cannot reach" in result.stderr
+@pytest.mark.parametrize(
+    "command",
+    [["tasks"], ["agents"], ["incidents", "--json"], ["send", "-", "--retries", "0"]],
+)
+def test_unreachable_server_says_how_to_choose_one(command, tmp_path):
+    stdin = b'{"kind": "x"}' if command[0] == "send" else None
+    result = wk(*command, "--server", "http://127.0.0.1:9", stdin=stdin)
+    err = result.stderr if isinstance(result.stderr, str) else result.stderr.decode()
+    assert result.returncode == 1, err
+    assert "cannot reach http://127.0.0.1:9" in err
+    assert "--server" in err and "WATCHKEEPER_SERVER" in err
+    assert "Traceback" not in err
+
+
+def test_the_server_comes_from_the_environment(server):
+    wk("send", "-", "--server", server.url, stdin=orjson.dumps(HISTORY))
+    result = wk("agents", "--json", env={"WATCHKEEPER_SERVER": server.url})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["total"] == 2
+    # the error names the server the environment chose
+    unset = wk("agents", env={"WATCHKEEPER_SERVER": "http://127.0.0.1:9"})
+    assert "cannot reach http://127.0.0.1:9" in unset.stderr
+
+
+def test_tables_do_not_wrap_when_stdout_is_not_a_terminal(server):
+    long_message = "the lift stopped between two floors " * 4
+    items = [
+        {"level": "warning", "id_agent": 4242, "datetime": "2024-05-01 10:00:03.000",
+         "message": long_message, "last_state": "moving", "curent_loc": "A1"},
+        {"id_task": 31337, "datetime": "2024-05-01 10:00:00.000", "level": "info",
+         "status": "created", "created_by": 0},
+    ]  # fmt: skip
+    wk("send", "-", "--server", server.url, stdin=orjson.dumps(items))
+    narrow = {"COLUMNS": "40"}
+    incidents = wk("incidents", "--server", server.url, env=narrow)
+    assert incidents.returncode == 0, incidents.stderr
+    (row,) = [line for line in incidents.stdout.splitlines() if "4242" in line]
+    assert "2024-05-01T10:00:03.000Z" in row and long_message.strip() in row
+    tasks = wk("tasks", "--server", server.url, env=narrow).stdout
+    (row,) = [line for line in tasks.splitlines() if "31337" in line]
+    assert row.count("2024-05-01T10:00:00.000Z") == 2  # created_at and updated_at, whole
+    as_json = wk("incidents", "--server", server.url, "--json", env=narrow).stdout
+    assert json.loads(as_json)["incidents"][0]["message"] == long_message
 
 
 def test_db_upgrade_and_rebuild(tmp_path, server):
