@@ -21,6 +21,7 @@ from markupsafe import Markup
 from starlette.responses import Response
 
 from watchkeeper import __version__
+from watchkeeper.api.auth import COOKIE, role_of
 from watchkeeper.api.errors import ApiError
 from watchkeeper.api.params import window
 from watchkeeper.events.timefmt import iso, parse_time
@@ -172,6 +173,13 @@ templates.env.filters.update(
 )
 
 
+def _logged_in(request: Request, tokens: dict[str, str]) -> bool:
+    """Whether this visitor holds a login cookie worth logging out of: never without tokens,
+    nor on the login form before anyone logged in."""
+    presented = request.cookies.get(COOKIE)
+    return bool(tokens) and presented is not None and role_of(tokens, presented) is not None
+
+
 def render(
     request: Request,
     template: str,
@@ -193,7 +201,7 @@ def render(
             "active": active,
             "title": title,
             "window": window,
-            "auth": bool(settings.tokens),
+            "logged_in": _logged_in(request, settings.tokens),
             **context,
         },
         status_code=status_code,
