@@ -10,7 +10,15 @@ from watchkeeper.api.app import create_app
 from watchkeeper.config import Settings
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """``-m browser`` selects every test that drives Chromium (through the ``browser``
+    fixture); ``-m postgres`` is carried by :func:`db_url`'s PostgreSQL parameter."""
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
     """Each test using this runs on a real SQLite file and on a real PostgreSQL database."""
     if request.param == "sqlite":
