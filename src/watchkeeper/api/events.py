@@ -98,8 +98,9 @@ async def ingest(request: Request) -> Response:
     """Store a batch of events and answer once it is durably committed.
 
     Accepts a JSON object, a JSON array, or NDJSON (``Content-Type: application/x-ndjson``).
-    Each item is a seed-000 task status, agent ping or agent incident, or a generic event with a
-    ``kind``. An ``event_id`` makes re-sending idempotent. Needs the ``ingest`` role.
+    Each item is one of the fleet's messages (task status, agent ping or agent incident), or
+    a generic event with a ``kind``; at most 100,000 per request. An ``event_id`` makes
+    re-sending idempotent. Needs the ``ingest`` role.
     """
     return await ingest_endpoint(request)
 

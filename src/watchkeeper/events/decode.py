@@ -72,8 +72,8 @@ def translate_item(item: Any, prefix: str, now: float, issues: list[Issue]) -> E
             issues.append(
                 Issue(
                     prefix or "$",
-                    "unrecognised event: expected a seed-000 task "
-                    "(id_task), agent ping or incident (id_agent), or a 'kind'",
+                    "unrecognised event: expected a task status message "
+                    "(id_task), an agent ping or incident (id_agent), or a 'kind'",
                 )
             )
             return None
