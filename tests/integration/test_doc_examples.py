@@ -29,6 +29,7 @@ import pathlib
 import re
 import subprocess
 import sys
+import textwrap
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -43,7 +44,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 RUN = {"sh", "bash", "python"}
 HOSTS = re.compile(r"\b(?:127\.0\.0\.1|localhost|monitor):7070\b")
-FENCE = re.compile(r"^```(.*)$")
+FENCE = re.compile(r"^\s*```(.*)$")  # indented too: a block may sit in a list item
 SHOWN = re.compile(r"^\s*#\s*(?:\d{3}\s+)?([\[{].*)$")
 CURL = 'curl() { command curl -sS --fail-with-body "$@"; local rc=$?; echo; return $rc; }\n'
 
@@ -72,7 +73,8 @@ def blocks(path: pathlib.Path) -> list[Block]:
             info, start, body = fence.group(1).split(), number, []
         elif line.strip() == "```" and info is not None:
             language = info[0] if info else ""
-            found.append(Block(path.name, start, language, set(info[1:]), "\n".join(body)))
+            text = textwrap.dedent("\n".join(body))
+            found.append(Block(path.name, start, language, set(info[1:]), text))
             info = None
         elif info is not None:
             body.append(line)
