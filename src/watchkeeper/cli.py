@@ -344,13 +344,17 @@ def send(
         for detail in exc.details[:20]:
             err.print(escape(f"  {detail.get('path')}: {detail.get('reason')}"))
         raise typer.Exit(1) from None
-    except httpx.TransportError as exc:  # still unreachable after all retries
+    except (httpx.TransportError, ValueError) as exc:  # still unreachable after all retries
         _unreachable(server, exc)
     console.print(f"sent {len(items)} events: {stored} stored, {dups} duplicates")
 
 
 def _unreachable(server: str, exc: Exception) -> NoReturn:
-    err.print(f"[red]error:[/red] cannot reach {escape(server)}: {escape(str(exc) or repr(exc))}")
+    if isinstance(exc, ValueError):  # something answered, but not JSON
+        problem = "the answer is not a watchkeeper server's"
+    else:
+        problem = str(exc) or repr(exc)
+    err.print(f"[red]error:[/red] cannot reach {escape(server)}: {escape(problem)}")
     err.print(
         f"  Is `watchkeeper serve` running there? Client commands talk to {DEFAULT_SERVER} "
         "unless told otherwise: pass --server URL or set WATCHKEEPER_SERVER."
@@ -369,7 +373,7 @@ def _query(server: str, token: str | None, method: str, **filters: Any) -> Any:
     except WatchkeeperError as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
-    except httpx.TransportError as exc:
+    except (httpx.TransportError, ValueError) as exc:
         _unreachable(server, exc)
 
 

@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import orjson
 import pytest
@@ -133,6 +135,28 @@ def test_unreachable_server_says_how_to_choose_one(command, tmp_path):
     assert "cannot reach http://127.0.0.1:9" in err
     assert "--server" in err and "WATCHKEEPER_SERVER" in err
     assert "Traceback" not in err
+
+
+def test_something_else_on_the_port_is_a_clear_error():
+    class NotWatchkeeper(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
+            self.send_response(200)
+            self.send_header("Content-Length", "5")
+            self.end_headers()
+            self.wfile.write(b"hello")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    other = ThreadingHTTPServer(("127.0.0.1", 0), NotWatchkeeper)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    try:
+        result = wk("agents", "--server", f"http://127.0.0.1:{other.server_address[1]}")
+    finally:
+        other.shutdown()
+        other.server_close()
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "not a watchkeeper server" in result.stderr and "--server" in result.stderr
 
 
 def test_the_server_comes_from_the_environment(server):
