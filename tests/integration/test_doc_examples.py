@@ -51,7 +51,6 @@ CURL = 'curl() { command curl -sS --fail-with-body "$@"; local rc=$?; echo; retu
 
 @dataclass
 class Block:
-    document: str
     line: int
     language: str
     flags: set[str]
@@ -74,7 +73,7 @@ def blocks(path: pathlib.Path) -> list[Block]:
         elif line.strip() == "```" and info is not None:
             language = info[0] if info else ""
             text = textwrap.dedent("\n".join(body))
-            found.append(Block(path.name, start, language, set(info[1:]), text))
+            found.append(Block(start, language, set(info[1:]), text))
             info = None
         elif info is not None:
             body.append(line)
