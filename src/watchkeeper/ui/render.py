@@ -25,7 +25,7 @@ from watchkeeper.api.errors import ApiError
 from watchkeeper.api.params import window
 from watchkeeper.events.timefmt import iso, parse_time
 from watchkeeper.ui import palette
-from watchkeeper.ui.assets import plotly_url, static_url
+from watchkeeper.ui.assets import plotly_url, static_url, vendor_url
 
 TEMPLATES = pathlib.Path(__file__).with_name("templates")
 
@@ -157,6 +157,7 @@ templates = Jinja2Templates(directory=str(TEMPLATES))
 templates.env.globals.update(
     static_url=static_url,
     plotly_url=plotly_url,
+    vendor_url=vendor_url,
     url_with=url_with,
     window_query=window_query,
     badge=badge,
