@@ -3,7 +3,7 @@ and the aborted tasks with the incident context agents sent (chart 2)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from fastapi import Depends, Request
@@ -22,6 +22,7 @@ NAV = (
 router = page_router()
 
 RECENT = 20
+Liveness = Literal["online", "stale", "offline"]
 
 
 @router.get("/aborted")
@@ -36,25 +37,36 @@ def aborted(request: Request, agent: str | None = None) -> Response:
     )
 
 
+def _list_context(
+    request: Request, conn: sa.Connection, state: str | None, liveness: Liveness | None
+) -> dict[str, Any]:
+    items = components.list_components(
+        conn, type="agent", state=state or None, liveness_is=liveness, **limits(request)
+    )
+    return {"agents": items, "state": state or "", "liveness": liveness or ""}
+
+
 @router.get("/agents")
 def agent_list(
     request: Request,
     conn: Annotated[sa.Connection, Depends(read_conn)],
     state: str | None = None,
-    liveness: Literal["online", "stale", "offline"] | None = None,
+    liveness: Liveness | None = None,
 ) -> Response:
-    items = components.list_components(
-        conn, type="agent", state=state or None, liveness_is=liveness, **limits(request)
-    )
-    return render(
-        request,
-        "agents.html",
-        active="agents",
-        title="Agents",
-        agents=items,
-        state=state or "",
-        liveness=liveness or "",
-    )
+    context = _list_context(request, conn, state, liveness)
+    return render(request, "agents.html", active="agents", title="Agents", **context)
+
+
+@router.get("/partials/agents")
+def agent_list_part(
+    request: Request,
+    conn: Annotated[sa.Connection, Depends(read_conn)],
+    state: str | None = None,
+    liveness: Liveness | None = None,
+) -> Response:
+    """The table alone, re-fetched by the list as agents report (and as time ages them)."""
+    context = _list_context(request, conn, state, liveness)
+    return render(request, "_agents_live.html", active="agents", title="", **context)
 
 
 @router.get("/agents/{agent_id:path}")

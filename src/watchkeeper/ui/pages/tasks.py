@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import Depends, Query, Request
@@ -49,16 +49,16 @@ def waterfall(
     )
 
 
-@router.get("/tasks")
-def task_list(
+def _list_context(
     request: Request,
-    conn: Annotated[sa.Connection, Depends(read_conn)],
-    status: str | None = None,
-    agent: str | None = None,
-    producer: str | None = None,
-    q: str | None = None,
-    cursor: str | None = None,
-) -> Response:
+    conn: sa.Connection,
+    status: str | None,
+    agent: str | None,
+    producer: str | None,
+    q: str | None,
+    cursor: str | None,
+) -> dict[str, Any]:
+    """What the list and its live partial show: one page of tasks with the URL's filters."""
     win = page_window(request)
     statuses = [s.strip() for s in (status or "").split(",") if s.strip()]
     f = tasks.TaskFilter(
@@ -74,22 +74,47 @@ def task_list(
     except ApiError as exc:
         raise PageError(422, exc.message) from None
     page, total, next_key = tasks.list_tasks(conn, f, limit=PAGE, after=after)
-    return render(
-        request,
-        "tasks.html",
-        active="tasks",
-        title="Tasks",
-        window=win,
-        tasks=page,
-        total=total,
-        next_cursor=encode_cursor(next_key) if next_key is not None else None,
-        filters={
+    return {
+        "window": win,
+        "tasks": page,
+        "total": total,
+        "next_cursor": encode_cursor(next_key) if next_key is not None else None,
+        "filters": {
             "status": status or "",
             "agent": agent or "",
             "producer": producer or "",
             "q": q or "",
         },
-    )
+    }
+
+
+@router.get("/tasks")
+def task_list(
+    request: Request,
+    conn: Annotated[sa.Connection, Depends(read_conn)],
+    status: str | None = None,
+    agent: str | None = None,
+    producer: str | None = None,
+    q: str | None = None,
+    cursor: str | None = None,
+) -> Response:
+    context = _list_context(request, conn, status, agent, producer, q, cursor)
+    return render(request, "tasks.html", active="tasks", title="Tasks", **context)
+
+
+@router.get("/partials/tasks")
+def task_list_part(
+    request: Request,
+    conn: Annotated[sa.Connection, Depends(read_conn)],
+    status: str | None = None,
+    agent: str | None = None,
+    producer: str | None = None,
+    q: str | None = None,
+    cursor: str | None = None,
+) -> Response:
+    """The table alone, re-fetched by the list as tasks change."""
+    context = _list_context(request, conn, status, agent, producer, q, cursor)
+    return render(request, "_tasks_live.html", active="tasks", title="", **context)
 
 
 @router.get("/tasks/{task_id:path}")

@@ -211,6 +211,51 @@
     };
   };
 
+  // --- live parts ------------------------------------------------------------------------------
+  // Parts of a page rendered by the server and kept live: ``root`` names their partial route in
+  // ``data-live-src``. On events of ``kinds`` (throttled; ``accept`` may refuse an event) the
+  // page fetches that route with its own query string, so its filters and window hold, and swaps
+  // each ``[data-live]`` element for its fresh copy of the same id. Table rows keyed by
+  // ``data-row`` that are new or changed (by ``data-row-version`` when given, else their text)
+  // are marked ``fresh``. ``every`` (seconds) also refreshes on a timer, for what ages by itself.
+  function rowVersions(el) {
+    const out = new Map();
+    for (const row of el.querySelectorAll("[data-row]")) {
+      out.set(row.dataset.row, row.dataset.rowVersion !== undefined ? row.dataset.rowVersion : row.textContent);
+    }
+    return out;
+  }
+  WK.liveParts = function (root, kinds, options) {
+    const opts = options || {};
+    let refreshes = 0;
+    async function refresh() {
+      const response = await fetch(root.dataset.liveSrc + location.search, { headers: { Accept: "text/html" } });
+      if (response.status === 404 && opts.missing) { opts.missing(); return; }
+      if (!response.ok) return;
+      const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+      for (const part of fresh.querySelectorAll("[data-live]")) {
+        const old = document.getElementById(part.id);
+        if (!old) continue;
+        const before = rowVersions(old);
+        for (const [key, version] of rowVersions(part)) {
+          if (before.get(key) !== version) part.querySelector('[data-row="' + CSS.escape(key) + '"]').classList.add("fresh");
+        }
+        old.replaceWith(document.adoptNode(part));
+      }
+      root.dataset.refreshed = String(++refreshes);
+      if (opts.after) opts.after();
+    }
+    const later = WK.throttle(function () {
+      refresh().catch(function () { /* the next event tries again */ });
+    }, opts.wait || 3000);
+    WK.live(kinds, function (event) { if (!opts.accept || opts.accept(event)) later(); });
+    if (opts.every) setInterval(later, opts.every * 1000);
+  };
+  // Pages whose live parts need nothing else say so in their markup alone.
+  for (const root of document.querySelectorAll("[data-live-src][data-live-kinds]")) {
+    WK.liveParts(root, root.dataset.liveKinds.split(","), { every: Number(root.dataset.liveEvery) || 0 });
+  }
+
   // --- page chrome ------------------------------------------------------------------------------
   document.getElementById("theme-toggle").addEventListener("click", function () {
     const next = document.documentElement.dataset.theme === "dark" ? "light" : "dark";
