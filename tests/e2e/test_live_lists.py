@@ -27,6 +27,11 @@ def send(server, *items) -> None:
     httpx.post(f"{server.url}/api/v1/events", json=list(items)).raise_for_status()
 
 
+def keys(page, table: str) -> list[str]:
+    """The row keys of a table, top to bottom."""
+    return page.eval_on_selector_all(f"{table} tbody tr", "rs => rs.map(r => r.dataset.row)")
+
+
 def cells(page, table: str, key: str) -> list[str]:
     return page.locator(f'{table} tr[data-row="{key}"] td').all_inner_texts()
 
@@ -53,24 +58,20 @@ def test_tasks_page_adds_and_updates_rows_live(fresh_server, page):
     wait_cell(page, "#task-table", "3", 1, "finished")
     assert "fresh" in page.get_attribute('#task-table tr[data-row="3"]', "class")
     # The newest change first, as on a fresh load.
-    rows = page.eval_on_selector_all("#task-table tbody tr", "rs => rs.map(r => r.dataset.row)")
-    assert rows[:2] == ["3", "4242"]
+    assert keys(page, "#task-table")[:2] == ["3", "4242"]
     assert page.evaluate("window.notReloaded") is True
 
 
 def test_tasks_page_keeps_its_filters_live(fresh_server, page):
     open_live(page, f"{fresh_server.url}/tasks?{W}&agent=778")
-    assert page.eval_on_selector_all("#task-table tbody tr", "rs => rs.map(r => r.dataset.row)") == [
-        "2"
-    ]
+    assert keys(page, "#task-table") == ["2"]
     send(
         fresh_server,
         task(5001, D + "40.000", "submitted", producer=0, agent=777),
         task(5002, D + "41.000", "submitted", producer=0, agent=778),
     )
     page.wait_for_selector('#task-table tr[data-row="5002"]', timeout=10_000)
-    rows = page.eval_on_selector_all("#task-table tbody tr", "rs => rs.map(r => r.dataset.row)")
-    assert rows == ["5002", "2"]
+    assert keys(page, "#task-table") == ["5002", "2"]
     assert page.evaluate("window.notReloaded") is True
 
 
@@ -90,9 +91,7 @@ def test_agents_page_adds_and_updates_rows_live(fresh_server, page):
 def test_incidents_page_adds_rows_and_updates_groups_live(fresh_server, page):
     open_live(page, f"{fresh_server.url}/incidents?{W}")
     assert page.locator("#incident-table tbody tr").count() == 1
-    (fingerprint,) = page.eval_on_selector_all(
-        "#group-table tbody tr", "rs => rs.map(r => r.dataset.row)"
-    )
+    (fingerprint,) = keys(page, "#group-table")
     assert cells(page, "#group-table", fingerprint)[0] == "1"
     # The same trouble again on another agent: a new row, and its group counts two.
     send(fresh_server, incident(777, D + "40.00", 3))
