@@ -26,13 +26,17 @@ Liveness = Literal["online", "stale", "offline"]
 
 
 @router.get("/aborted")
-def aborted(request: Request, agent: str | None = None) -> Response:
+def aborted(
+    request: Request,
+    conn: Annotated[sa.Connection, Depends(read_conn)],
+    agent: str | None = None,
+) -> Response:
     return render(
         request,
         "aborted.html",
         active="aborted",
         title="Aborted tasks",
-        window=page_window(request),
+        window=page_window(request, lambda: tasks.latest_activity(conn)),
         agent=agent or "",
     )
 

@@ -40,7 +40,7 @@ def waterfall(
         "waterfall.html",
         active="waterfall",
         title="Waterfall",
-        window=page_window(request),
+        window=page_window(request, lambda: tasks.latest_activity(conn)),
         agents=agents,
         producers=tasks.producers(conn),
         agent=agent or "",
