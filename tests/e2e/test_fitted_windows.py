@@ -74,8 +74,16 @@ def test_waterfall_fits_the_latest_activity(server, page):
     # Nothing in the URL; "fit" is the active choice and "from" shows what is drawn.
     assert urlsplit(page.url).query == ""
     assert page.inner_text(".window-control a.chip.active") == "fit"
-    shown_from = page.input_value(".custom-window input[name=since]")
-    assert abs(ms(shown_from + "Z") - x_range(page, "#waterfall-chart")[0]) < 1000
+    lo, hi = x_range(page, "#waterfall-chart")
+    assert abs(ms(page.input_value(".custom-window input[name=since]") + "Z") - lo) < 1000
+    assert abs(ms(page.input_value(".custom-window input[name=until]") + "Z") - hi) < 1000
+    # Applied, they become an explicit window with the same view.
+    page.click(".custom-window button")
+    page.wait_for_url("**until=**")
+    page.wait_for_function(READY)
+    assert page.locator(".window-control a.chip.active").count() == 0
+    applied = x_range(page, "#waterfall-chart")
+    assert abs(applied[0] - lo) < 1000 and abs(applied[1] - hi) < 1000
 
 
 def test_a_preset_is_an_explicit_window_and_fit_returns(server, page):

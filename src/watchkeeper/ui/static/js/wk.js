@@ -99,9 +99,11 @@
     }
     const pad = (hi - lo) * FIT_PAD;
     const fitted = [lo - pad, hi + pad];
-    // The custom range's "from" shows what is drawn, so applying it keeps this view.
-    const from = document.querySelector(".custom-window input[name=since]");
-    if (from) from.value = new Date(fitted[0]).toISOString().slice(0, 19);
+    // The custom range shows what is drawn, so applying it keeps this view.
+    fitted.forEach(function (t, i) {
+      const field = document.querySelector(".custom-window input[name=" + ["since", "until"][i] + "]");
+      if (field) field.value = new Date(t).toISOString().slice(0, 19);
+    });
     return fitted;
   };
   // How long an open span (no end yet) is known to have lasted: up to the latest activity when
