@@ -22,7 +22,6 @@ NAV = (
 router = page_router()
 
 RECENT = 20
-Liveness = Literal["online", "stale", "offline"]
 
 
 @router.get("/aborted")
@@ -42,34 +41,29 @@ def aborted(
 
 
 def _list_context(
-    request: Request, conn: sa.Connection, state: str | None, liveness: Liveness | None
+    request: Request,
+    conn: Annotated[sa.Connection, Depends(read_conn)],
+    state: str | None = None,
+    liveness: Literal["online", "stale", "offline"] | None = None,
 ) -> dict[str, Any]:
+    """What the list and its live partial show (a dependency of both)."""
     items = components.list_components(
         conn, type="agent", state=state or None, liveness_is=liveness, **limits(request)
     )
     return {"agents": items, "state": state or "", "liveness": liveness or ""}
 
 
+ListContext = Annotated[dict[str, Any], Depends(_list_context)]
+
+
 @router.get("/agents")
-def agent_list(
-    request: Request,
-    conn: Annotated[sa.Connection, Depends(read_conn)],
-    state: str | None = None,
-    liveness: Liveness | None = None,
-) -> Response:
-    context = _list_context(request, conn, state, liveness)
+def agent_list(request: Request, context: ListContext) -> Response:
     return render(request, "agents.html", active="agents", title="Agents", **context)
 
 
 @router.get("/partials/agents")
-def agent_list_part(
-    request: Request,
-    conn: Annotated[sa.Connection, Depends(read_conn)],
-    state: str | None = None,
-    liveness: Liveness | None = None,
-) -> Response:
+def agent_list_part(request: Request, context: ListContext) -> Response:
     """The table alone, re-fetched by the list as agents report (and as time ages them)."""
-    context = _list_context(request, conn, state, liveness)
     return render(request, "_agents_live.html", active="agents", title="", **context)
 
 

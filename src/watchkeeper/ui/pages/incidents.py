@@ -22,13 +22,14 @@ PAGE = 50
 
 def _list_context(
     request: Request,
-    conn: sa.Connection,
-    q: str | None,
-    agent: str | None,
-    fingerprint: str | None,
-    before_id: int | None,
+    conn: Annotated[sa.Connection, Depends(read_conn)],
+    q: str | None = None,
+    agent: str | None = None,
+    fingerprint: str | None = None,
+    before_id: Annotated[int | None, Query(ge=1)] = None,
 ) -> dict[str, Any]:
-    """What the list and its live partial show: groups and one page of incidents."""
+    """What the list and its live partial show: groups and one page of incidents (a
+    dependency of both)."""
     win = page_window(request)
     items, total = incidents.list_incidents(
         conn,
@@ -52,28 +53,15 @@ def _list_context(
     }
 
 
+ListContext = Annotated[dict[str, Any], Depends(_list_context)]
+
+
 @router.get("/incidents")
-def incident_list(
-    request: Request,
-    conn: Annotated[sa.Connection, Depends(read_conn)],
-    q: str | None = None,
-    agent: str | None = None,
-    fingerprint: str | None = None,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
-) -> Response:
-    context = _list_context(request, conn, q, agent, fingerprint, before_id)
+def incident_list(request: Request, context: ListContext) -> Response:
     return render(request, "incidents.html", active="incidents", title="Incidents", **context)
 
 
 @router.get("/partials/incidents")
-def incident_list_part(
-    request: Request,
-    conn: Annotated[sa.Connection, Depends(read_conn)],
-    q: str | None = None,
-    agent: str | None = None,
-    fingerprint: str | None = None,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
-) -> Response:
+def incident_list_part(request: Request, context: ListContext) -> Response:
     """The groups and the list alone, re-fetched by the page as incidents arrive."""
-    context = _list_context(request, conn, q, agent, fingerprint, before_id)
     return render(request, "_incidents_live.html", active="incidents", title="", **context)

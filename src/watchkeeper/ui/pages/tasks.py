@@ -51,14 +51,15 @@ def waterfall(
 
 def _list_context(
     request: Request,
-    conn: sa.Connection,
-    status: str | None,
-    agent: str | None,
-    producer: str | None,
-    q: str | None,
-    cursor: str | None,
+    conn: Annotated[sa.Connection, Depends(read_conn)],
+    status: str | None = None,
+    agent: str | None = None,
+    producer: str | None = None,
+    q: str | None = None,
+    cursor: str | None = None,
 ) -> dict[str, Any]:
-    """What the list and its live partial show: one page of tasks with the URL's filters."""
+    """What the list and its live partial show: one page of tasks with the URL's filters (a
+    dependency of both)."""
     win = page_window(request)
     statuses = [s.strip() for s in (status or "").split(",") if s.strip()]
     f = tasks.TaskFilter(
@@ -88,32 +89,17 @@ def _list_context(
     }
 
 
+ListContext = Annotated[dict[str, Any], Depends(_list_context)]
+
+
 @router.get("/tasks")
-def task_list(
-    request: Request,
-    conn: Annotated[sa.Connection, Depends(read_conn)],
-    status: str | None = None,
-    agent: str | None = None,
-    producer: str | None = None,
-    q: str | None = None,
-    cursor: str | None = None,
-) -> Response:
-    context = _list_context(request, conn, status, agent, producer, q, cursor)
+def task_list(request: Request, context: ListContext) -> Response:
     return render(request, "tasks.html", active="tasks", title="Tasks", **context)
 
 
 @router.get("/partials/tasks")
-def task_list_part(
-    request: Request,
-    conn: Annotated[sa.Connection, Depends(read_conn)],
-    status: str | None = None,
-    agent: str | None = None,
-    producer: str | None = None,
-    q: str | None = None,
-    cursor: str | None = None,
-) -> Response:
+def task_list_part(request: Request, context: ListContext) -> Response:
     """The table alone, re-fetched by the list as tasks change."""
-    context = _list_context(request, conn, status, agent, producer, q, cursor)
     return render(request, "_tasks_live.html", active="tasks", title="", **context)
 
 
