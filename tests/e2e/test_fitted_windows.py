@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.e2e.test_dashboard import READY, chart
+from tests.fleet import task
 
 pytestmark = pytest.mark.browser
 
@@ -148,3 +149,22 @@ def test_the_from_field_shows_its_whole_value(server, page):
         }"""
     )
     assert width >= needed
+
+
+def test_a_fitted_axis_grows_with_live_events(fresh_server, page):
+    # HISTORY alone: its latest task change is task 3's at 10:00:14 on 2024-05-01.
+    open_plain(page, f"{fresh_server.url}/waterfall")
+    page.wait_for_selector("#live-status[data-state=on]")
+    page.evaluate("window.notReloaded = true")
+    assert chart(page, "#waterfall-chart")["lanes"] == 3
+    assert x_range(page, "#waterfall-chart")[1] < ms("2024-05-01T10:01:00Z")  # a minute at least
+    item = task(4242, "2024-05-01 10:05:00.000", "created", producer=9)
+    httpx.post(f"{fresh_server.url}/api/v1/events", json=item).raise_for_status()
+    page.wait_for_function(
+        "document.querySelector('#waterfall-chart').dataset.lanes === '4'", timeout=10_000
+    )
+    assert chart(page, "#waterfall-chart")["rows"][0] == "task 4242"
+    lo, hi = x_range(page, "#waterfall-chart")
+    assert lo < ms("2024-05-01T10:00:01Z") and ms("2024-05-01T10:05:00Z") < hi
+    assert hi < ms("2024-05-01T10:06:00Z")
+    assert page.evaluate("window.notReloaded") is True
