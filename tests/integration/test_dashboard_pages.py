@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from urllib.parse import urlencode
 
 import pytest
 
 from tests.fleet import HISTORY, WINDOW, incident
+from watchkeeper.events.timefmt import parse_time
 
 W = urlencode(WINDOW)
 
@@ -31,6 +33,9 @@ def fed(client):
         ("/agents/778", ["Agent 778", 'href="/tasks/2"', "something went wrong"]),
         (f"/incidents?{W}", ["1 incident<", "something went wrong"]),
         ("/partials/overview-stats", ['data-stat="agents">2<']),
+        (f"/partials/tasks?{W}&agent=778", ['id="task-list" data-live', "1 task<", 'data-row="2"']),
+        ("/partials/agents?state=recover", ['id="agent-list"', "1 agent<", 'data-row="778"']),
+        (f"/partials/incidents?{W}", ['id="incident-groups" data-live', "1 incident<"]),
         ("/login", ['name="token"']),
     ],
 )
@@ -70,6 +75,8 @@ def test_every_nav_entry_is_a_page(fed):
         (f"/incidents?{W}&until=2024-01-01", 422, "since is after until"),
         ("/processed?sort=speed", 422, "invalid sort"),
         ("/tasks?cursor=!!", 422, "invalid cursor"),
+        ("/partials/tasks?cursor=!!", 422, "invalid cursor"),
+        (f"/partials/incidents?{W}&until=2024-01-01", 422, "since is after until"),
     ],
 )
 def test_bad_requests_are_error_pages(fed, path, status, text):
@@ -77,6 +84,43 @@ def test_bad_requests_are_error_pages(fed, path, status, text):
     assert response.status_code == status
     assert response.headers["content-type"].startswith("text/html")
     assert text in response.text
+
+
+def test_live_parts_link_to_their_page_not_to_themselves(fed):
+    for path in (f"/partials/incidents?{W}&q=wrong", "/partials/tasks?since=-100000d"):
+        text = fed.get(path).text
+        assert "/partials" not in text
+    text = fed.get(f"/partials/incidents?{W}&q=wrong").text
+    assert 'href="/incidents?since=' in text and "q=wrong" in text
+
+
+def config(text: str) -> dict:
+    """The JSON the pages hand to wk.js."""
+    start = text.index('<script id="wk-config" type="application/json">')
+    body = text[text.index(">", start) + 1 : text.index("</script>", start)]
+    return json.loads(body)
+
+
+@pytest.mark.parametrize("path", ["/waterfall", "/aborted", "/processed", "/components"])
+def test_chart_pages_without_a_window_fit_the_latest_activity(fed, path):
+    window = config(fed.get(path).text)["window"]
+    # The latest activity of HISTORY: task 3 submitted at 10:00:14, agent 778's last state
+    # at 10:00:12.1; the window looks an hour back from it.
+    latest = {"/components": "2024-05-01T10:00:12.100Z"}.get(path, "2024-05-01T10:00:14Z")
+    assert window["latest"] == pytest.approx(parse_time(latest))
+    assert window["start"] == pytest.approx(window["latest"] - 3600)
+    assert window["since"] == "" and window["live"] is True
+    # An explicit window is kept as it is, and so is any window of a page that does not fit.
+    window = config(fed.get(f"{path}?since=-6h").text)["window"]
+    assert window["latest"] is None and window["since"] == "-6h"
+    window = config(fed.get("/tasks").text)["window"]
+    assert window["latest"] is None and window["since"] == "-1h"
+
+
+def test_an_empty_server_fits_the_last_hour(client):
+    window = config(client.get("/waterfall").text)["window"]
+    assert window["latest"] == pytest.approx(window["end"]) and window["since"] == ""
+    assert window["end"] - window["start"] == pytest.approx(3600)
 
 
 def test_reported_text_is_escaped(client):

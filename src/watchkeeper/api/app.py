@@ -91,6 +91,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="watchkeeper",
         version=__version__,
         description="A self-hosted monitor for distributed work.",
+        # The dashboard serves /docs and /redoc from local assets (watchkeeper.ui.apidocs).
+        docs_url=None,
+        redoc_url=None,
         lifespan=lifespan,
     )
     app.state.settings = settings

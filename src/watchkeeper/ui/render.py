@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pathlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,13 +27,15 @@ from watchkeeper.api.errors import ApiError
 from watchkeeper.api.params import window
 from watchkeeper.events.timefmt import iso, parse_time
 from watchkeeper.ui import palette
-from watchkeeper.ui.assets import plotly_url, static_url
+from watchkeeper.ui.assets import plotly_url, static_url, vendor_url
 
 TEMPLATES = pathlib.Path(__file__).with_name("templates")
 
 #: The presets of the shared time control, as ``since`` values.
 PRESETS = (("15m", "-15m"), ("1h", "-1h"), ("6h", "-6h"), ("24h", "-24h"))
 DEFAULT_SINCE = "-1h"
+#: How far before its latest activity a fitted window looks for data (seconds).
+FIT_LOOKBACK = 3600.0
 
 
 class PageError(Exception):
@@ -46,12 +49,26 @@ class PageError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    """The time window of a page, as written in the URL and as epoch seconds."""
+    """The time window of a page, as written in the URL and as epoch seconds.
+
+    A chart page opened without a window in its URL *fits* it to the data (``fit``): it asks
+    for :data:`FIT_LOOKBACK` before the latest activity up to now, and draws the span its data
+    covers, padded (``wk.js``). An explicit window (a preset, a custom range, a zoom) is drawn
+    as it is.
+    """
 
     since: str
     until: str | None
     start: float
     end: float
+    #: When fitted: the latest activity the window looked back from (else ``None``).
+    latest: float | None = None
+    #: Whether the page can fit its window (and so offers the "fit" choice).
+    fits: bool = False
+
+    @property
+    def fit(self) -> bool:
+        return self.latest is not None
 
     @property
     def live(self) -> bool:
@@ -65,15 +82,23 @@ class Window:
         return out
 
 
-def page_window(request: Request) -> Window:
-    since = request.query_params.get("since") or DEFAULT_SINCE
+def page_window(request: Request, latest: Callable[[], float | None] | None = None) -> Window:
+    """The page's window from ``?since=&until=``. Without either, a page that can tell the time
+    of the latest activity it shows (``latest``; ``None`` when there is none yet) gets a window
+    fitted to its data; any other page gets the last :data:`DEFAULT_SINCE`."""
+    since = request.query_params.get("since") or None
     until = request.query_params.get("until") or None
+    if since is None and until is None and latest is not None:
+        now = time.time()
+        last = latest()
+        anchor = now if last is None else min(last, now)
+        return Window("", None, anchor - FIT_LOOKBACK, now, latest=anchor, fits=True)
     try:
-        start, end = window(since, until)
+        start, end = window(since or DEFAULT_SINCE, until)
     except ApiError as exc:
         reason = exc.details[0]["reason"] if exc.details else exc.message
         raise PageError(422, f"{exc.message}: {reason}") from None
-    return Window(since, until, start, end)
+    return Window(since or DEFAULT_SINCE, until, start, end, fits=latest is not None)
 
 
 def url_with(request: Request, path: str | None = None, **changes: Any) -> str:
@@ -158,6 +183,7 @@ templates = Jinja2Templates(directory=str(TEMPLATES))
 templates.env.globals.update(
     static_url=static_url,
     plotly_url=plotly_url,
+    vendor_url=vendor_url,
     url_with=url_with,
     window_query=window_query,
     badge=badge,

@@ -475,3 +475,9 @@ def liveness_counts(
     for (last_seen,) in conn.execute(sa.select(components.c.last_seen)):
         counts[liveness(last_seen, now, stale_after, offline_after)] += 1
     return counts
+
+
+def latest_activity(conn: sa.Connection) -> float | None:
+    """When a component was last heard from (event time), ``None`` before the first: what the
+    state timeline fits its default window to."""
+    return conn.execute(sa.select(sa.func.max(components.c.last_seen))).scalar_one()

@@ -459,3 +459,9 @@ def aborted_tasks(
         }
         for r in rows
     ]
+
+
+def latest_activity(conn: sa.Connection) -> float | None:
+    """When a task last changed (event time), ``None`` before the first: what a chart of tasks
+    fits its default window to."""
+    return conn.execute(sa.select(sa.func.max(tasks.c.updated_at))).scalar_one()

@@ -3,7 +3,7 @@ and the aborted tasks with the incident context agents sent (chart 2)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from fastapi import Depends, Request
@@ -25,36 +25,46 @@ RECENT = 20
 
 
 @router.get("/aborted")
-def aborted(request: Request, agent: str | None = None) -> Response:
+def aborted(
+    request: Request,
+    conn: Annotated[sa.Connection, Depends(read_conn)],
+    agent: str | None = None,
+) -> Response:
     return render(
         request,
         "aborted.html",
         active="aborted",
         title="Aborted tasks",
-        window=page_window(request),
+        window=page_window(request, lambda: tasks.latest_activity(conn)),
         agent=agent or "",
     )
 
 
-@router.get("/agents")
-def agent_list(
+def _list_context(
     request: Request,
     conn: Annotated[sa.Connection, Depends(read_conn)],
     state: str | None = None,
     liveness: Literal["online", "stale", "offline"] | None = None,
-) -> Response:
+) -> dict[str, Any]:
+    """What the list and its live partial show (a dependency of both)."""
     items = components.list_components(
         conn, type="agent", state=state or None, liveness_is=liveness, **limits(request)
     )
-    return render(
-        request,
-        "agents.html",
-        active="agents",
-        title="Agents",
-        agents=items,
-        state=state or "",
-        liveness=liveness or "",
-    )
+    return {"agents": items, "state": state or "", "liveness": liveness or ""}
+
+
+ListContext = Annotated[dict[str, Any], Depends(_list_context)]
+
+
+@router.get("/agents")
+def agent_list(request: Request, context: ListContext) -> Response:
+    return render(request, "agents.html", active="agents", title="Agents", **context)
+
+
+@router.get("/partials/agents")
+def agent_list_part(request: Request, context: ListContext) -> Response:
+    """The table alone, re-fetched by the list as agents report (and as time ages them)."""
+    return render(request, "_agents_live.html", active="agents", title="", **context)
 
 
 @router.get("/agents/{agent_id:path}")

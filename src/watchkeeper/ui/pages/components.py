@@ -36,7 +36,7 @@ def component_status(
         "components.html",
         active="components",
         title="Components",
-        window=page_window(request),
+        window=page_window(request, lambda: components.latest_activity(conn)),
         types=types,
         type=type or "",
         instances=shown,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import Depends, Query, Request
@@ -40,7 +40,7 @@ def waterfall(
         "waterfall.html",
         active="waterfall",
         title="Waterfall",
-        window=page_window(request),
+        window=page_window(request, lambda: tasks.latest_activity(conn)),
         agents=agents,
         producers=tasks.producers(conn),
         agent=agent or "",
@@ -49,8 +49,7 @@ def waterfall(
     )
 
 
-@router.get("/tasks")
-def task_list(
+def _list_context(
     request: Request,
     conn: Annotated[sa.Connection, Depends(read_conn)],
     status: str | None = None,
@@ -58,7 +57,9 @@ def task_list(
     producer: str | None = None,
     q: str | None = None,
     cursor: str | None = None,
-) -> Response:
+) -> dict[str, Any]:
+    """What the list and its live partial show: one page of tasks with the URL's filters (a
+    dependency of both)."""
     win = page_window(request)
     statuses = [s.strip() for s in (status or "").split(",") if s.strip()]
     f = tasks.TaskFilter(
@@ -74,22 +75,32 @@ def task_list(
     except ApiError as exc:
         raise PageError(422, exc.message) from None
     page, total, next_key = tasks.list_tasks(conn, f, limit=PAGE, after=after)
-    return render(
-        request,
-        "tasks.html",
-        active="tasks",
-        title="Tasks",
-        window=win,
-        tasks=page,
-        total=total,
-        next_cursor=encode_cursor(next_key) if next_key is not None else None,
-        filters={
+    return {
+        "window": win,
+        "tasks": page,
+        "total": total,
+        "next_cursor": encode_cursor(next_key) if next_key is not None else None,
+        "filters": {
             "status": status or "",
             "agent": agent or "",
             "producer": producer or "",
             "q": q or "",
         },
-    )
+    }
+
+
+ListContext = Annotated[dict[str, Any], Depends(_list_context)]
+
+
+@router.get("/tasks")
+def task_list(request: Request, context: ListContext) -> Response:
+    return render(request, "tasks.html", active="tasks", title="Tasks", **context)
+
+
+@router.get("/partials/tasks")
+def task_list_part(request: Request, context: ListContext) -> Response:
+    """The table alone, re-fetched by the list as tasks change."""
+    return render(request, "_tasks_live.html", active="tasks", title="", **context)
 
 
 @router.get("/tasks/{task_id:path}")

@@ -22,7 +22,8 @@
     return [...byPrint.entries()].sort((a, b) => b[1].length - a[1].length);
   }
 
-  function fill(rows) {
+  // ``query``: the window for the links to the incidents page, the one drawn.
+  function fill(rows, query) {
     for (const body of table.querySelectorAll("tbody")) body.remove();
     if (!rows.length) {
       table.append(h("tbody", {}, h("tr", {}, h("td", { colspan: 8, class: "muted" }, "No aborted task in this window."))));
@@ -33,7 +34,7 @@
       const title = print
         ? [WK.badge("state", sample.last_state), " ", sample.reason || "(no message)"]
         : ["No incident reported"];
-      const link = print ? h("a", { href: "/incidents?fingerprint=" + encodeURIComponent(print) + "&" + WK.query(["since", "until"]) }, "incidents →") : "";
+      const link = print ? h("a", { href: "/incidents?fingerprint=" + encodeURIComponent(print) + "&" + query }, "incidents →") : "";
       const body = h("tbody", { "data-fingerprint": print },
         h("tr", { class: "group-head" }, h("th", { colspan: 8 },
           h("span", { class: "count" }, items.length + " task" + (items.length === 1 ? "" : "s")), " ", title, " ", link)));
@@ -53,16 +54,30 @@
     }
   }
 
+  // What a fitted axis spans: the aborts themselves, known to their bucket.
+  function times(data) {
+    return data.buckets.filter((b) => b.count > 0).flatMap((b) => [WK.ms(b.start), WK.ms(b.end)]);
+  }
+
   async function load() {
-    const params = WK.query(["since", "until", "agent"]);
+    const params = WK.windowParams(["since", "until", "agent"]);
     params.set("limit", "200");
     try {
-      const { data } = await WK.fetch("/api/v1/charts/aborted", params);
+      const range = WK.range();
+      let { data } = await WK.fetch("/api/v1/charts/aborted", params);
+      const drawn = WK.fit(times(data), range);
+      if (WK.fitted()) {
+        // Buckets over the fitted span, not over the whole lookback.
+        params.set("since", new Date(drawn[0]).toISOString());
+        params.set("until", new Date(drawn[1]).toISOString());
+        ({ data } = await WK.fetch("/api/v1/charts/aborted", params));
+      }
       const colour = WK.colour("status", "aborted");
       const step = data.interval * 1000;
       const shown = data.tasks.length;
       totalNote.textContent = data.total + " aborted" + (shown < data.total ? " · the latest " + shown + " below" : "");
-      fill(data.tasks);
+      fill(data.tasks, WK.fitted() ? new URLSearchParams({ since: params.get("since"), until: params.get("until") })
+        : WK.query(["since", "until"]));
       await WK.plot(el, [{
         type: "bar", name: "aborted", marker: { color: colour },
         x: data.buckets.map((b) => WK.plotTime(WK.ms(b.start) + step / 2)),
@@ -71,7 +86,7 @@
         customdata: data.buckets.map((b) => [WK.when(b.start), WK.when(b.end)]),
         hovertemplate: "%{y} aborted<br>%{customdata[0]} → %{customdata[1]}<extra></extra>",
       }], {
-        xaxis: { type: "date", range: WK.range().map(WK.plotTime) },
+        xaxis: { type: "date", range: drawn.map(WK.plotTime) },
         yaxis: WK.countAxis(Math.max(0, ...data.buckets.map((b) => b.count))),
         showlegend: false,
       }, { bars: data.buckets.length });

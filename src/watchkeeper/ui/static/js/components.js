@@ -34,17 +34,33 @@
     }, { bars: spans.length, lanes: order.length });
   }
 
+  // Spans narrower than about 4 pixels of ``range`` are merged on the server: finer detail
+  // would not show, and thousands of SVG bars would make the page slow.
+  function spans(params, range) {
+    params.set("resolution", ((range[1] - range[0]) / 1000 / Math.max(200, el.clientWidth / 4)).toFixed(3));
+    return WK.fetch("/api/v1/charts/component-status", params);
+  }
+
+  function times(data) {
+    const open = WK.openEnd();
+    return data.flatMap((s) => [WK.ms(s.start), s.end ? WK.ms(s.end) : open]);
+  }
+
   async function load() {
-    const params = WK.query(["since", "until", "type"]);
+    const params = WK.windowParams(["since", "until", "type"]);
     const range = WK.range();
     params.set("lanes", lanes);
-    // Spans narrower than about 4 pixels are merged on the server: finer detail would not
-    // show, and thousands of SVG bars would make the page slow.
-    params.set("resolution", ((range[1] - range[0]) / 1000 / Math.max(200, el.clientWidth / 4)).toFixed(3));
     if (offset) params.set("offset", offset);
     try {
-      const { data, total } = await WK.fetch("/api/v1/charts/component-status", params);
-      await draw(data, range);
+      let { data, total } = await spans(params, range);
+      let shown = WK.fit(times(data), range);
+      // Fitted to much less than the window asked for: ask again at the finer resolution
+      // the narrower axis can show.
+      if (shown[1] - shown[0] < (range[1] - range[0]) / 2) {
+        ({ data, total } = await spans(params, shown));
+        shown = WK.fit(times(data), range);
+      }
+      await draw(data, shown);
       WK.pager(pager, offset, lanes, total, "instances");
     } catch (error) {
       WK.failed(el, error);

@@ -1,7 +1,6 @@
-// Job groups: the list and a group's page follow Lamia's events as they arrive. The parts that
-// change are rendered by the server (like the overview's counters): the page fetches them again
-// from its ``data-live-src`` and swaps each ``[data-live]`` element for its fresh copy, then
-// redraws the progress history from the JSON that came with them.
+// Job groups: the list and a group's page follow Lamia's events as they arrive (WK.liveParts:
+// the server renders the parts that change), and a group's page then redraws its progress
+// history from the JSON that came with them.
 (function () {
   "use strict";
   const root = document.querySelector("[data-live-src]");
@@ -9,7 +8,6 @@
   const group = root.dataset.group || null;
   const chartEl = document.getElementById("history-chart");
   const KINDS = ["lamia.event", "lamia.task.created", "lamia.task.deleted"];
-  let refreshes = 0;
 
   function drawHistory() {
     const data = JSON.parse(document.getElementById("group-history").textContent);
@@ -43,27 +41,10 @@
     }, { bars: points, lanes: traces.length });
   }
 
-  async function refresh() {
-    const response = await fetch(root.dataset.liveSrc + location.search, { headers: { Accept: "text/html" } });
-    if (response.status === 404 && group) {
-      document.getElementById("group-gone").hidden = false;
-      return;
-    }
-    if (!response.ok) return;
-    const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
-    for (const part of fresh.querySelectorAll("[data-live]")) {
-      const old = document.getElementById(part.id);
-      if (old) old.replaceWith(document.adoptNode(part));
-    }
-    root.dataset.refreshed = String(++refreshes);
-    if (chartEl) drawHistory().catch((error) => WK.failed(chartEl, error));
-  }
-
-  const later = WK.throttle(function () {
-    refresh().catch(function () { /* the next event tries again */ });
-  }, 3000);
-  WK.live(KINDS, function (event) {
-    if (!group || (event.attrs && event.attrs.task === group)) later();
+  WK.liveParts(root, KINDS, {
+    accept: (event) => !group || (event.attrs && event.attrs.task === group),
+    missing: function () { document.getElementById("group-gone").hidden = false; },
+    after: function () { if (chartEl) drawHistory().catch((error) => WK.failed(chartEl, error)); },
   });
   if (chartEl) drawHistory().catch((error) => WK.failed(chartEl, error));
 })();

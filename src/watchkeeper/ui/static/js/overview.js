@@ -3,7 +3,6 @@
   "use strict";
   const h = WK.h;
   const feed = document.getElementById("event-feed");
-  const stats = document.getElementById("overview-stats");
   const KEEP = 100;
 
   function describe(e) {
@@ -36,16 +35,13 @@
   feed.replaceChildren(...initial.map((e) => item(e, false)));
   if (!initial.length) feed.append(h("li", { class: "muted empty" }, "No event yet."));
 
-  const refresh = WK.throttle(async function () {
-    const response = await fetch(stats.dataset.src);
-    if (response.ok) stats.innerHTML = await response.text(); // our own server-rendered HTML
-  }, 3000);
+  // The counters are rendered by the server and follow every event (see WK.liveParts).
+  WK.liveParts(document.querySelector("[data-live-src]"), null);
 
   WK.live(null, function (e) {
     const empty = feed.querySelector(".empty");
     if (empty) empty.remove();
     feed.prepend(item(e, true));
     while (feed.children.length > KEEP) feed.lastElementChild.remove();
-    refresh();
   });
 })();

@@ -22,7 +22,7 @@
   }
 
   async function load() {
-    const params = WK.query(["since", "until"]);
+    const params = WK.windowParams(["since", "until"]);
     params.set("sort", el.dataset.sort);
     params.set("limit", rows);
     if (offset) params.set("offset", offset);

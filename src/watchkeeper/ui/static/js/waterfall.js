@@ -42,13 +42,15 @@
   }
 
   async function load() {
-    const params = WK.query(["since", "until", "agent", "producer"]);
+    const params = WK.windowParams(["since", "until", "agent", "producer"]);
     params.set("rows", rows);
     if (offset) params.set("offset", offset);
     try {
       const range = WK.range();
       const { data, total } = await WK.fetch("/api/v1/charts/waterfall", params);
-      await draw(data, range);
+      const open = WK.openEnd();
+      const times = data.flatMap((s) => [WK.ms(s.start), s.end ? WK.ms(s.end) : open]);
+      await draw(data, WK.fit(times, range));
       WK.pager(pager, offset, rows, total, "tasks");
     } catch (error) {
       WK.failed(el, error);

@@ -58,10 +58,62 @@
     return iso.replace("T", " ").replace("Z", "");
   };
   WK.ms = function (iso) { return Date.parse(iso); };
+  // A chart page opened without a window in its URL fits its time axis to its data: it asks
+  // for the lookback the server chose before the latest activity (see render.py's Window),
+  // then draws the span the data covers. The latest activity moves on with the events that
+  // arrive live. Presets, a custom range and zooming are explicit windows, drawn as they are.
+  WK.fitted = function () { return Boolean(config.window && config.window.latest !== null); };
+  let latest = WK.fitted() ? config.window.latest * 1000 : null;
+  function saw(event) {
+    const ts = Date.parse(event.ts);
+    if (latest !== null && ts > latest) latest = ts;
+  }
+  // The URL's parameters ``names`` for an API request; when fitted, the window it looks in.
+  WK.windowParams = function (names) {
+    const params = WK.query(names);
+    if (WK.fitted()) {
+      params.set("since", new Date(config.window.start * 1000).toISOString());
+      params.set("until", new Date(latest).toISOString());
+    }
+    return params;
+  };
+  const FIT_MIN = 60 * 1000, FIT_PAD = 0.04;
+  // The range a chart draws: ``range`` (WK.range()) as it is, or when fitted, the span of the
+  // ``times`` (ms) its data starts, changes or ends at within it, at least a minute wide and
+  // padded on both sides. Times before the window are left out: a span that began long before
+  // it runs off the left edge rather than stretching the axis. With no time in the window the
+  // fitted range is the whole window.
+  WK.fit = function (times, range) {
+    if (!WK.fitted()) return range;
+    let lo = Infinity, hi = -Infinity;
+    for (const t of times) {
+      if (!Number.isFinite(t) || t < range[0]) continue;
+      lo = Math.min(lo, t);
+      hi = Math.max(hi, t);
+    }
+    if (lo === Infinity) [lo, hi] = range;
+    if (hi - lo < FIT_MIN) {
+      const mid = (lo + hi) / 2;
+      lo = mid - FIT_MIN / 2;
+      hi = mid + FIT_MIN / 2;
+    }
+    const pad = (hi - lo) * FIT_PAD;
+    const fitted = [lo - pad, hi + pad];
+    // The custom range shows what is drawn, so applying it keeps this view.
+    fitted.forEach(function (t, i) {
+      const field = document.querySelector(".custom-window input[name=" + ["since", "until"][i] + "]");
+      if (field) field.value = new Date(t).toISOString().slice(0, 19);
+    });
+    return fitted;
+  };
+  // How long an open span (no end yet) is known to have lasted: up to the latest activity when
+  // fitted, else up to now.
+  WK.openEnd = function () { return WK.fitted() ? latest : Date.now(); };
   // The page's window in epoch ms; a window that ends "now" follows the clock.
   WK.range = function () {
     const w = config.window;
     if (!w) return null;
+    if (WK.fitted()) return [w.start * 1000, latest];
     if (w.live) {
       const end = Date.now();
       return [end - (w.end - w.start) * 1000, end];
@@ -193,6 +245,7 @@
     source.onerror = function () { status.dataset.state = "retrying"; };
     source.onmessage = function (message) {
       const event = JSON.parse(message.data);
+      saw(event);
       for (const listener of listeners) {
         if (!listener.kinds || listener.kinds.includes(event.kind)) listener.callback(event);
       }
@@ -210,6 +263,51 @@
       }, wait);
     };
   };
+
+  // --- live parts ------------------------------------------------------------------------------
+  // Parts of a page rendered by the server and kept live: ``root`` names their partial route in
+  // ``data-live-src``. On events of ``kinds`` (throttled; ``accept`` may refuse an event) the
+  // page fetches that route with its own query string, so its filters and window hold, and swaps
+  // each ``[data-live]`` element for its fresh copy of the same id. Table rows keyed by
+  // ``data-row`` that are new or changed (by ``data-row-version`` when given, else their text)
+  // are marked ``fresh``. ``every`` (seconds) also refreshes on a timer, for what ages by itself.
+  function rowVersions(el) {
+    const out = new Map();
+    for (const row of el.querySelectorAll("[data-row]")) {
+      out.set(row.dataset.row, row.dataset.rowVersion !== undefined ? row.dataset.rowVersion : row.textContent);
+    }
+    return out;
+  }
+  WK.liveParts = function (root, kinds, options) {
+    const opts = options || {};
+    let refreshes = 0;
+    async function refresh() {
+      const response = await fetch(root.dataset.liveSrc + location.search, { headers: { Accept: "text/html" } });
+      if (response.status === 404 && opts.missing) { opts.missing(); return; }
+      if (!response.ok) return;
+      const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+      for (const part of fresh.querySelectorAll("[data-live]")) {
+        const old = document.getElementById(part.id);
+        if (!old) continue;
+        const before = rowVersions(old);
+        for (const [key, version] of rowVersions(part)) {
+          if (before.get(key) !== version) part.querySelector('[data-row="' + CSS.escape(key) + '"]').classList.add("fresh");
+        }
+        old.replaceWith(document.adoptNode(part));
+      }
+      root.dataset.refreshed = String(++refreshes);
+      if (opts.after) opts.after();
+    }
+    const later = WK.throttle(function () {
+      refresh().catch(function () { /* the next event tries again */ });
+    }, opts.wait || 3000);
+    WK.live(kinds, function (event) { if (!opts.accept || opts.accept(event)) later(); });
+    if (opts.every) setInterval(later, opts.every * 1000);
+  };
+  // Pages whose live parts need nothing else say so in their markup alone.
+  for (const root of document.querySelectorAll("[data-live-src][data-live-kinds]")) {
+    WK.liveParts(root, root.dataset.liveKinds.split(","), { every: Number(root.dataset.liveEvery) || 0 });
+  }
 
   // --- page chrome ------------------------------------------------------------------------------
   document.getElementById("theme-toggle").addEventListener("click", function () {
