@@ -1,7 +1,13 @@
 """Components: every agent, producer, lift... with its current state, state spans and pings.
 
 Fed by state switches (``component.state``, which seed-000 agent pings become), by incidents
-(which prove the agent alive) and by task results (tasks processed per agent).
+(which prove the agent alive), by task results (tasks processed per agent) and by the deletion
+of a Lamia task (whose jobs' results no longer count).
+
+A component that stops pinging is not in its last state for the whole silence: every silence
+between two pings of at least :data:`SILENCE_FLOOR` seconds is recorded, and the timeline
+draws those longer than ``offline_after`` (a setting, so it is applied when reading) as
+:data:`NO_SIGNAL`.
 """
 
 from __future__ import annotations
@@ -12,11 +18,18 @@ from typing import Any
 import sqlalchemy as sa
 
 from watchkeeper.events import Event
+from watchkeeper.events.lamia import TASK_DELETED, group_of
 from watchkeeper.events.timefmt import iso
 from watchkeeper.store import bulk
 from watchkeeper.store.tables import BigKey, Time, metadata
-from watchkeeper.views.base import dumps, loads
-from watchkeeper.views.tasks import ABORTED, FINISHED, TERMINAL
+from watchkeeper.views.base import chunks, dumps, loads
+from watchkeeper.views.tasks import ABORTED, FAILED, FINISHED, TERMINAL
+
+#: What the timeline draws where a component sent nothing for longer than ``offline_after``.
+NO_SIGNAL = "no signal"
+#: Silences shorter than this are not recorded (an ``offline_after`` below it draws only the
+#: silences at least this long). A constant, not a setting: a rebuild must record the same.
+SILENCE_FLOOR = 30.0
 
 components = sa.Table(
     "components",
@@ -33,6 +46,8 @@ components = sa.Table(
     sa.Column("tasks_finished", sa.Integer, nullable=False),
     sa.Column("tasks_aborted", sa.Integer, nullable=False),
     sa.Column("incidents", sa.Integer, nullable=False),
+    sa.Column("tasks_failed", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("last_ping", Time),
     sa.Index("ix_components_last_seen", "last_seen"),
 )
 
@@ -50,6 +65,28 @@ component_spans = sa.Table(
     sa.Index("ix_component_spans_lane_end", "type", "cid", "end", "start", "state"),
 )
 
+#: Silences between two pings of a component, at least :data:`SILENCE_FLOOR` long.
+component_silences = sa.Table(
+    "component_silences",
+    metadata,
+    sa.Column("type", sa.String(100), primary_key=True),
+    sa.Column("cid", sa.String(200), primary_key=True),
+    sa.Column("start", Time, primary_key=True),
+    sa.Column("end", Time, nullable=False),
+)
+
+#: An agent's results from the jobs of one Lamia task, so deleting the task takes them back.
+component_group_results = sa.Table(
+    "component_group_results",
+    metadata,
+    sa.Column("agent", sa.String(200), primary_key=True),
+    sa.Column("grp", sa.String(100), primary_key=True),
+    sa.Column("finished", sa.Integer, nullable=False),
+    sa.Column("failed", sa.Integer, nullable=False),
+    sa.Column("aborted", sa.Integer, nullable=False),
+    sa.Index("ix_component_group_results_grp", "grp"),
+)
+
 
 _COLUMNS = (
     "type",
@@ -64,7 +101,11 @@ _COLUMNS = (
     "tasks_finished",
     "tasks_aborted",
     "incidents",
+    "tasks_failed",
+    "last_ping",
 )
+#: Where the counters start in a row of :data:`_COLUMNS` (finished, aborted, incidents, failed).
+_COUNTS = 9
 _SPAN_COLUMNS = ("seq", "type", "cid", "state", "start", "end")
 #: How counts from task results and incidents fold into a stored component row.
 _COUNT_FOLD = {
@@ -73,18 +114,34 @@ _COUNT_FOLD = {
     "tasks_finished": bulk.add("tasks_finished"),
     "tasks_aborted": bulk.add("tasks_aborted"),
     "incidents": bulk.add("incidents"),
+    "tasks_failed": bulk.add("tasks_failed"),
 }
+_GROUP_COLUMNS = ("agent", "grp", "finished", "failed", "aborted")
+_GROUP_FOLD = {name: bulk.add(name) for name in ("finished", "failed", "aborted")}
 
 
 class ComponentsView:
     name = "components"
-    kinds = frozenset({"component.state", "incident", "task.status"})
-    tables = (components, component_spans)
+    kinds = frozenset({"component.state", "incident", "task.status", TASK_DELETED})
+    tables = (components, component_spans, component_silences, component_group_results)
 
     def apply(self, conn: sa.Connection, events: Sequence[Event]) -> None:
+        # Deletes of Lamia tasks are rare: fold the events between two of them, then delete.
+        segment: list[Event] = []
+        for event in events:
+            if event.kind == TASK_DELETED:
+                self._fold(conn, segment)
+                segment = []
+                _forget_group(conn, event.attrs["task"])
+            else:
+                segment.append(event)
+        self._fold(conn, segment)
+
+    def _fold(self, conn: sa.Connection, events: Sequence[Event]) -> None:
         keyed = [(key, event) for event in events for key in _component_keys(event)]
         if not keyed:
             return
+        _apply_group_results(conn, keyed)
         switching = {key for key, event in keyed if event.kind == "component.state"}
         self._apply_counts(conn, [(k, e) for k, e in keyed if k not in switching])
         if switching:
@@ -110,10 +167,12 @@ class ComponentsView:
                     0,
                     0,
                     0,
+                    0,
+                    None,
                 ]
             row[4] = min(row[4], event.ts)
             row[5] = max(row[5], event.ts)
-            _count(row, 9, event, key[0])
+            _count(row, _COUNTS, event, key[0])
         bulk.upsert(
             conn,
             components,
@@ -134,6 +193,7 @@ class ComponentsView:
         new_keys: set[tuple[str, str]] = set()
         spans: dict[int, dict[str, Any]] = {}
         closes: list[tuple[float, int]] = []
+        silences = _Silences(conn)
         for key, event in keyed:
             row = current.get(key)
             if row is None:
@@ -150,16 +210,21 @@ class ComponentsView:
                     "tasks_finished": 0,
                     "tasks_aborted": 0,
                     "incidents": 0,
+                    "tasks_failed": 0,
+                    "last_ping": None,
                 }
                 new_keys.add(key)
             row["last_seen"] = max(row["last_seen"], event.ts)
             row["first_seen"] = min(row["first_seen"], event.ts)
             if event.kind == "component.state":
+                silences.ping(row, event.ts)
                 self._switch(row, event, spans, closes)
             else:
-                counts = [row["tasks_finished"], row["tasks_aborted"], row["incidents"]]
+                names = ("tasks_finished", "tasks_aborted", "incidents", "tasks_failed")
+                counts = [row[name] for name in names]
                 _count(counts, 0, event, key[0])
-                row["tasks_finished"], row["tasks_aborted"], row["incidents"] = counts
+                row.update(zip(names, counts, strict=True))
+        silences.write()
         bulk.update(conn, component_spans, ("end",), ("seq",), closes)
         bulk.insert(
             conn,
@@ -239,7 +304,8 @@ class ComponentsView:
 
 
 def _count(row: list[Any], at: int, event: Event, ctype: str) -> None:
-    """Add one task result or incident to the counters starting at ``row[at]``.
+    """Add one task result or incident to the counters starting at ``row[at]`` (finished,
+    aborted, incidents, failed).
 
     Only an agent's own results count; a producer is just seen alive by its tasks.
     """
@@ -247,10 +313,121 @@ def _count(row: list[Any], at: int, event: Event, ctype: str) -> None:
         return
     if event.kind == "incident":
         row[at + 2] += 1
-    elif event.attrs["status"] in FINISHED:
-        row[at] += 1
-    elif event.attrs["status"] in ABORTED:
-        row[at + 1] += 1
+    else:
+        offset = _RESULT.get(event.attrs["status"])
+        if offset is not None:
+            row[at + offset] += 1
+
+
+#: Where a terminal status is counted, from the first counter.
+_RESULT = {
+    **dict.fromkeys(FINISHED, 0),
+    **dict.fromkeys(ABORTED, 1),
+    **dict.fromkeys(FAILED, 3),
+}
+#: The same, named as in :data:`component_group_results`.
+_GROUP_RESULT = {
+    **dict.fromkeys(FINISHED, "finished"),
+    **dict.fromkeys(ABORTED, "aborted"),
+    **dict.fromkeys(FAILED, "failed"),
+}
+
+
+def _apply_group_results(conn: sa.Connection, keyed: list[tuple[tuple[str, str], Event]]) -> None:
+    """Remember each agent's results from the jobs of each Lamia task (see :func:`_count`)."""
+    rows: dict[tuple[str, str], list[Any]] = {}
+    for (ctype, cid), event in keyed:
+        if ctype != "agent" or event.kind != "task.status":
+            continue
+        group = group_of(event.attrs["task"], event.attrs.get("producer"))
+        result = _GROUP_RESULT.get(event.attrs["status"])
+        if group is None or result is None:
+            continue
+        row = rows.setdefault((cid, group), [cid, group, 0, 0, 0])
+        row[2 + ("finished", "failed", "aborted").index(result)] += 1
+    if rows:
+        bulk.upsert(
+            conn,
+            component_group_results,
+            _GROUP_COLUMNS,
+            ("agent", "grp"),
+            _GROUP_FOLD,
+            [tuple(r) for r in rows.values()],
+        )
+
+
+def _forget_group(conn: sa.Connection, group: str) -> None:
+    """A Lamia task was deleted: its jobs' results leave their agents' counts, and an agent,
+    or the task as a producer, known only through those jobs leaves the components."""
+    c, g = components, component_group_results
+    rows = conn.execute(sa.select(g).where(g.c.grp == group)).all()
+    for row in rows:
+        conn.execute(
+            c.update()
+            .where(c.c.type == "agent", c.c.id == row.agent)
+            .values(
+                tasks_finished=c.c.tasks_finished - row.finished,
+                tasks_failed=c.c.tasks_failed - row.failed,
+                tasks_aborted=c.c.tasks_aborted - row.aborted,
+            )
+        )
+    conn.execute(g.delete().where(g.c.grp == group))
+    empty = sa.and_(
+        c.c.state.is_(None),
+        c.c.incidents == 0,
+        c.c.tasks_finished == 0,
+        c.c.tasks_failed == 0,
+        c.c.tasks_aborted == 0,
+    )
+    agents = [row.agent for row in rows]
+    for part in chunks(agents):
+        conn.execute(c.delete().where(c.c.type == "agent", c.c.id.in_(part), empty))
+    conn.execute(c.delete().where(c.c.type == "producer", c.c.id == group, c.c.state.is_(None)))
+
+
+class _Silences:
+    """Records the silences between a component's pings while a batch is folded.
+
+    A ping later than the last one closes a silence; a late ping (older than the last one)
+    that falls inside a recorded silence splits it, so the log replays into the same
+    silences whatever order its pings arrived in.
+    """
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+        self.new: dict[tuple[str, str], list[list[float]]] = {}
+
+    def ping(self, row: dict[str, Any], ts: float) -> None:
+        last = row["last_ping"]
+        key = (row["type"], row["id"])
+        if last is None or ts > last:
+            if last is not None and ts - last >= SILENCE_FLOOR:
+                self.new.setdefault(key, []).append([last, ts])
+            row["last_ping"] = ts
+        elif ts < last:
+            self._split(key, ts)
+
+    def _split(self, key: tuple[str, str], ts: float) -> None:
+        pending = self.new.setdefault(key, [])
+        inside = next((gap for gap in pending if gap[0] < ts < gap[1]), None)
+        if inside is not None:
+            pending.remove(inside)
+        else:
+            s = component_silences
+            lane = (s.c.type == key[0], s.c.cid == key[1])
+            found = self.conn.execute(
+                sa.select(s.c.start, s.c.end).where(*lane, s.c.start < ts, s.c.end > ts)
+            ).first()
+            if found is None:
+                return
+            self.conn.execute(s.delete().where(*lane, s.c.start == found.start))
+            inside = [found.start, found.end]
+        parts = ([inside[0], ts], [ts, inside[1]])
+        pending.extend(part for part in parts if part[1] - part[0] >= SILENCE_FLOOR)
+
+    def write(self) -> None:
+        rows = [(t, c, start, end) for (t, c), gaps in self.new.items() for start, end in gaps]
+        bulk.insert(self.conn, component_silences, ("type", "cid", "start", "end"), rows)
 
 
 def _component_keys(event: Event) -> list[tuple[str, str]]:
@@ -294,8 +471,9 @@ def _summary(row: Any, now: float, stale_after: float, offline_after: float) -> 
         "message": row.message,
         "location": row.loc,
         "pings": loads(row.pings) or {},
-        "tasks_processed": row.tasks_finished + row.tasks_aborted,
+        "tasks_processed": row.tasks_finished + row.tasks_failed + row.tasks_aborted,
         "tasks_finished": row.tasks_finished,
+        "tasks_failed": row.tasks_failed,
         "tasks_aborted": row.tasks_aborted,
         "incidents": row.incidents,
     }
@@ -345,10 +523,81 @@ def get_component(
         .order_by(s.c.start.desc())
         .limit(history_limit)
     ).all()
+    spans = [tuple(sp) for sp in reversed(spans)]
+    if spans:
+        gaps = silences(conn, ctype, cid, row.last_ping, spans[0][1], now, now, offline_after)
+        spans = cut(spans, gaps)
     out = _summary(row, now, stale_after, offline_after)
+    # The page is a picture taken now: a silence still going on lasts until now.
     out["history"] = [
-        {"state": sp.state, "start": iso(sp.start), "end": iso(sp.end)} for sp in reversed(spans)
+        {
+            "state": state,
+            "start": iso(start),
+            "end": iso(now if end is None and state == NO_SIGNAL else end),
+        }
+        for state, start, end in spans
     ]
+    return out
+
+
+def silences(
+    conn: sa.Connection,
+    ctype: str,
+    cid: str,
+    last_ping: float | None,
+    since: float,
+    until: float,
+    now: float,
+    offline_after: float,
+) -> list[tuple[float, float | None]]:
+    """The silences of one component longer than ``offline_after`` overlapping
+    ``[since, until]``, oldest first; one still going on at ``now`` has no end."""
+    s = component_silences
+    query = (
+        sa.select(s.c.start, s.c.end)
+        .where(s.c.type == ctype, s.c.cid == cid, s.c.end >= since, s.c.start <= until)
+        .where(s.c.end - s.c.start > offline_after)
+        .order_by(s.c.start)
+    )
+    gaps: list[tuple[float, float | None]] = [(r.start, r.end) for r in conn.execute(query)]
+    if last_ping is not None and now - last_ping > offline_after and last_ping <= until:
+        gaps.append((last_ping, None))
+    return gaps
+
+
+def cut(
+    spans: Sequence[tuple[str, float, float | None]], gaps: Sequence[tuple[float, float | None]]
+) -> list[tuple[str, float, float | None]]:
+    """State spans with the silences ``gaps`` cut out of them and drawn as :data:`NO_SIGNAL`.
+
+    Both are sorted by start; an end of ``None`` is open (up to now), and gaps never overlap.
+    Silence starts at a ping, so a span a silence starts with is kept as an instant.
+    """
+    if not gaps:
+        return list(spans)
+    inf = float("inf")
+    out: list[tuple[str, float, float | None]] = []
+    for state, start, end in spans:
+        stop = inf if end is None else end
+        at = start
+        before = len(out)
+        for gap_start, gap_end in gaps:
+            gap_stop = inf if gap_end is None else gap_end
+            if gap_stop <= at or gap_start >= stop:
+                continue
+            if gap_start > at:
+                out.append((state, at, gap_start))
+            at = gap_stop
+            if at >= stop:
+                break
+        if at < stop:
+            out.append((state, at, end))
+        elif len(out) == before:
+            # A state reported by the last ping before a silence: kept as an instant, so the
+            # timeline still tells what the component said before it went quiet.
+            out.append((state, start, start))
+    out.extend((NO_SIGNAL, start, end) for start, end in gaps)
+    out.sort(key=lambda span: span[1])
     return out
 
 
@@ -362,27 +611,31 @@ def component_status(
     offset: int = 0,
     resolution: float = 0.0,
     limit: int = 10_000,
+    now: float | None = None,
+    offline_after: float | None = None,
 ) -> list[dict[str, Any]]:
     """State spans ``{component, type, state, start, end}`` overlapping ``[since, until]``.
 
     Lanes are component instances ordered by type and id, ``lanes`` at a time from ``offset``
-    (:func:`lanes_total` counts them). With a ``resolution`` in seconds, runs of spans shorter
+    (:func:`lanes_total` counts them). With ``offline_after``, a silence of an instance longer
+    than that is a span of state :data:`NO_SIGNAL` (open while it lasts at ``now``), cut out
+    of the state it was in. With a ``resolution`` in seconds, runs of spans shorter
     than it are merged into one span of the state that held longest in the run, with
     ``merged`` = how many spans it stands for: a day of 30-second pings then draws as a few
     hundred bars, not thousands. At most ``limit`` spans are returned.
     """
     c = components
     page = (
-        sa.select(c.c.type, c.c.id)
+        sa.select(c.c.type, c.c.id, c.c.last_ping)
         .where(*_lane_filter(until, type))
         .order_by(c.c.type, c.c.id)
         .limit(lanes)
         .offset(offset)
     )
-    keys = [(row.type, row.id) for row in conn.execute(page)]
+    keys = {(row.type, row.id): row.last_ping for row in conn.execute(page)}
     s = component_spans
     out: list[dict[str, Any]] = []
-    for ctype, cid in keys:
+    for (ctype, cid), last_ping in keys.items():
         lane = (s.c.type == ctype, s.c.cid == cid, s.c.start <= until)
         # Two halves rather than ``end IS NULL OR end >= since``, so that each is a range of
         # the (type, cid, end, ...) index: a recent window reads only its own spans.
@@ -392,6 +645,10 @@ def component_status(
         ).subquery()
         query = sa.select(both.c.state, both.c.start, both.c.end).order_by(both.c.start, both.c.seq)
         spans = [tuple(r) for r in conn.execute(query)]
+        if offline_after is not None and spans:
+            at = until if now is None else now
+            gaps = silences(conn, ctype, cid, last_ping, since, until, at, offline_after)
+            spans = [sp for sp in cut(spans, gaps) if sp[2] is None or sp[2] >= since]
         for state, start, end, merged in coalesce(spans, resolution, until):
             row = {
                 "component": cid,

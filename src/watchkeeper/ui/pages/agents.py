@@ -25,14 +25,19 @@ RECENT = 20
 
 
 @router.get("/aborted")
-def aborted(request: Request, agent: str | None = None) -> Response:
+def aborted(
+    request: Request,
+    agent: str | None = None,
+    status: Literal["aborted", "failed"] = "aborted",
+) -> Response:
     return render(
         request,
         "aborted.html",
         active="aborted",
-        title="Aborted tasks",
+        title=f"{status.capitalize()} tasks",
         window=page_window(request),
         agent=agent or "",
+        status=status,
     )
 
 
