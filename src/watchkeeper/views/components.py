@@ -525,8 +525,9 @@ def get_component(
     ).all()
     spans = [tuple(sp) for sp in reversed(spans)]
     if spans:
-        gaps = silences(conn, ctype, cid, row.last_ping, spans[0][1], now, now, offline_after)
-        spans = cut(spans, gaps)
+        key = (ctype, cid)
+        gaps = silences(conn, {key: row.last_ping}, spans[0][1], now, now, offline_after)
+        spans = cut(spans, gaps[key])
     out = _summary(row, now, stale_after, offline_after)
     # The page is a picture taken now: a silence still going on lasts until now.
     out["history"] = [
@@ -542,27 +543,29 @@ def get_component(
 
 def silences(
     conn: sa.Connection,
-    ctype: str,
-    cid: str,
-    last_ping: float | None,
+    lanes: dict[tuple[str, str], float | None],
     since: float,
     until: float,
     now: float,
     offline_after: float,
-) -> list[tuple[float, float | None]]:
-    """The silences of one component longer than ``offline_after`` overlapping
-    ``[since, until]``, oldest first; one still going on at ``now`` has no end."""
+) -> dict[tuple[str, str], list[tuple[float, float | None]]]:
+    """For components ``{(type, id): last_ping}``: their silences longer than ``offline_after``
+    overlapping ``[since, until]``, oldest first; one still going on at ``now`` has no end."""
     s = component_silences
-    query = (
-        sa.select(s.c.start, s.c.end)
-        .where(s.c.type == ctype, s.c.cid == cid, s.c.end >= since, s.c.start <= until)
-        .where(s.c.end - s.c.start > offline_after)
-        .order_by(s.c.start)
-    )
-    gaps: list[tuple[float, float | None]] = [(r.start, r.end) for r in conn.execute(query)]
-    if last_ping is not None and now - last_ping > offline_after and last_ping <= until:
-        gaps.append((last_ping, None))
-    return gaps
+    out: dict[tuple[str, str], list[tuple[float, float | None]]] = {key: [] for key in lanes}
+    for part in chunks(sorted(lanes)):
+        query = (
+            sa.select(s.c.type, s.c.cid, s.c.start, s.c.end)
+            .where(sa.tuple_(s.c.type, s.c.cid).in_(part), s.c.end >= since, s.c.start <= until)
+            .where(s.c.end - s.c.start > offline_after)
+            .order_by(s.c.type, s.c.cid, s.c.start)
+        )
+        for row in conn.execute(query):
+            out[(row.type, row.cid)].append((row.start, row.end))
+    for key, last_ping in lanes.items():
+        if last_ping is not None and now - last_ping > offline_after and last_ping <= until:
+            out[key].append((last_ping, None))
+    return out
 
 
 def cut(
@@ -633,9 +636,13 @@ def component_status(
         .offset(offset)
     )
     keys = {(row.type, row.id): row.last_ping for row in conn.execute(page)}
+    gaps: dict[tuple[str, str], list[tuple[float, float | None]]] = {}
+    if offline_after is not None and keys:
+        at = until if now is None else now
+        gaps = silences(conn, keys, since, until, at, offline_after)
     s = component_spans
     out: list[dict[str, Any]] = []
-    for (ctype, cid), last_ping in keys.items():
+    for ctype, cid in keys:
         lane = (s.c.type == ctype, s.c.cid == cid, s.c.start <= until)
         # Two halves rather than ``end IS NULL OR end >= since``, so that each is a range of
         # the (type, cid, end, ...) index: a recent window reads only its own spans.
@@ -645,10 +652,8 @@ def component_status(
         ).subquery()
         query = sa.select(both.c.state, both.c.start, both.c.end).order_by(both.c.start, both.c.seq)
         spans = [tuple(r) for r in conn.execute(query)]
-        if offline_after is not None and spans:
-            at = until if now is None else now
-            gaps = silences(conn, ctype, cid, last_ping, since, until, at, offline_after)
-            spans = [sp for sp in cut(spans, gaps) if sp[2] is None or sp[2] >= since]
+        if gaps.get((ctype, cid)):
+            spans = [sp for sp in cut(spans, gaps[(ctype, cid)]) if sp[2] is None or sp[2] >= since]
         for state, start, end, merged in coalesce(spans, resolution, until):
             row = {
                 "component": cid,
