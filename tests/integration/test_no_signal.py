@@ -18,7 +18,7 @@ from watchkeeper.events.timefmt import iso, parse_time
 from watchkeeper.store import db
 from watchkeeper.store.rebuild import rebuild
 from watchkeeper.views import ALL_VIEWS
-from watchkeeper.views.components import component_silences
+from watchkeeper.views.silences import component_silences
 
 
 class Clock:

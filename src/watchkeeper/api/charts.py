@@ -17,7 +17,7 @@ from watchkeeper.api.auth import require
 from watchkeeper.api.deps import read_conn
 from watchkeeper.api.params import window
 from watchkeeper.events.timefmt import iso
-from watchkeeper.views import components, incidents, tasks
+from watchkeeper.views import incidents, tasks, timeline
 
 router = APIRouter(prefix="/api/v1/charts", tags=["charts"], dependencies=[require("read")])
 
@@ -154,8 +154,8 @@ def component_status(
     """Spans of one page of instances; ``X-Total-Count`` = instances with a lane in all. A
     silence longer than ``offline_after`` is a span of state ``no signal``."""
     start, end = window(since, until)
-    response.headers[TOTAL] = str(components.lanes_total(conn, end, type=type))
-    return components.component_status(
+    response.headers[TOTAL] = str(timeline.lanes_total(conn, end, type=type))
+    return timeline.component_status(
         conn,
         start,
         end,
