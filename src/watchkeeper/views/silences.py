@@ -23,7 +23,8 @@ from watchkeeper.views.base import chunks
 NO_SIGNAL = "no signal"
 #: Silences shorter than this are not recorded (an ``offline_after`` below it draws only the
 #: silences at least this long). A constant, not a setting: a rebuild must record the same.
-SILENCE_FLOOR = 30.0
+#: A minute keeps heartbeats of up to a minute (the usual) from adding a row per ping.
+SILENCE_FLOOR = 60.0
 
 component_silences = sa.Table(
     "component_silences",
