@@ -23,10 +23,10 @@
     return [...byPrint.entries()].sort((a, b) => b[1].length - a[1].length);
   }
 
-  function fill(rows) {
+  function fill(rows, status) {
     for (const body of table.querySelectorAll("tbody")) body.remove();
     if (!rows.length) {
-      table.append(h("tbody", {}, h("tr", {}, h("td", { colspan: 9, class: "muted" }, "No " + status() + " task in this window."))));
+      table.append(h("tbody", {}, h("tr", {}, h("td", { colspan: 9, class: "muted" }, "No " + status + " task in this window."))));
       return;
     }
     for (const [print, items] of groups(rows)) {
@@ -55,10 +55,6 @@
     }
   }
 
-  function status() {
-    return new URLSearchParams(location.search).get("status") === "failed" ? "failed" : "aborted";
-  }
-
   async function load() {
     const params = WK.query(["since", "until", "agent", "status"]);
     params.set("limit", "200");
@@ -68,7 +64,7 @@
       const step = data.interval * 1000;
       const shown = data.tasks.length;
       totalNote.textContent = data.total + " " + data.status + (shown < data.total ? " · the latest " + shown + " below" : "");
-      fill(data.tasks);
+      fill(data.tasks, data.status);
       await WK.plot(el, [{
         type: "bar", name: data.status, marker: { color: colour },
         x: data.buckets.map((b) => WK.plotTime(WK.ms(b.start) + step / 2)),
