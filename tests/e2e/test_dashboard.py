@@ -3,7 +3,8 @@
 Chart counts come from ``tests.fleet.HISTORY`` inside ``WINDOW``: tasks 1 (created, submitted,
 finished), 2 (created, submitted, aborted) and 3 (created, submitted, still running) make 8
 status spans on 3 rows; agents 777 (idle, await_path, moving, idle) and 778 (idle, await_path,
-recover) make 7 state spans on 2 lanes.
+recover) make 7 state spans on 2 lanes, and 2 "no signal" spans after their last pings (the
+last state becomes an instant).
 """
 
 from __future__ import annotations
@@ -131,28 +132,32 @@ def test_aborted_chart_and_its_incident_context(server, page):
     head = groups.locator("tr.group-head").inner_text()
     assert head.startswith("1 task") and "something went wrong" in head
     cells = groups.locator("tr").nth(1).locator("td").all_inner_texts()
-    assert cells[1:7] == [
+    assert cells[1:8] == [
         "2",
         "778",
         "something went wrong (e.g. network problem)",
+        "named the task",
         "await_path",
         "location-code → target-location-code",
         "1 (2 left)",
     ]
-    assert cells[7].split() == ["await_path", "5", "idle", "0", "recover", "0"]
+    assert cells[8].split() == ["await_path", "5", "idle", "0", "recover", "0"]
 
 
 def test_processed_per_agent_is_sortable(server, page):
     open_page(page, f"{server.url}/processed?{W}")
     drawn = chart(page, "#processed-chart")
-    assert (drawn["lanes"], drawn["bars"]) == (2, 4)
+    assert (drawn["lanes"], drawn["bars"]) == (2, 6)  # finished, failed, aborted per agent
     rows = page.locator("#processed-table tbody tr").all_inner_texts()
-    assert [r.split("\t")[:4] for r in rows] == [["777", "1", "0", "1"], ["778", "0", "1", "1"]]
+    assert [r.split("\t")[:5] for r in rows] == [
+        ["777", "1", "0", "0", "1"],
+        ["778", "0", "0", "1", "1"],
+    ]
     page.click("#processed-table th >> text=Aborted")
     page.wait_for_url("**sort=-aborted**")
     page.wait_for_function(READY)
     first = page.locator("#processed-table tbody tr").first.inner_text()
-    assert first.split("\t")[:3] == ["778", "0", "1"]
+    assert first.split("\t")[:4] == ["778", "0", "0", "1"]
     assert chart(page, "#processed-chart")["rows"] == ["agent 778", "agent 777"]
 
 
@@ -161,7 +166,9 @@ def test_component_timeline_has_a_lane_per_instance(server, page):
     span = urlencode({"since": "2024-05-01T10:00:00Z", "until": "2024-05-01T10:00:20Z"})
     open_page(page, f"{server.url}/components?{span}")
     drawn = chart(page, "#components-chart")
-    assert (drawn["bars"], drawn["svg_bars"], drawn["lanes"]) == (7, 7, 2)
+    # Both agents went silent after their last ping: that state is an instant, and the
+    # silence a "no signal" span of its own.
+    assert (drawn["bars"], drawn["svg_bars"], drawn["lanes"]) == (9, 9, 2)
     assert drawn["rows"] == ["agent 777", "agent 778"]
     # The table shows every instance now, with its state and liveness: ten agents, and the
     # three producers seen through the tasks they created.
@@ -175,7 +182,7 @@ def test_component_timeline_has_a_lane_per_instance(server, page):
 def test_agent_page(server, page):
     open_page(page, f"{server.url}/agents/778")
     assert chart(page, "#pings-chart")["bars"] == 3  # idle, await_path, recover
-    assert chart(page, "#states-chart")["bars"] == 3
+    assert chart(page, "#states-chart")["bars"] == 4  # and the silence since its last ping
     assert page.locator("#agent-tasks tbody tr").all_inner_texts()[0].split("\t")[:2] == [
         "2",
         "aborted",

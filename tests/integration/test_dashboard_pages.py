@@ -175,14 +175,17 @@ def test_component_status_pages_lanes_and_merges_short_spans(fed):
         assert r.headers["X-Total-Count"] == "2"
         return [(s["component"], s["state"], s.get("merged")) for s in r.json()]
 
+    # Both agents went silent after their last ping (the fleet's day is long past): their
+    # last state is an instant, followed by the silence.
     assert spans(lanes=1, offset=1) == [
         ("778", "idle", None),
         ("778", "await_path", None),
         ("778", "recover", None),
+        ("778", "no signal", None),
     ]
-    # 777: idle 1.6 s, await_path 1.9 s, moving 6.1 s, then idle until now. At a 12-second
-    # resolution the first three make one span, of the state that held longest.
-    assert spans(lanes=1, resolution=12) == [("777", "moving", 3), ("777", "idle", None)]
+    # 777: idle 1.6 s, await_path 1.9 s, moving 6.1 s, idle at its last ping, then silence. At
+    # a 12-second resolution the first four make one span, of the state that held longest.
+    assert spans(lanes=1, resolution=12) == [("777", "moving", 4), ("777", "no signal", None)]
     bad = fed.get("/api/v1/charts/component-status", params={"resolution": "-1"})
     assert bad.status_code == 422
 
@@ -211,7 +214,8 @@ def test_incidents_around_many_aborts_match_one_task_at_a_time(client):
         "/api/v1/events",
         json=[
             incident(1, "2024-05-01 10:00:00.00", 10),  # names task 10
-            incident(1, "2024-05-01 10:01:00.00", None),  # agent 1, near the abort of 11
+            incident(1, "2024-05-01 10:01:00.00", None),  # agent 1, 30 s before the abort of 11
+            incident(1, "2024-05-01 10:01:40.00", None),  # agent 1, after the abort of 11
             incident(1, "2024-05-01 11:00:00.00", None),  # agent 1, far from everything
             incident(2, "2024-05-01 10:00:30.00", 12),  # names 12, near the abort of 11
         ],
@@ -219,10 +223,10 @@ def test_incidents_around_many_aborts_match_one_task_at_a_time(client):
     pairs = [("10", "1", 1714557600.0), ("11", "1", 1714557690.0), ("12", None, 1714557630.0)]
     with client.app.state.read_engine.connect() as conn:
         batched = incidents.around(conn, pairs, 120.0)
-        single = {t: incidents.for_task(conn, t, a, [ts], 120.0) for t, a, ts in pairs}
+        single = [incidents.for_task(conn, t, [(a, ts)], 120.0) for t, a, ts in pairs]
     assert batched == single
-    assert [[i["ts"][11:19] for i in batched[t]] for t in ("10", "11", "12")] == [
-        ["10:00:00", "10:01:00"],
-        ["10:00:00", "10:01:00"],
-        ["10:00:30"],
+    assert [[(i["ts"][11:19], i["link"]["text"]) for i in found] for found in batched] == [
+        [("10:00:00", "named the task")],
+        [("10:01:00", "same agent, 30 s before")],
+        [("10:00:30", "named the task")],
     ]

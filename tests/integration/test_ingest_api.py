@@ -160,8 +160,11 @@ def test_agents_view(client):
         ("idle", "10:00:00", "10:00:02"),
         ("await_path", "10:00:02", "10:00:04"),
         ("moving", "10:00:04", "10:00:10"),
-        ("idle", "10:00:10", ""),
+        ("idle", "10:00:10", "10:00:10"),
+        ("no signal", "10:00:10", a["history"][-1]["end"][11:19]),
     ]
+    # Silent since its last ping (long ago): the gap lasts until the page was asked for.
+    assert a["history"][-1]["end"] > "2024-05-02"
     assert a["tasks_processed"] == 1
     b = client.get("/api/v1/agents/778").json()
     assert b["state"] == "recover" and b["tasks_aborted"] == 1 and b["incidents"] == 1
@@ -237,8 +240,8 @@ def test_charts(client):
     )
 
     assert client.get("/api/v1/charts/processed-per-agent", params=WINDOW).json() == [
-        {"agent": "777", "finished": 1, "aborted": 0},
-        {"agent": "778", "finished": 0, "aborted": 1},
+        {"agent": "777", "finished": 1, "failed": 0, "aborted": 0},
+        {"agent": "778", "finished": 0, "failed": 0, "aborted": 1},
     ]
 
     aborted = client.get("/api/v1/charts/aborted", params=WINDOW).json()
@@ -249,7 +252,8 @@ def test_charts(client):
 
     status = client.get("/api/v1/charts/component-status", params=WINDOW).json()
     assert {(r["component"], r["state"]) for r in status} >= {("777", "moving"), ("778", "recover")}
-    assert len([r for r in status if r["component"] == "777"]) == 4
+    lane = [r["state"] for r in status if r["component"] == "777"]
+    assert lane == ["idle", "await_path", "moving", "idle", "no signal"]
     assert (
         client.get("/api/v1/charts/component-status", params={**WINDOW, "type": "lift"}).json()
         == []
@@ -304,10 +308,12 @@ def test_producers_and_other_component_types(client):
     assert producers["components"][0]["last_seen"] == "2024-05-01T10:00:14.000Z"
     lift = client.get("/api/v1/components/lift/L1").json()
     assert lift["state"] == "down"
-    assert [h["state"] for h in lift["history"]] == ["up", "down"]
+    # The lift stopped pinging long ago: after its last state comes the silence.
+    assert [h["state"] for h in lift["history"]] == ["up", "down", "no signal"]
     rows = client.get("/api/v1/charts/component-status", params={**WINDOW, "type": "lift"}).json()
     assert [(r["component"], r["state"], r["end"]) for r in rows] == [
         ("L1", "up", "2024-05-01T10:00:07.000Z"),
-        ("L1", "down", None),
+        ("L1", "down", "2024-05-01T10:00:07.000Z"),
+        ("L1", "no signal", None),
     ]
     assert client.get("/api/v1/components/lift/nope").status_code == 404

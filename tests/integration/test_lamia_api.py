@@ -180,8 +180,10 @@ def test_delete_one_and_refuse_batch_delete(lamia):
     # The name is free again, and the new task starts from nothing.
     create(lamia, "t1", {"someJob1": 2})
     assert lamia.get("/api/v0/t1/someJob1").json()["nEvents"] == 0
-    # The jobs' history stays in the log and in the tasks view.
-    assert lamia.get("/api/v1/tasks/t1/someJob1").json()["status"] == "running"
+    # The jobs leave the tasks view; the log keeps every request.
+    assert lamia.get("/api/v1/tasks/t1/someJob1").status_code == 404
+    kinds = [e["kind"] for e in lamia.get("/api/v1/events").json()["events"]]
+    assert "lamia.event" in kinds and "lamia.task.deleted" in kinds
 
 
 def test_jobs_are_watchkeeper_tasks(lamia):

@@ -7,8 +7,8 @@ import pytest
 from watchkeeper.ui import palette
 from watchkeeper.ui.access import safe_next
 from watchkeeper.ui.render import duration, when
-from watchkeeper.views.components import coalesce
 from watchkeeper.views.tasks import natural_key
+from watchkeeper.views.timeline import coalesce
 
 
 def test_coalesce_keeps_every_span_without_a_resolution():

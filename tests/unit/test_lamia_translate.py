@@ -170,6 +170,31 @@ def test_a_job_event_is_a_lamia_event_and_a_task_status():
 
 
 @pytest.mark.parametrize(
+    ("event_class", "host", "agent"),
+    [
+        ("STARTED", "wn12", "wn12"),
+        ("DONE", "wn12", "wn12"),
+        ("submitted", "wn12", None),  # sent by whoever submitted the job
+        ("FAILED", "vm", None),  # the task's submit host does not run its jobs
+        ("STARTED", None, None),
+    ],
+)
+def test_a_jobs_agent_is_the_host_running_it(event_class, host, agent):
+    meta = {"_meta": {"host": host}} if host else {}
+    body = orjson.dumps({"eventClass": event_class, **meta})
+    _, status = lamia.job_event("t", "arr", 3, body, client_ip=None, now=NOW, submit_host="vm")
+    assert status.attrs["agent"] == agent
+
+
+@pytest.mark.parametrize(
+    ("task_id", "producer", "group"),
+    [("g/arr[1]", "g", "g"), ("g/solo", "g", "g"), ("g-build", "g", None), ("x/y", None, None)],
+)
+def test_the_group_of_a_job(task_id, producer, group):
+    assert lamia.group_of(task_id, producer) == group
+
+
+@pytest.mark.parametrize(
     ("event_class", "status", "level"),
     [
         ("SUBMITTED", "queued", "info"),

@@ -7,7 +7,8 @@ read them as they are.
 from __future__ import annotations
 
 import math
-from typing import Annotated
+import time
+from typing import Annotated, Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -16,7 +17,7 @@ from watchkeeper.api.auth import require
 from watchkeeper.api.deps import read_conn
 from watchkeeper.api.params import window
 from watchkeeper.events.timefmt import iso
-from watchkeeper.views import components, incidents, tasks
+from watchkeeper.views import incidents, tasks, timeline
 
 router = APIRouter(prefix="/api/v1/charts", tags=["charts"], dependencies=[require("read")])
 
@@ -45,19 +46,30 @@ def waterfall(
     return tasks.waterfall(conn, start, end, rows=rows, offset=offset, limit=limit, **filters)
 
 
-@router.get("/aborted", summary="Aborted tasks over time, with incident context (chart 2)")
+#: The statuses the aborted chart may show: aborts, or failures, never the two as one.
+ENDS = {"aborted": tasks.ABORTED, "failed": tasks.FAILED}
+
+
+@router.get(
+    "/aborted", summary="Aborted (or failed) tasks over time, with incident context (chart 2)"
+)
 def aborted(
     request: Request,
     conn: Annotated[sa.Connection, Depends(read_conn)],
     since: str | None = None,
     until: str | None = None,
     agent: str | None = None,
+    status: Annotated[
+        Literal["aborted", "failed"], Query(description="aborted tasks, or failed ones")
+    ] = "aborted",
     interval: Annotated[float | None, Query(gt=0, description="bucket seconds")] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> dict:
     start, end = window(since, until)
     step = interval or _auto_interval(end - start)
-    points = tasks.aborted_tasks(conn, start, end, agent=agent, limit=100_000)
+    points = tasks.aborted_tasks(
+        conn, start, end, agent=agent, statuses=ENDS[status], limit=100_000
+    )
     count = max(1, math.ceil((end - start) / step))
     buckets = [0] * count
     for point in points:
@@ -73,9 +85,8 @@ def aborted(
         [(p["task"], p["agent"], p["ts"]) for p in shown],
         request.app.state.settings.incident_window,
     )
-    for point in shown:
-        found = context[point["task"]]
-        latest = found[-1] if found else None
+    for point, found in zip(shown, context, strict=True):
+        cause = incidents.cause(found, point["ts"]) or {}
         linked.append(
             {
                 "task": point["task"],
@@ -83,18 +94,26 @@ def aborted(
                 "status": point["status"],
                 "agent": point["agent"],
                 "producer": point["producer"],
-                "reason": latest["message"] if latest else None,
-                "last_state": latest["last_state"] if latest else None,
-                "current_loc": latest["current_loc"] if latest else None,
-                "target_loc": latest["target_loc"] if latest else None,
-                "subtask": latest["subtask"] if latest else None,
-                "subtasks_left": latest["subtasks_left"] if latest else None,
-                "pings": latest["pings"] if latest else None,
-                "fingerprint": latest["fingerprint"] if latest else None,
+                "reason": cause.get("message"),
+                "last_state": cause.get("last_state"),
+                "current_loc": cause.get("current_loc"),
+                "target_loc": cause.get("target_loc"),
+                "subtask": cause.get("subtask"),
+                "subtasks_left": cause.get("subtasks_left"),
+                "pings": cause.get("pings"),
+                "fingerprint": cause.get("fingerprint"),
+                "incident": cause.get("id"),
+                "link": cause.get("link"),
                 "incidents": len(found),
             }
         )
-    return {"interval": step, "buckets": rows, "tasks": linked, "total": len(points)}
+    return {
+        "status": status,
+        "interval": step,
+        "buckets": rows,
+        "tasks": linked,
+        "total": len(points),
+    }
 
 
 @router.get("/processed-per-agent", summary="Tasks finished and aborted per agent (chart 3)")
@@ -119,6 +138,7 @@ def processed_per_agent(
 
 @router.get("/component-status", summary="State spans per component instance (chart 4)")
 def component_status(
+    request: Request,
     response: Response,
     conn: Annotated[sa.Connection, Depends(read_conn)],
     type: str | None = None,
@@ -131,10 +151,11 @@ def component_status(
     ] = 0.0,
     limit: Limit = 10_000,
 ) -> list[dict]:
-    """Spans of one page of instances; ``X-Total-Count`` = instances with a lane in all."""
+    """Spans of one page of instances; ``X-Total-Count`` = instances with a lane in all. A
+    silence longer than ``offline_after`` is a span of state ``no signal``."""
     start, end = window(since, until)
-    response.headers[TOTAL] = str(components.lanes_total(conn, end, type=type))
-    return components.component_status(
+    response.headers[TOTAL] = str(timeline.lanes_total(conn, end, type=type))
+    return timeline.component_status(
         conn,
         start,
         end,
@@ -143,6 +164,8 @@ def component_status(
         offset=offset,
         resolution=resolution,
         limit=limit,
+        now=time.time(),
+        offline_after=request.app.state.settings.offline_after,
     )
 
 

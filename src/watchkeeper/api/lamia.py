@@ -248,10 +248,18 @@ async def post_event(task: str, proc: str, request: Request) -> JSONResponse:
     "enough"}``; ``enough`` tells the job that the process needs no more work."""
     body = await read_body(request, request.app.state.settings.max_body_bytes)
     index = lamia.parse_index(request.query_params.get("arrayIndex"))
+    found = await _shape(request, task, proc)
+    submit_host = found[1]["host"] if found[1] is not None else None
     events = lamia.job_event(
-        task, proc, index, body, client_ip=_client_ip(request), now=time.time()
+        task,
+        proc,
+        index,
+        body,
+        client_ip=_client_ip(request),
+        now=time.time(),
+        submit_host=submit_host,
     )
-    _check_slot(task, proc, await _shape(request, task, proc), index)
+    _check_slot(task, proc, found, index)
     writer = request.app.state.writer
     ack = await writer.write(events)
     known, outcome = groups.VIEW.outcome(writer.engine, ack.first_seq)

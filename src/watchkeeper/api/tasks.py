@@ -61,7 +61,5 @@ def get_task(
     if task is None:
         raise ApiError(404, f"task {task_id!r} not found")
     window = request.app.state.settings.incident_window
-    task["incidents"] = incidents.for_task(
-        conn, task_id, task["agent"], tasks.abort_times(conn, task_id), window
-    )
+    task["incidents"] = incidents.for_task(conn, task_id, tasks.abort_points(conn, task_id), window)
     return task

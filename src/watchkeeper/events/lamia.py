@@ -13,7 +13,8 @@ Each request becomes events here, and nowhere else:
 * ``lamia.event``: ``task``, ``proc``, ``index`` (``None`` for a solitary job), ``class``,
   ``progress``, ``payload``, ``host``, ``sent_at``, ``client_ip``; it always travels with a
   ``task.status`` event for the job, so every job is also a watchkeeper task with the id
-  ``<task>/<proc>`` or ``<task>/<proc>[<index>]``.
+  ``<task>/<proc>`` or ``<task>/<proc>[<index>]``, produced by ``<task>``, whose agent is the
+  host running it (see :func:`executing_host`).
 
 Everything a view needs is in ``attrs`` (a rebuild replays attrs, not bodies); the body keeps
 the request verbatim.
@@ -86,6 +87,26 @@ def is_done(event_class: str | None) -> bool:
 def job_id(task: str, proc: str, index: int | None) -> str:
     """The watchkeeper task id of one job."""
     return f"{task}/{proc}" if index is None else f"{task}/{proc}[{index}]"
+
+
+def group_of(task_id: str, producer: str | None) -> str | None:
+    """The Lamia task a watchkeeper task is a job of (``<task>/<proc>...`` produced by
+    ``<task>``), or ``None``: what deleting a Lamia task removes from the task views."""
+    if producer and task_id.startswith(producer + "/"):
+        return producer
+    return None
+
+
+def executing_host(event_class: str, host: str | None, submit_host: str | None) -> str | None:
+    """The host a job event names as the one running the job, or ``None``.
+
+    ``SUBMITTED`` is sent when the job is handed to the batch system, from the host that
+    submitted it, and so is any event from the task's own submit host: neither host runs the
+    job, so neither is the job's agent.
+    """
+    if not host or event_class.upper() == "SUBMITTED" or host == submit_host:
+        return None
+    return host
 
 
 def load_object(body: bytes) -> dict[str, Any]:
@@ -183,9 +204,11 @@ def job_event(
     *,
     client_ip: str | None,
     now: float,
+    submit_host: str | None = None,
 ) -> list[Event]:
     """``POST /api/v0/<task>/<proc>/event[?arrayIndex=i]``: the ``lamia.event`` and the job's
-    ``task.status``, to be written in one batch."""
+    ``task.status``, to be written in one batch. ``submit_host`` is the host the Lamia task
+    was created from (its ``_meta.host``): it is not the job's agent."""
     issues: list[Issue] = []
     item = load_object(body)
     f = Fields(item, "", issues)
@@ -215,7 +238,12 @@ def job_event(
         "client_ip": client_ip,
     }
     lamia_event = Event(JOB_EVENT, ts, level, source, f"task:{jid}", attrs, item)
-    status = {"task": jid, "status": status_of(event_class), "producer": task, "agent": host}
+    status = {
+        "task": jid,
+        "status": status_of(event_class),
+        "producer": task,
+        "agent": executing_host(event_class, host, submit_host),
+    }
     status_event = Event("task.status", ts, level, source, f"task:{jid}", status, None)
     lamia_event.received_at = status_event.received_at = now
     return [lamia_event, status_event]

@@ -9,11 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from watchkeeper.views.tasks import ABORTED, FINISHED, WAITING
+from watchkeeper.views.tasks import FAILED, FINISHED, UNSUCCESSFUL, WAITING
 
 GREY, BLUE, GREEN, RED = "#94a3b8", "#2563eb", "#16a34a", "#dc2626"
 
-STATUS = {"submitted": "#60a5fa", "assigned": "#60a5fa", "running": BLUE, "started": BLUE}
+#: Failed tasks share the family of aborted ones (how a chart orders its legend) but keep a
+#: colour of their own, so a failure never reads as an abort.
+FAILED_COLOUR = "#9f1239"
+STATUS = {
+    "submitted": "#60a5fa",
+    "assigned": "#60a5fa",
+    "running": BLUE,
+    "started": BLUE,
+    **dict.fromkeys(sorted(FAILED), FAILED_COLOUR),
+}
 STATE = {
     "idle": GREY,
     "await_path": "#f59e0b",
@@ -23,6 +32,9 @@ STATE = {
     "recover": "#ea580c",
     "error": RED,
     "offline": "#475569",
+    # Not a state an agent reports: the timeline's gaps where it sent nothing for longer than
+    # offline_after (see views/components.py).
+    "no signal": "#cbd5e1",
 }
 LIVENESS = {"online": GREEN, "stale": "#f59e0b", "offline": "#64748b"}
 #: Lamia's lifecycle event classes (matched without regard to case, as the API maps them to
@@ -56,7 +68,7 @@ PALETTE: dict[str, Any] = {
     "resolution": RESOLUTION,
     "waiting": sorted(WAITING),
     "finished": sorted(FINISHED),
-    "aborted": sorted(ABORTED),
+    "aborted": sorted(UNSUCCESSFUL),
     "family": {"waiting": GREY, "running": BLUE, "finished": GREEN, "aborted": RED},
     "extra": EXTRA,
 }
@@ -71,12 +83,13 @@ def name_hash(name: str) -> int:
 
 
 def family(status: str) -> str:
-    """waiting, running, finished or aborted: what a task status means for its colour."""
+    """waiting, running, finished or aborted (failed included): what a task status means for
+    its colour and its place in a legend."""
     if status in WAITING:
         return "waiting"
     if status in FINISHED:
         return "finished"
-    if status in ABORTED:
+    if status in UNSUCCESSFUL:
         return "aborted"
     return "running"
 

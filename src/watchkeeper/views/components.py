@@ -1,7 +1,12 @@
 """Components: every agent, producer, lift... with its current state, state spans and pings.
 
 Fed by state switches (``component.state``, which seed-000 agent pings become), by incidents
-(which prove the agent alive) and by task results (tasks processed per agent).
+(which prove the agent alive), by task results (tasks processed per agent) and by the deletion
+of a Lamia task (whose jobs' results no longer count).
+
+A component that stops pinging is not in its last state for the whole silence: the silences
+between its pings are recorded (:mod:`watchkeeper.views.silences`) and the timeline draws
+those longer than ``offline_after`` as "no signal".
 """
 
 from __future__ import annotations
@@ -12,11 +17,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from watchkeeper.events import Event
+from watchkeeper.events.lamia import TASK_DELETED, group_of
 from watchkeeper.events.timefmt import iso
 from watchkeeper.store import bulk
 from watchkeeper.store.tables import BigKey, Time, metadata
-from watchkeeper.views.base import dumps, loads
-from watchkeeper.views.tasks import ABORTED, FINISHED, TERMINAL
+from watchkeeper.views import group_results, silences
+from watchkeeper.views.base import chunks, dumps, loads
+from watchkeeper.views.silences import NO_SIGNAL, component_silences
+from watchkeeper.views.tasks import ABORTED, FAILED, FINISHED, TERMINAL
 
 components = sa.Table(
     "components",
@@ -33,6 +41,8 @@ components = sa.Table(
     sa.Column("tasks_finished", sa.Integer, nullable=False),
     sa.Column("tasks_aborted", sa.Integer, nullable=False),
     sa.Column("incidents", sa.Integer, nullable=False),
+    sa.Column("tasks_failed", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("last_ping", Time),
     sa.Index("ix_components_last_seen", "last_seen"),
 )
 
@@ -64,7 +74,11 @@ _COLUMNS = (
     "tasks_finished",
     "tasks_aborted",
     "incidents",
+    "tasks_failed",
+    "last_ping",
 )
+#: Where the counters start in a row of :data:`_COLUMNS` (finished, aborted, incidents, failed).
+_COUNTS = 9
 _SPAN_COLUMNS = ("seq", "type", "cid", "state", "start", "end")
 #: How counts from task results and incidents fold into a stored component row.
 _COUNT_FOLD = {
@@ -73,18 +87,37 @@ _COUNT_FOLD = {
     "tasks_finished": bulk.add("tasks_finished"),
     "tasks_aborted": bulk.add("tasks_aborted"),
     "incidents": bulk.add("incidents"),
+    "tasks_failed": bulk.add("tasks_failed"),
 }
 
 
 class ComponentsView:
     name = "components"
-    kinds = frozenset({"component.state", "incident", "task.status"})
-    tables = (components, component_spans)
+    kinds = frozenset({"component.state", "incident", "task.status", TASK_DELETED})
+    tables = (
+        components,
+        component_spans,
+        component_silences,
+        group_results.component_group_results,
+    )
 
     def apply(self, conn: sa.Connection, events: Sequence[Event]) -> None:
+        # Deletes of Lamia tasks are rare: fold the events between two of them, then delete.
+        segment: list[Event] = []
+        for event in events:
+            if event.kind == TASK_DELETED:
+                self._fold(conn, segment)
+                segment = []
+                _forget_group(conn, event.attrs["task"])
+            else:
+                segment.append(event)
+        self._fold(conn, segment)
+
+    def _fold(self, conn: sa.Connection, events: Sequence[Event]) -> None:
         keyed = [(key, event) for event in events for key in _component_keys(event)]
         if not keyed:
             return
+        group_results.record(conn, _job_results(keyed))
         switching = {key for key, event in keyed if event.kind == "component.state"}
         self._apply_counts(conn, [(k, e) for k, e in keyed if k not in switching])
         if switching:
@@ -110,10 +143,12 @@ class ComponentsView:
                     0,
                     0,
                     0,
+                    0,
+                    None,
                 ]
             row[4] = min(row[4], event.ts)
             row[5] = max(row[5], event.ts)
-            _count(row, 9, event, key[0])
+            _count(row, _COUNTS, event, key[0])
         bulk.upsert(
             conn,
             components,
@@ -134,6 +169,7 @@ class ComponentsView:
         new_keys: set[tuple[str, str]] = set()
         spans: dict[int, dict[str, Any]] = {}
         closes: list[tuple[float, int]] = []
+        recorder = silences.Recorder(conn)
         for key, event in keyed:
             row = current.get(key)
             if row is None:
@@ -150,16 +186,21 @@ class ComponentsView:
                     "tasks_finished": 0,
                     "tasks_aborted": 0,
                     "incidents": 0,
+                    "tasks_failed": 0,
+                    "last_ping": None,
                 }
                 new_keys.add(key)
             row["last_seen"] = max(row["last_seen"], event.ts)
             row["first_seen"] = min(row["first_seen"], event.ts)
             if event.kind == "component.state":
+                recorder.ping(row, event.ts)
                 self._switch(row, event, spans, closes)
             else:
-                counts = [row["tasks_finished"], row["tasks_aborted"], row["incidents"]]
+                names = ("tasks_finished", "tasks_aborted", "incidents", "tasks_failed")
+                counts = [row[name] for name in names]
                 _count(counts, 0, event, key[0])
-                row["tasks_finished"], row["tasks_aborted"], row["incidents"] = counts
+                row.update(zip(names, counts, strict=True))
+        recorder.write()
         bulk.update(conn, component_spans, ("end",), ("seq",), closes)
         bulk.insert(
             conn,
@@ -239,7 +280,8 @@ class ComponentsView:
 
 
 def _count(row: list[Any], at: int, event: Event, ctype: str) -> None:
-    """Add one task result or incident to the counters starting at ``row[at]``.
+    """Add one task result or incident to the counters starting at ``row[at]`` (finished,
+    aborted, incidents, failed).
 
     Only an agent's own results count; a producer is just seen alive by its tasks.
     """
@@ -247,10 +289,56 @@ def _count(row: list[Any], at: int, event: Event, ctype: str) -> None:
         return
     if event.kind == "incident":
         row[at + 2] += 1
-    elif event.attrs["status"] in FINISHED:
-        row[at] += 1
-    elif event.attrs["status"] in ABORTED:
-        row[at + 1] += 1
+    else:
+        offset = _RESULT.get(event.attrs["status"])
+        if offset is not None:
+            row[at + offset] += 1
+
+
+#: Where a terminal status is counted, from the first counter.
+_RESULT = {
+    **dict.fromkeys(FINISHED, 0),
+    **dict.fromkeys(ABORTED, 1),
+    **dict.fromkeys(FAILED, 3),
+}
+
+
+def _job_results(keyed: list[tuple[tuple[str, str], Event]]) -> list[tuple[str, str, str]]:
+    """``(agent, Lamia task, status)`` of the results of Lamia jobs among the events."""
+    out = []
+    for (ctype, cid), event in keyed:
+        if ctype == "agent" and event.kind == "task.status":
+            group = group_of(event.attrs["task"], event.attrs.get("producer"))
+            if group is not None:
+                out.append((cid, group, event.attrs["status"]))
+    return out
+
+
+def _forget_group(conn: sa.Connection, group: str) -> None:
+    """A Lamia task was deleted: its jobs' results leave their agents' counts, and an agent,
+    or the task as a producer, known only through those jobs leaves the components."""
+    c = components
+    rows = group_results.take(conn, group)
+    for row in rows:
+        conn.execute(
+            c.update()
+            .where(c.c.type == "agent", c.c.id == row.agent)
+            .values(
+                tasks_finished=c.c.tasks_finished - row.finished,
+                tasks_failed=c.c.tasks_failed - row.failed,
+                tasks_aborted=c.c.tasks_aborted - row.aborted,
+            )
+        )
+    empty = sa.and_(
+        c.c.state.is_(None),
+        c.c.incidents == 0,
+        c.c.tasks_finished == 0,
+        c.c.tasks_failed == 0,
+        c.c.tasks_aborted == 0,
+    )
+    for part in chunks([row.agent for row in rows]):
+        conn.execute(c.delete().where(c.c.type == "agent", c.c.id.in_(part), empty))
+    conn.execute(c.delete().where(c.c.type == "producer", c.c.id == group, c.c.state.is_(None)))
 
 
 def _component_keys(event: Event) -> list[tuple[str, str]]:
@@ -294,8 +382,9 @@ def _summary(row: Any, now: float, stale_after: float, offline_after: float) -> 
         "message": row.message,
         "location": row.loc,
         "pings": loads(row.pings) or {},
-        "tasks_processed": row.tasks_finished + row.tasks_aborted,
+        "tasks_processed": row.tasks_finished + row.tasks_failed + row.tasks_aborted,
         "tasks_finished": row.tasks_finished,
+        "tasks_failed": row.tasks_failed,
         "tasks_aborted": row.tasks_aborted,
         "incidents": row.incidents,
     }
@@ -345,126 +434,21 @@ def get_component(
         .order_by(s.c.start.desc())
         .limit(history_limit)
     ).all()
+    spans = [tuple(sp) for sp in reversed(spans)]
+    if spans:
+        key = (ctype, cid)
+        gaps = silences.find(conn, {key: row.last_ping}, spans[0][1], now, now, offline_after)
+        spans = silences.cut(spans, gaps[key])
     out = _summary(row, now, stale_after, offline_after)
+    # The page is a picture taken now: a silence still going on lasts until now.
     out["history"] = [
-        {"state": sp.state, "start": iso(sp.start), "end": iso(sp.end)} for sp in reversed(spans)
+        {
+            "state": state,
+            "start": iso(start),
+            "end": iso(now if end is None and state == NO_SIGNAL else end),
+        }
+        for state, start, end in spans
     ]
-    return out
-
-
-def component_status(
-    conn: sa.Connection,
-    since: float,
-    until: float,
-    *,
-    type: str | None = None,
-    lanes: int = 50,
-    offset: int = 0,
-    resolution: float = 0.0,
-    limit: int = 10_000,
-) -> list[dict[str, Any]]:
-    """State spans ``{component, type, state, start, end}`` overlapping ``[since, until]``.
-
-    Lanes are component instances ordered by type and id, ``lanes`` at a time from ``offset``
-    (:func:`lanes_total` counts them). With a ``resolution`` in seconds, runs of spans shorter
-    than it are merged into one span of the state that held longest in the run, with
-    ``merged`` = how many spans it stands for: a day of 30-second pings then draws as a few
-    hundred bars, not thousands. At most ``limit`` spans are returned.
-    """
-    c = components
-    page = (
-        sa.select(c.c.type, c.c.id)
-        .where(*_lane_filter(until, type))
-        .order_by(c.c.type, c.c.id)
-        .limit(lanes)
-        .offset(offset)
-    )
-    keys = [(row.type, row.id) for row in conn.execute(page)]
-    s = component_spans
-    out: list[dict[str, Any]] = []
-    for ctype, cid in keys:
-        lane = (s.c.type == ctype, s.c.cid == cid, s.c.start <= until)
-        # Two halves rather than ``end IS NULL OR end >= since``, so that each is a range of
-        # the (type, cid, end, ...) index: a recent window reads only its own spans.
-        both = sa.union_all(
-            sa.select(s.c.state, s.c.start, s.c.end, s.c.seq).where(*lane, s.c.end >= since),
-            sa.select(s.c.state, s.c.start, s.c.end, s.c.seq).where(*lane, s.c.end.is_(None)),
-        ).subquery()
-        query = sa.select(both.c.state, both.c.start, both.c.end).order_by(both.c.start, both.c.seq)
-        spans = [tuple(r) for r in conn.execute(query)]
-        for state, start, end, merged in coalesce(spans, resolution, until):
-            row = {
-                "component": cid,
-                "type": ctype,
-                "state": state,
-                "start": iso(start),
-                "end": iso(end),
-            }
-            if merged > 1:
-                row["merged"] = merged
-            out.append(row)
-            if len(out) >= limit:
-                return out
-    return out
-
-
-def lanes_total(conn: sa.Connection, until: float, *, type: str | None = None) -> int:
-    """How many instances have a state timeline up to ``until`` (the lanes of chart 4)."""
-    query = sa.select(sa.func.count()).select_from(components).where(*_lane_filter(until, type))
-    return conn.execute(query).scalar_one()
-
-
-def _lane_filter(until: float, type: str | None) -> list[sa.ColumnElement[bool]]:
-    # An instance with a state has an open span from state_since on, so it has a lane in every
-    # window after its first span; one that never switched state has no lane at all.
-    where = [components.c.state.is_not(None), components.c.first_seen <= until]
-    if type is not None:
-        where.append(components.c.type == type)
-    return where
-
-
-def coalesce(
-    spans: Sequence[tuple[str, float, float | None]], resolution: float, until: float
-) -> list[tuple[str, float, float | None, int]]:
-    """Merge runs of spans shorter than ``resolution`` (see :func:`component_status`).
-
-    Each result is ``(state, start, end, merged)``; spans at least ``resolution`` long, and
-    every span when ``resolution`` is 0, come through unchanged with ``merged`` = 1.
-    """
-    out: list[tuple[str, float, float | None, int]] = []
-    run: list[tuple[str, float, float | None]] = []
-
-    def emit(state: str, start: float, end: float | None, merged: int) -> None:
-        if out and merged > 1 and out[-1][0] == state and out[-1][3] > 1:
-            # Two merged runs of the same main state side by side read as one.
-            out[-1] = (state, out[-1][1], end, out[-1][3] + merged)
-        else:
-            out.append((state, start, end, merged))
-
-    def flush() -> None:
-        if not run:
-            return
-        if len(run) == 1:
-            emit(*run[0], 1)
-        else:
-            held: dict[str, float] = {}
-            for state, start, end in run:
-                held[state] = held.get(state, 0.0) + ((end if end is not None else until) - start)
-            main = max(held, key=lambda k: held[k])
-            emit(main, run[0][1], run[-1][2], len(run))
-        run.clear()
-
-    for span in spans:
-        state, start, end = span
-        length = (end if end is not None else until) - start
-        if resolution <= 0 or length >= resolution:
-            flush()
-            emit(state, start, end, 1)
-            continue
-        run.append(span)
-        if (end if end is not None else until) - run[0][1] >= resolution:
-            flush()
-    flush()
     return out
 
 

@@ -616,17 +616,17 @@ def created_seq(conn: sa.Connection, name: str) -> int | None:
 
 
 def lookup(conn: sa.Connection, task: str, proc: str) -> tuple[bool, dict[str, Any] | None]:
-    """Whether the task exists, and its process ``proc`` (``n_jobs``, ``threshold``) if any."""
+    """Whether the task exists, and its process ``proc`` (``n_jobs``, ``threshold``, and the
+    task's submit ``host``) if any."""
     g, p = lamia_groups, lamia_processes
     joined = g.outerjoin(p, sa.and_(p.c.task == g.c.name, p.c.name == proc))
-    row = conn.execute(
-        sa.select(p.c.name, p.c.n_jobs, p.c.threshold).select_from(joined).where(g.c.name == task)
-    ).first()
+    query = sa.select(p.c.name, p.c.n_jobs, p.c.threshold, g.c.host).select_from(joined)
+    row = conn.execute(query.where(g.c.name == task)).first()
     if row is None:
         return False, None
     if row.name is None:
         return True, None
-    return True, {"n_jobs": row.n_jobs, "threshold": row.threshold}
+    return True, {"n_jobs": row.n_jobs, "threshold": row.threshold, "host": row.host}
 
 
 def progress_now(conn: sa.Connection, task: str, proc: str) -> tuple[float, bool] | None:

@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from watchkeeper.events import Event
-from watchkeeper.events.timefmt import iso
+from watchkeeper.events.timefmt import iso, parse_time
 from watchkeeper.store import bulk
 from watchkeeper.store.tables import BigKey, Time, metadata
 from watchkeeper.views.base import chunks, dumps, loads
@@ -214,62 +214,104 @@ def groups(
     return out
 
 
+#: Why an incident is linked to a task (see :func:`link`).
+NAMED, SAME_AGENT = "task", "agent"
+
+
+def link(
+    row: Any, task_id: str, aborts: Sequence[tuple[str | None, float]], window: float
+) -> dict[str, Any] | None:
+    """Why the incident ``row`` belongs to the task ``task_id``, or ``None`` if it does not.
+
+    An incident that names a task belongs to that task alone, whenever it was reported. One
+    that names no task belongs to an abort whose agent reported it at most ``window`` seconds
+    before the abort: an agent reports what went wrong before it gives the task up, and a
+    report after the abort is about what it did next. ``aborts`` are ``(agent, ts)``.
+    """
+    if row.task_id is not None:
+        return {"reason": NAMED, "text": "named the task"} if row.task_id == task_id else None
+    gaps = [
+        ts - row.ts for agent, ts in aborts if agent == row.agent and 0 <= ts - row.ts <= window
+    ]
+    if not gaps:
+        return None
+    before = round(min(gaps), 3)
+    return {
+        "reason": SAME_AGENT,
+        "seconds_before": before,
+        "text": f"same agent, {before:g} s before",
+    }
+
+
 def for_task(
     conn: sa.Connection,
     task_id: str,
-    agent: str | None,
-    abort_times: Sequence[float],
+    aborts: Sequence[tuple[str | None, float]],
     window: float = 120.0,
 ) -> list[dict[str, Any]]:
-    """Incidents naming the task, plus those its agent reported within ``window`` of an abort."""
+    """The incidents linked to a task (see :func:`link`), each with its ``link``, oldest first.
+
+    ``aborts`` are the task's ``(agent, ts)`` abort points, the agent as known at the abort.
+    """
     i = incidents
     cond = [i.c.task_id == task_id]
-    if agent is not None:
-        for ts in abort_times:
-            cond.append(sa.and_(i.c.agent == agent, i.c.ts.between(ts - window, ts + window)))
-    rows = conn.execute(sa.select(i).where(sa.or_(*cond)).order_by(i.c.ts))
-    return [incident_dict(r) for r in rows]
+    for agent, ts in aborts:
+        if agent is not None:
+            cond.append(
+                sa.and_(i.c.task_id.is_(None), i.c.agent == agent, i.c.ts.between(ts - window, ts))
+            )
+    rows = conn.execute(sa.select(i).where(sa.or_(*cond)).order_by(i.c.ts, i.c.id))
+    out = []
+    for row in rows:
+        why = link(row, task_id, aborts, window)
+        if why is not None:
+            out.append({**incident_dict(row), "link": why})
+    return out
 
 
 def around(
     conn: sa.Connection, pairs: Sequence[tuple[str, str | None, float]], window: float = 120.0
-) -> dict[str, list[dict[str, Any]]]:
-    """For many ``(task, agent, abort_ts)`` at once: the incidents linked to each task.
+) -> list[list[dict[str, Any]]]:
+    """For many aborts ``(task, agent, ts)`` at once: the incidents linked to each abort.
 
-    The same incidents as :func:`for_task` for each pair, found with two queries per chunk
-    instead of one per task: those naming the tasks, and those their agents reported between
-    the first abort and the last (give or take ``window``), matched here.
+    An abort's incidents are those naming its task and those its agent reported, naming no
+    task, in the ``window`` before it (as :func:`link` says), each with its ``link``, oldest
+    first; found with two queries per chunk instead of one per abort.
     """
     i = incidents
-    found: dict[int, Any] = {}
-    tasks = sorted({task_id for task_id, _, _ in pairs})
-    for part in chunks(tasks):
-        found.update((r.id, r) for r in conn.execute(sa.select(i).where(i.c.task_id.in_(part))))
+    named: dict[str, list[Any]] = {}
+    for part in chunks(sorted({task_id for task_id, _, _ in pairs})):
+        for r in conn.execute(sa.select(i).where(i.c.task_id.in_(part))):
+            named.setdefault(r.task_id, []).append(r)
+    unnamed: dict[str, list[Any]] = {}
     timed = [(agent, ts) for _, agent, ts in pairs if agent is not None]
     if timed:
         first = min(ts for _, ts in timed) - window
-        last = max(ts for _, ts in timed) + window
+        last = max(ts for _, ts in timed)
         for part in chunks(sorted({agent for agent, _ in timed})):
-            query = sa.select(i).where(i.c.agent.in_(part), i.c.ts.between(first, last))
-            found.update((r.id, r) for r in conn.execute(query))
-    by_task: dict[str, list[Any]] = {}
-    by_agent: dict[str, list[Any]] = {}
-    for row in found.values():
-        if row.task_id is not None:
-            by_task.setdefault(row.task_id, []).append(row)
-        by_agent.setdefault(row.agent, []).append(row)
-    out: dict[str, dict[int, Any]] = {}
-    for task_id, agent, ts in pairs:
-        linked = out.setdefault(task_id, {})
-        linked.update((r.id, r) for r in by_task.get(task_id, ()))
-        if agent is not None:
-            linked.update(
-                (r.id, r) for r in by_agent.get(agent, ()) if ts - window <= r.ts <= ts + window
+            query = sa.select(i).where(
+                i.c.agent.in_(part), i.c.task_id.is_(None), i.c.ts.between(first, last)
             )
-    return {
-        task_id: [incident_dict(r) for r in sorted(rows.values(), key=lambda r: (r.ts, r.id))]
-        for task_id, rows in out.items()
-    }
+            for r in conn.execute(query):
+                unnamed.setdefault(r.agent, []).append(r)
+    out = []
+    for task_id, agent, ts in pairs:
+        found = list(named.get(task_id, ()))
+        if agent is not None:
+            found += [r for r in unnamed.get(agent, ()) if ts - window <= r.ts <= ts]
+        found.sort(key=lambda r: (r.ts, r.id))
+        aborts = [(agent, ts)]
+        out.append([{**incident_dict(r), "link": link(r, task_id, aborts, window)} for r in found])
+    return out
+
+
+def cause(linked: Sequence[dict[str, Any]], abort_ts: float) -> dict[str, Any] | None:
+    """The incident shown as the cause of an abort, among those linked to it: one naming the
+    task, the nearest in time to the abort; else the last one its agent reported before it."""
+    named = [r for r in linked if r["link"]["reason"] == NAMED]
+    if named:
+        return min(named, key=lambda r: abs(parse_time(r["ts"]) - abort_ts))
+    return linked[-1] if linked else None
 
 
 def count_since(conn: sa.Connection, since: float) -> int:

@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from watchkeeper.events import Event
+from watchkeeper.events.lamia import TASK_DELETED
 from watchkeeper.events.timefmt import iso
 from watchkeeper.store import bulk
 from watchkeeper.store.tables import BigKey, Time, metadata
@@ -23,10 +24,13 @@ from watchkeeper.views.base import chunks, load_rows
 WAITING = frozenset({"created", "queued", "pending", "new", "scheduled"})
 #: Statuses that end a task.
 FINISHED = frozenset({"finished", "done", "succeeded", "success", "completed"})
-ABORTED = frozenset(
-    {"aborted", "failed", "error", "cancelled", "canceled", "killed", "terminated", "timeout"}
-)
-TERMINAL = FINISHED | ABORTED
+#: Statuses of a task that ran and failed.
+FAILED = frozenset({"failed", "error"})
+#: Statuses of a task stopped before it could end: cancelled, killed, timed out.
+ABORTED = frozenset({"aborted", "cancelled", "canceled", "killed", "terminated", "timeout"})
+#: The ends without success, which incidents are linked to.
+UNSUCCESSFUL = FAILED | ABORTED
+TERMINAL = FINISHED | UNSUCCESSFUL
 
 tasks = sa.Table(
     "tasks",
@@ -90,12 +94,27 @@ _TASK_FOLD = {
 
 class TasksView:
     name = "tasks"
-    kinds = frozenset({"task.status"})
+    kinds = frozenset({"task.status", TASK_DELETED})
     tables = (tasks, task_history)
 
     def apply(self, conn: sa.Connection, events: Sequence[Event]) -> None:
+        # Deleting a Lamia task removes its jobs; deletes are rare, so the events between two
+        # of them are folded together, each run before the delete that follows it.
+        segment: list[Event] = []
+        for event in events:
+            if event.kind == TASK_DELETED:
+                self._fold(conn, segment)
+                segment = []
+                delete_jobs(conn, event.attrs["task"])
+            else:
+                segment.append(event)
+        self._fold(conn, segment)
+
+    def _fold(self, conn: sa.Connection, events: Sequence[Event]) -> None:
         # Summarise the batch per task in memory, then fold each summary into its row with one
         # upsert: the current status is the one with the latest event time (ties: latest seq).
+        if not events:
+            return
         summary: dict[str, list[Any]] = {}
         history: list[list[Any]] = []
         unknown: set[str] = set()
@@ -151,6 +170,15 @@ class TasksView:
             if row is not None:
                 point[5] = point[5] if point[5] is not None else row.agent
                 point[6] = point[6] if point[6] is not None else row.producer
+
+
+def delete_jobs(conn: sa.Connection, group: str) -> None:
+    """Remove the jobs of the Lamia task ``group`` (tasks ``<group>/...`` it produced, see
+    :func:`watchkeeper.events.lamia.group_of`) with their status points; the log keeps them."""
+    jobs = sa.and_(tasks.c.producer == group, tasks.c.id.startswith(group + "/", autoescape=True))
+    ids = sa.select(tasks.c.id).where(jobs).scalar_subquery()
+    conn.execute(task_history.delete().where(task_history.c.task_id.in_(ids)))
+    conn.execute(tasks.delete().where(jobs))
 
 
 VIEW = TasksView()
@@ -272,11 +300,12 @@ def durations(points: Sequence[tuple[str, float]]) -> tuple[float, float]:
     return round(queued, 3), round(running, 3)
 
 
-def abort_times(conn: sa.Connection, task_id: str) -> list[float]:
-    """When the task was aborted (epoch seconds), to find the incidents around each abort."""
+def abort_points(conn: sa.Connection, task_id: str) -> list[tuple[str | None, float]]:
+    """``(agent, ts)`` of every point where the task failed or was aborted, the agent as known
+    at that point: the incidents linked to the task are found from these."""
     h = task_history
-    query = sa.select(h.c.ts).where(h.c.task_id == task_id, h.c.status.in_(ABORTED))
-    return list(conn.execute(query).scalars())
+    query = sa.select(h.c.agent, h.c.ts).where(h.c.task_id == task_id, h.c.status.in_(UNSUCCESSFUL))
+    return [(agent, ts) for agent, ts in conn.execute(query)]
 
 
 def status_counts(conn: sa.Connection) -> dict[str, int]:
@@ -399,7 +428,7 @@ def natural_key(text: str) -> tuple[Any, ...]:
 _DIGITS = re.compile(r"(\d+)")
 
 #: How the per-agent counts may be ordered.
-PROCESSED_SORTS = ("agent", "finished", "aborted", "total")
+PROCESSED_SORTS = ("agent", "finished", "failed", "aborted", "total")
 
 
 def processed_per_agent(
@@ -410,17 +439,24 @@ def processed_per_agent(
     sort: str = "agent",
     descending: bool = False,
 ) -> list[dict[str, Any]]:
-    """Tasks finished and aborted per agent, by the time they reached that status."""
+    """Tasks finished, failed and aborted per agent, by the time they reached that status."""
     h = task_history
-    finished = sa.func.sum(sa.case((h.c.status.in_(FINISHED), 1), else_=0))
-    aborted = sa.func.sum(sa.case((h.c.status.in_(ABORTED), 1), else_=0))
+    counts = [
+        sa.func.sum(sa.case((h.c.status.in_(statuses), 1), else_=0)).label(name)
+        for name, statuses in (("finished", FINISHED), ("failed", FAILED), ("aborted", ABORTED))
+    ]
     query = (
-        sa.select(h.c.agent, finished.label("finished"), aborted.label("aborted"))
+        sa.select(h.c.agent, *counts)
         .where(h.c.status.in_(TERMINAL), h.c.ts >= since, h.c.ts <= until, h.c.agent.is_not(None))
         .group_by(h.c.agent)
     )
     out = [
-        {"agent": r.agent, "finished": int(r.finished), "aborted": int(r.aborted)}
+        {
+            "agent": r.agent,
+            "finished": int(r.finished),
+            "failed": int(r.failed),
+            "aborted": int(r.aborted),
+        }
         for r in conn.execute(query)
     ]
     if sort == "agent":
@@ -429,7 +465,7 @@ def processed_per_agent(
         # Ties keep the agents' natural order whichever way the counts run.
         out.sort(key=lambda r: natural_key(r["agent"]))
         if sort == "total":
-            out.sort(key=lambda r: r["finished"] + r["aborted"], reverse=descending)
+            out.sort(key=lambda r: r["finished"] + r["failed"] + r["aborted"], reverse=descending)
         else:
             out.sort(key=lambda r: r[sort], reverse=descending)
     return out
@@ -441,11 +477,13 @@ def aborted_tasks(
     until: float,
     *,
     agent: str | None = None,
+    statuses: frozenset[str] = ABORTED,
     limit: int = 1000,
 ) -> list[dict[str, Any]]:
-    """Abort points in the window: ``{task, status, ts, agent, producer}``, newest first."""
+    """Points in the window where a task reached one of ``statuses`` (the aborts by default,
+    or the failures): ``{task, status, ts, agent, producer}``, newest first."""
     h = task_history
-    query = sa.select(h).where(h.c.ts >= since, h.c.ts <= until, h.c.status.in_(ABORTED))
+    query = sa.select(h).where(h.c.ts >= since, h.c.ts <= until, h.c.status.in_(statuses))
     if agent is not None:
         query = query.where(h.c.agent == agent)
     rows = conn.execute(query.order_by(h.c.ts.desc()).limit(limit))

@@ -29,14 +29,16 @@ def aborted(
     request: Request,
     conn: Annotated[sa.Connection, Depends(read_conn)],
     agent: str | None = None,
+    status: Literal["aborted", "failed"] = "aborted",
 ) -> Response:
     return render(
         request,
         "aborted.html",
         active="aborted",
-        title="Aborted tasks",
+        title=f"{status.capitalize()} tasks",
         window=page_window(request, lambda: tasks.latest_activity(conn)),
         agent=agent or "",
+        status=status,
     )
 
 

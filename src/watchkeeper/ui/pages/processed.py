@@ -1,4 +1,4 @@
-"""Tasks processed per agent (chart 3): finished and aborted over the window, sortable."""
+"""Tasks processed per agent (chart 3): finished, failed and aborted over the window, sortable."""
 
 from __future__ import annotations
 

@@ -114,9 +114,7 @@ def task_page(
     if task is None:
         raise PageError(404, f"task {task_id!r} not found")
     window = request.app.state.settings.incident_window
-    linked = incidents.for_task(
-        conn, task_id, task["agent"], tasks.abort_times(conn, task_id), window
-    )
+    linked = incidents.for_task(conn, task_id, tasks.abort_points(conn, task_id), window)
     return render(
         request,
         "task.html",

@@ -1,4 +1,5 @@
-// Chart 2: aborted tasks over time, and the latest of them grouped by incident fingerprint.
+// Chart 2: aborted (or failed) tasks over time, and the latest of them grouped by the
+// fingerprint of the incident shown as the cause, with why that incident is linked.
 (function () {
   "use strict";
   const h = WK.h;
@@ -23,10 +24,10 @@
   }
 
   // ``query``: the window for the links to the incidents page, the one drawn.
-  function fill(rows, query) {
+  function fill(rows, status, query) {
     for (const body of table.querySelectorAll("tbody")) body.remove();
     if (!rows.length) {
-      table.append(h("tbody", {}, h("tr", {}, h("td", { colspan: 8, class: "muted" }, "No aborted task in this window."))));
+      table.append(h("tbody", {}, h("tr", {}, h("td", { colspan: 9, class: "muted" }, "No " + status + " task in this window."))));
       return;
     }
     for (const [print, items] of groups(rows)) {
@@ -36,7 +37,7 @@
         : ["No incident reported"];
       const link = print ? h("a", { href: "/incidents?fingerprint=" + encodeURIComponent(print) + "&" + query }, "incidents →") : "";
       const body = h("tbody", { "data-fingerprint": print },
-        h("tr", { class: "group-head" }, h("th", { colspan: 8 },
+        h("tr", { class: "group-head" }, h("th", { colspan: 9 },
           h("span", { class: "count" }, items.length + " task" + (items.length === 1 ? "" : "s")), " ", title, " ", link)));
       for (const row of items) {
         body.append(h("tr", {},
@@ -44,6 +45,7 @@
           h("td", {}, h("a", { href: "/tasks/" + encodeURIComponent(row.task) }, row.task)),
           h("td", {}, row.agent ? h("a", { href: "/agents/" + encodeURIComponent(row.agent) }, row.agent) : "—"),
           h("td", {}, row.reason || "—"),
+          h("td", { class: "nowrap", "data-link": row.link ? row.link.reason : null }, row.link ? row.link.text : "—"),
           h("td", {}, WK.badge("state", row.last_state)),
           h("td", { class: "nowrap" }, (row.current_loc || "—") + " → " + (row.target_loc || "—")),
           h("td", { class: "nowrap" }, row.subtask === null ? "—" : row.subtask + (row.subtasks_left === null ? "" : " (" + row.subtasks_left + " left)")),
@@ -60,7 +62,7 @@
   }
 
   async function load() {
-    const params = WK.windowParams(["since", "until", "agent"]);
+    const params = WK.windowParams(["since", "until", "agent", "status"]);
     params.set("limit", "200");
     try {
       const range = WK.range();
@@ -72,19 +74,19 @@
         params.set("until", new Date(drawn[1]).toISOString());
         ({ data } = await WK.fetch("/api/v1/charts/aborted", params));
       }
-      const colour = WK.colour("status", "aborted");
+      const colour = WK.colour("status", data.status);
       const step = data.interval * 1000;
       const shown = data.tasks.length;
-      totalNote.textContent = data.total + " aborted" + (shown < data.total ? " · the latest " + shown + " below" : "");
-      fill(data.tasks, WK.fitted() ? new URLSearchParams({ since: params.get("since"), until: params.get("until") })
+      totalNote.textContent = data.total + " " + data.status + (shown < data.total ? " · the latest " + shown + " below" : "");
+      fill(data.tasks, data.status, WK.fitted() ? new URLSearchParams({ since: params.get("since"), until: params.get("until") })
         : WK.query(["since", "until"]));
       await WK.plot(el, [{
-        type: "bar", name: "aborted", marker: { color: colour },
+        type: "bar", name: data.status, marker: { color: colour },
         x: data.buckets.map((b) => WK.plotTime(WK.ms(b.start) + step / 2)),
         y: data.buckets.map((b) => b.count),
         width: data.buckets.map(() => step * 0.9),
         customdata: data.buckets.map((b) => [WK.when(b.start), WK.when(b.end)]),
-        hovertemplate: "%{y} aborted<br>%{customdata[0]} → %{customdata[1]}<extra></extra>",
+        hovertemplate: "%{y} " + data.status + "<br>%{customdata[0]} → %{customdata[1]}<extra></extra>",
       }], {
         xaxis: { type: "date", range: drawn.map(WK.plotTime) },
         yaxis: WK.countAxis(Math.max(0, ...data.buckets.map((b) => b.count))),

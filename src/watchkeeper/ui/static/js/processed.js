@@ -1,4 +1,4 @@
-// Chart 3: tasks finished and aborted per agent over the window, one page of agents at a time.
+// Chart 3: tasks finished, failed and aborted per agent over the window, one page of agents at a time.
 (function () {
   "use strict";
   const h = WK.h;
@@ -10,15 +10,16 @@
 
   function fill(items) {
     body.replaceChildren(...items.map(function (r) {
-      const total = r.finished + r.aborted;
+      const total = r.finished + r.failed + r.aborted;
       return h("tr", {},
         h("td", {}, h("a", { href: "/agents/" + encodeURIComponent(r.agent) }, r.agent)),
         h("td", { class: "num" }, r.finished),
+        h("td", { class: "num" }, r.failed),
         h("td", { class: "num" }, r.aborted),
         h("td", { class: "num" }, total),
-        h("td", { class: "num" }, total ? (100 * r.aborted / total).toFixed(1) + " %" : "—"));
+        h("td", { class: "num" }, total ? (100 * (r.failed + r.aborted) / total).toFixed(1) + " %" : "—"));
     }));
-    if (!items.length) body.append(h("tr", {}, h("td", { colspan: 5, class: "muted" }, "No task ended in this window.")));
+    if (!items.length) body.append(h("tr", {}, h("td", { colspan: 6, class: "muted" }, "No task ended in this window.")));
   }
 
   async function load() {
@@ -37,11 +38,11 @@
         hovertemplate: "%{customdata}: %{x} " + name + "<extra></extra>",
       });
       el.style.height = WK.laneHeight(data.length) + "px";
-      await WK.plot(el, [bar("finished", "finished"), bar("aborted", "aborted")], {
+      await WK.plot(el, [bar("finished", "finished"), bar("failed", "failed"), bar("aborted", "aborted")], {
         barmode: "stack",
-        xaxis: WK.countAxis(Math.max(0, ...data.map((r) => r.finished + r.aborted))),
+        xaxis: WK.countAxis(Math.max(0, ...data.map((r) => r.finished + r.failed + r.aborted))),
         yaxis: { type: "category", categoryorder: "array", categoryarray: agents, autorange: "reversed", automargin: true },
-      }, { bars: data.length * 2, lanes: data.length });
+      }, { bars: data.length * 3, lanes: data.length });
       WK.pager(pager, offset, rows, total, "agents");
     } catch (error) {
       WK.failed(el, error);
