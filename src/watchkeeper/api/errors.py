@@ -29,6 +29,7 @@ CODES = {
     409: "conflict",
     413: "too_large",
     415: "unsupported_media",
+    421: "misdirected",
     422: "invalid",
     429: "too_many_requests",
     500: "internal",

@@ -91,6 +91,7 @@ FAST_ROUTES = [Route("/api/v1/events", ingest_endpoint, methods=["POST"])]
 @router.post(
     "",
     status_code=202,
+    dependencies=[require("ingest")],
     openapi_extra=_INGEST_BODY,
     summary="Ingest events (all or nothing)",
 )

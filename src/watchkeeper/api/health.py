@@ -7,10 +7,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 
 from watchkeeper import __version__
+from watchkeeper.api.auth import public
 from watchkeeper.api.responses import JSONResponse
 from watchkeeper.store import eventlog
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], dependencies=[public()])
 
 
 @router.get("/healthz", summary="Liveness and database reachability")

@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Route
 
-from watchkeeper.api.auth import check, require
+from watchkeeper.api.auth import check, public, require
 from watchkeeper.api.deps import read_conn
 from watchkeeper.api.errors import ApiError
 from watchkeeper.api.events import read_body
@@ -51,17 +51,24 @@ SHAPES_KEPT = 10_000
 class LamiaError(Exception):
     """A refusal in Lamia's words: ``reason`` is a sentence, ``details`` what it is about."""
 
-    def __init__(self, status: int, reason: str, details: Any = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(reason)
         self.status = status
         self.errors = [{"reason": reason, "details": details}]
+        self.headers = headers
 
 
 def lamia_response(request: Request, exc: Exception) -> Response:
     """Any failure of a ``/api/v0`` request, in Lamia's envelope."""
     headers = None
     if isinstance(exc, LamiaError):
-        status, errors = exc.status, exc.errors
+        status, errors, headers = exc.status, exc.errors, exc.headers
     elif isinstance(exc, InvalidBatch):
         status = 400
         errors = [{"reason": i.reason, "details": {"path": i.path}} for i in exc.issues]
@@ -107,7 +114,8 @@ class LamiaRoute(APIRoute):
         return lamia_handler
 
 
-router = APIRouter(prefix="/api/v0", tags=["lamia (v0)"], route_class=LamiaRoute)
+PREFIX = "/api/v0"
+router = APIRouter(prefix=PREFIX, tags=["lamia (v0)"], route_class=LamiaRoute)
 Conn = Annotated[sa.Connection, Depends(read_conn)]
 
 
@@ -306,8 +314,8 @@ def list_tasks(request: Request, conn: Conn) -> JSONResponse:
     return JSONResponse({"entries": _select(entries, fields), "total": total})
 
 
-@router.delete("", dependencies=[require("ingest")], summary="Refused: batch deletion")
-@router.delete("/", dependencies=[require("ingest")], include_in_schema=False)
+@router.delete("", dependencies=[require("admin")], summary="Refused: batch deletion")
+@router.delete("/", dependencies=[require("admin")], include_in_schema=False)
 def delete_all() -> JSONResponse:
     raise LamiaError(403, "By security reasons, batch deletion of tasks is forbidden.")
 
@@ -352,7 +360,7 @@ def get_task(task: str, request: Request, conn: Conn) -> JSONResponse:
     return JSONResponse(item)
 
 
-@router.delete("/{task}", dependencies=[require("ingest")], summary="Delete a task")
+@router.delete("/{task}", dependencies=[require("admin")], summary="Delete a task")
 async def delete_task(task: str, request: Request) -> JSONResponse:
     if await _read(request, groups.created_seq, task) is None:
         raise _no_task(task)
@@ -438,15 +446,32 @@ def get_event(task: str, proc: str, event_id: str, request: Request, conn: Conn)
     return JSONResponse(item)
 
 
+#: The methods of each shape of path under ``/api/v0``, by its number of segments.
+_ALLOWED = {0: "GET, POST, DELETE", 1: "GET, POST, DELETE", 2: "GET", 3: "GET, POST", 4: "GET"}
+
+
+@router.api_route(
+    "",
+    methods=["PUT", "PATCH", "HEAD", "OPTIONS"],
+    include_in_schema=False,
+    dependencies=[public()],
+)
 @router.api_route(
     "/{rest:path}",
     methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
     include_in_schema=False,
+    dependencies=[public()],
 )
-def unknown(rest: str, request: Request) -> JSONResponse:
-    """Anything else under ``/api/v0``: 405 on a known path, 404 otherwise, in Lamia's envelope."""
-    parts = rest.strip("/").split("/")
-    known = len(parts) in (1, 2) or (len(parts) in (3, 4) and parts[2] == "event")
-    if known and rest.strip("/"):
-        raise LamiaError(405, "Method not allowed.", {"method": request.method, "path": rest})
+def unknown(request: Request, rest: str = "") -> JSONResponse:
+    """Anything else under ``/api/v0``: 405 with ``Allow`` on a known path, 404 otherwise, in
+    Lamia's envelope."""
+    parts = [part for part in rest.strip("/").split("/") if part]
+    known = len(parts) <= 2 or (len(parts) in (3, 4) and parts[2] == "event")
+    if known:
+        raise LamiaError(
+            405,
+            "Method not allowed.",
+            {"method": request.method, "path": request.url.path},
+            headers={"Allow": _ALLOWED[len(parts)]},
+        )
     raise LamiaError(404, "No such resource.", {"path": request.url.path})

@@ -17,6 +17,7 @@ from fastapi.responses import FileResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from watchkeeper import __version__
+from watchkeeper.api.auth import public
 
 STATIC = pathlib.Path(__file__).with_name("static")
 PLOTLY_PATH = "/static/vendor/plotly.min.js"
@@ -57,5 +58,11 @@ def mount(app: FastAPI) -> None:
         return FileResponse(plotly_file(), media_type="text/javascript", headers=headers)
 
     # Declared before the /static mount, which would otherwise answer 404 for it.
-    app.add_api_route(PLOTLY_PATH, vendor_plotly, methods=["GET"], include_in_schema=False)
+    app.add_api_route(
+        PLOTLY_PATH,
+        vendor_plotly,
+        methods=["GET"],
+        include_in_schema=False,
+        dependencies=[public()],
+    )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
