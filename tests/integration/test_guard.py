@@ -8,10 +8,12 @@ from __future__ import annotations
 import os
 import stat
 
+import httpx
 import pytest
 
 from tests.conftest import make_client
 from tests.fleet import HISTORY
+from tests.support import ServerProcess
 from watchkeeper.api.guard import Guard
 
 EVENT = HISTORY[0]
@@ -181,3 +183,21 @@ def test_database_files_are_private(tmp_path):
         }
     assert "private.db" in modes and "private.db-wal" in modes
     assert all(mode == 0o600 for mode in modes.values()), modes
+
+
+def test_a_real_server_refuses_a_rebound_name_and_serves_allowed_hosts(tmp_path):
+    env = {"WATCHKEEPER_ALLOWED_HOSTS": "mon.example.com .corp.example"}
+    server = ServerProcess(f"sqlite:///{tmp_path / 'wk.db'}", env=env)
+    with server, httpx.Client(base_url=server.url, timeout=30) as http:
+        assert http.post("/api/v1/events", json=EVENT).status_code == 202
+        for host in ("mon.example.com", "a.corp.example:7070", "localhost"):
+            assert http.get("/api/v1/tasks", headers={"Host": host}).status_code == 200
+        r = http.get("/api/v1/tasks", headers={"Host": "attacker.example"})
+        assert_refused(r, 421, "misdirected", "header.host")
+        r = http.post(
+            "/api/v1/events",
+            content=BODY,
+            headers={"Content-Type": "text/plain", "Origin": "http://attacker.example"},
+        )
+        assert_refused(r, 403, "forbidden", "header.origin")
+        assert http.get("/healthz").json()["last_seq"] == 1
