@@ -8,13 +8,18 @@ from fastapi.responses import PlainTextResponse
 
 from watchkeeper import __version__
 from watchkeeper.api.auth import public
+from watchkeeper.api.errors import responses
 from watchkeeper.api.responses import JSONResponse
 from watchkeeper.store import eventlog
 
-router = APIRouter(tags=["health"], dependencies=[public()])
+router = APIRouter(tags=["health"], dependencies=[public()], responses=responses(421))
 
 
-@router.get("/healthz", summary="Liveness and database reachability")
+@router.get(
+    "/healthz",
+    responses={503: {"description": "The database cannot be reached"}},
+    summary="Liveness and database reachability",
+)
 def healthz(request: Request) -> JSONResponse:
     try:
         with request.app.state.read_engine.connect() as conn:

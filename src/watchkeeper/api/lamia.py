@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import QueryParams
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -29,7 +30,7 @@ from starlette.routing import Route
 
 from watchkeeper.api.auth import check, public, require
 from watchkeeper.api.deps import read_conn
-from watchkeeper.api.errors import ApiError
+from watchkeeper.api.errors import ANY_ROUTE, ApiError, responses
 from watchkeeper.api.events import read_body
 from watchkeeper.api.responses import JSONResponse
 from watchkeeper.events import InvalidBatch, lamia
@@ -114,8 +115,29 @@ class LamiaRoute(APIRoute):
         return lamia_handler
 
 
+class LamiaReason(BaseModel):
+    reason: str
+    details: Any = None
+
+
+class LamiaErrors(BaseModel):
+    """Lamia's error envelope; ``created`` (false) only in answers to a POST."""
+
+    created: bool | None = None
+    errors: list[LamiaReason]
+
+
+#: Answers of every /api/v0 route, and of those storing a body; any 4xx is in Lamia's envelope.
+LAMIA_ERRORS: dict[int | str, Any] = {
+    **responses(400, *ANY_ROUTE, 404, model=LamiaErrors),
+    "4XX": {"model": LamiaErrors, "description": "Any refusal, in Lamia's envelope"},
+}
+LAMIA_WRITE = responses(409, 413, 415, 503, model=LamiaErrors)
+
 PREFIX = "/api/v0"
-router = APIRouter(prefix=PREFIX, tags=["lamia (v0)"], route_class=LamiaRoute)
+router = APIRouter(
+    prefix=PREFIX, tags=["lamia (v0)"], route_class=LamiaRoute, responses=LAMIA_ERRORS
+)
 Conn = Annotated[sa.Connection, Depends(read_conn)]
 
 
@@ -246,6 +268,7 @@ def _check_slot(
 
 @router.post(
     "/{task}/{proc}/event",
+    responses=LAMIA_WRITE,
     status_code=201,
     dependencies=[require("ingest")],
     summary="Post a job event",
@@ -333,7 +356,13 @@ async def _create(request: Request, task: str, body: bytes) -> JSONResponse:
     return JSONResponse({"created": True}, status_code=201)
 
 
-@router.post("", status_code=201, dependencies=[require("ingest")], summary="Create a task")
+@router.post(
+    "",
+    status_code=201,
+    dependencies=[require("ingest")],
+    responses=LAMIA_WRITE,
+    summary="Create a task",
+)
 async def create_named(request: Request) -> JSONResponse:
     """As ``POST /api/v0/<task>``, with the name in the body's ``name``."""
     body = await read_body(request, request.app.state.settings.max_body_bytes)
@@ -343,7 +372,13 @@ async def create_named(request: Request) -> JSONResponse:
     return await _create(request, name, body)
 
 
-@router.post("/{task}", status_code=201, dependencies=[require("ingest")], summary="Create a task")
+@router.post(
+    "/{task}",
+    status_code=201,
+    dependencies=[require("ingest")],
+    responses=LAMIA_WRITE,
+    summary="Create a task",
+)
 async def create_task(task: str, request: Request) -> JSONResponse:
     """``{"processes": {"<name>": null | nJobs | [nJobs, needed] | {"nJobs", "threshold"}},
     "tags", "username", "comment", "config", "emailNotify", "_meta": {"host", "time"}}`` →

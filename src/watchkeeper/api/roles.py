@@ -16,14 +16,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from watchkeeper.api.auth import ROLE_ATTR
-
-try:  # FastAPI >= 0.160 keeps included routers as branches of the route tree
-    from fastapi.routing import iter_route_contexts as _iter_routes
-except ImportError:  # pragma: no cover - older FastAPI lists every route flat
-
-    def _iter_routes(routes: Any) -> Iterator[Any]:
-        return iter(routes)
-
+from watchkeeper.api.routing import iter_routes
 
 #: Routes the frameworks add, which carry no dependency to declare a role with.
 FRAMEWORK = {
@@ -47,7 +40,7 @@ class RouteRole:
 def route_roles(app: FastAPI) -> list[RouteRole]:
     """Every route of ``app`` with the role it declares, in the order they are matched."""
     rows = []
-    for route in _iter_routes(app.routes):
+    for route in iter_routes(app):
         path = route.path
         methods = sorted(set(getattr(route, "methods", None) or ()) - _IMPLIED)
         rows.append(RouteRole(path, ", ".join(methods) or "any", _declared(route, path)))
