@@ -12,6 +12,7 @@ import shutil
 import tempfile
 import warnings
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis.checks import not_a_server_error
@@ -24,6 +25,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from tests.conftest import make_client
 from watchkeeper.api.app import create_app
 from watchkeeper.config import Settings
 
@@ -122,3 +124,29 @@ def test_anonymous(case):
 def test_with_tokens(case):
     token = next(PRESENTED)
     call(case, {"Authorization": f"Bearer {token}"} if token else None)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow", "lamia"),
+    [
+        ("PUT", "/api/v0", "GET, POST, DELETE", True),
+        ("PATCH", "/api/v0/", "GET, POST, DELETE", True),
+        ("PUT", "/api/v0/t1", "GET, POST, DELETE", True),
+        ("DELETE", "/api/v0/t1/p", "GET", True),
+        ("PUT", "/api/v0/t1/p/event", "GET, POST", True),
+        ("POST", "/api/v0/t1/p/event/3", "GET", True),
+        ("PUT", "/api/v1/state", "GET, POST", False),
+        ("DELETE", "/api/v1/events", "GET, POST", False),
+        ("POST", "/api/v1/tasks/a/b", "GET", False),
+    ],
+)
+def test_other_methods_answer_405_with_allow(sqlite_url, method, path, allow, lamia):
+    with make_client(sqlite_url) as client:
+        r = client.request(method, path)
+        assert r.status_code == 405
+        assert r.headers["allow"] == allow
+        if lamia:
+            assert r.json()["errors"][0]["reason"] == "Method not allowed."
+        else:
+            assert r.json()["error"]["code"] == "method_not_allowed"
+        assert client.get("/healthz").json()["last_seq"] == 0

@@ -38,6 +38,18 @@ JSON_TYPES = frozenset({"application/json", *NDJSON_TYPES})
 #: ``curl -d``. Accepted under :data:`FORM_TOLERANT` from non-browser clients only.
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "text/plain"})
 FORM_TOLERANT = "/api/v0"
+#: The labels clients send most, recognised without decoding.
+JSON_LABELS = frozenset(
+    label
+    for media in JSON_TYPES
+    for label in (
+        media.encode(),
+        f"{media}; charset=utf-8".encode(),
+        f"{media};charset=utf-8".encode(),
+    )
+)
+#: Host values remembered with their verdict (a server is reached under a handful of names).
+HOSTS_REMEMBERED = 256
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 WILDCARD_BINDS = frozenset({"0.0.0.0", "::", ""})
 
@@ -92,6 +104,7 @@ class Guard:
             elif entry:
                 self.extra.add(entry.strip("[]"))
         self.names = frozenset(names | self.extra)
+        self._verdicts: dict[bytes, bool] = {}
 
     # --- the checks ---------------------------------------------------------------------------
 
@@ -106,7 +119,7 @@ class Guard:
                 content_type = value
             elif key == b"sec-fetch-site":
                 fetch_site = value
-        if host is not None and not self.serves(host.decode("latin-1")):
+        if host is not None and not self._serves(host):
             return Refusal(
                 421,
                 "misdirected",
@@ -128,6 +141,14 @@ class Guard:
         if method in BODY_METHODS and scope["path"].startswith("/api/"):
             return self._content_type(scope["path"], content_type, origin, fetch_site)
         return None
+
+    def _serves(self, host: bytes) -> bool:
+        verdict = self._verdicts.get(host)
+        if verdict is None:
+            if len(self._verdicts) >= HOSTS_REMEMBERED:
+                self._verdicts.clear()  # a client making up names: forget, stay bounded
+            verdict = self._verdicts[host] = self.serves(host.decode("latin-1"))
+        return verdict
 
     def serves(self, host: str) -> bool:
         name = _hostname(host)
@@ -165,8 +186,8 @@ class Guard:
     def _content_type(
         path: str, value: bytes | None, origin: bytes | None, fetch_site: bytes | None
     ) -> Refusal | None:
-        if value is None:
-            return None  # read as JSON; a page cannot send a body without a type unnoticed
+        if value is None or value in JSON_LABELS:
+            return None  # no type is read as JSON; a page cannot send one without an Origin
         media = value.decode("latin-1").split(";", 1)[0].strip().lower()
         if media in JSON_TYPES or media.endswith("+json"):
             return None
