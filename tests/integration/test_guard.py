@@ -103,11 +103,25 @@ def test_deleting_from_a_foreign_page_is_refused(client):
     assert client.get("/api/v0/t1").status_code == 200
 
 
+SAME_ORIGIN = {"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"}
+
+
 def test_the_servers_own_pages_may_post(client):
-    same = {"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"}
-    r = client.post("/api/v1/events", json=EVENT, headers=same)
+    before = stored(client)
+    r = client.post("/api/v1/events", json=HISTORY[1], headers=SAME_ORIGIN)
     assert r.status_code == 202
-    assert client.post("/login", data={"token": "x"}, headers=same).status_code != 403
+    assert stored(client) == (before[0] + 1, before[1] + 1)
+
+
+def test_the_login_form_works_from_its_own_page_only(sqlite_url):
+    with make_client(sqlite_url, tokens={"reader-token-1": "read"}) as c:
+        form = {"token": "reader-token-1", "next": "/agents"}
+        r = c.post("/login", data=form, headers={"Origin": "http://evil.example"})
+        assert_refused(r, 403, "forbidden", "header.origin")
+        assert "watchkeeper_token" not in r.cookies
+        r = c.post("/login", data=form, headers=SAME_ORIGIN, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == "/agents"
+        assert r.cookies["watchkeeper_token"] == "reader-token-1"
 
 
 @pytest.mark.parametrize("host", ["evil.example", "evil.example:7070", "127.0.0.1.nip.io"])
