@@ -150,3 +150,24 @@ def test_other_methods_answer_405_with_allow(sqlite_url, method, path, allow, la
         else:
             assert r.json()["error"]["code"] == "method_not_allowed"
         assert client.get("/healthz").json()["last_seq"] == 0
+
+
+def test_every_operation_declares_its_errors_in_the_envelope(tmp_path):
+    """Deterministic where the run above samples: each operation names the answers any request
+    may get, in the envelope of its path, and FastAPI's own 422 schema appears nowhere."""
+    app = create_app(Settings(db=f"sqlite:///{tmp_path / 'wk.db'}"))
+    doc = app.openapi()
+    assert "HTTPValidationError" not in doc["components"]["schemas"]
+    for path, operations in doc["paths"].items():
+        envelope = "LamiaErrors" if path.startswith("/api/v0") else "ErrorEnvelope"
+        for method, operation in operations.items():
+            label = f"{method.upper()} {path}"
+            responses = operation["responses"]
+            public = path in ("/healthz", "/metrics")
+            expected = {"421"} if public else {"401", "403", "421"}
+            assert expected <= set(responses), f"{label} declares {sorted(responses)}"
+            for status, answer in responses.items():
+                if not status.startswith("4"):
+                    continue
+                schema = answer["content"]["application/json"]["schema"]
+                assert schema == {"$ref": f"#/components/schemas/{envelope}"}, (label, status)

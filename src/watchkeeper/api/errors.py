@@ -79,9 +79,24 @@ ANY_ROUTE = (401, 403, 421)
 WITH_BODY = (400, 413, 415, 422, 503)
 
 
-def responses(*statuses: int, model: type[BaseModel] = ErrorEnvelope) -> dict[int | str, Any]:
-    """The ``responses=`` of a route or router answering ``statuses`` in ``model``."""
-    return {status: {"model": model, "description": MEANINGS[status]} for status in statuses}
+def responses(
+    *statuses: int, model: type[BaseModel] = ErrorEnvelope, referenced: bool = False
+) -> dict[int | str, Any]:
+    """The ``responses=`` of a route or router answering ``statuses`` in ``model``.
+
+    FastAPI documents a model under the route's own media type; a route whose answers are not
+    JSON (``/metrics``) takes ``referenced=True``: the schema by reference, as JSON (the model
+    is in the document's components as long as another route uses it)."""
+    if not referenced:
+        return {status: {"model": model, "description": MEANINGS[status]} for status in statuses}
+    schema = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {
+        status: {
+            "description": MEANINGS[status],
+            "content": {"application/json": {"schema": schema}},
+        }
+        for status in statuses
+    }
 
 
 class ApiError(Exception):

@@ -12,12 +12,12 @@ from watchkeeper.api.errors import responses
 from watchkeeper.api.responses import JSONResponse
 from watchkeeper.store import eventlog
 
-router = APIRouter(tags=["health"], dependencies=[public()], responses=responses(421))
+router = APIRouter(tags=["health"], dependencies=[public()])
 
 
 @router.get(
     "/healthz",
-    responses={503: {"description": "The database cannot be reached"}},
+    responses={**responses(421), 503: {"description": "The database cannot be reached"}},
     summary="Liveness and database reachability",
 )
 def healthz(request: Request) -> JSONResponse:
@@ -38,7 +38,12 @@ def healthz(request: Request) -> JSONResponse:
     )
 
 
-@router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses=responses(421, referenced=True),
+    summary="Prometheus metrics",
+)
 def metrics(request: Request) -> PlainTextResponse:
     writer = request.app.state.writer
     lines = [
