@@ -39,8 +39,10 @@ def make_client(db: str, **settings) -> TestClient:
     process (``writer="process"``, the server's default, which every test that starts a real
     ``watchkeeper serve`` uses): starting a child process for each of hundreds of apps would
     triple the suite's time, and tests/integration/test_writer.py holds the two to the same
-    behaviour."""
-    return TestClient(create_app(Settings(db=db, **{"writer": "thread", **settings})))
+    behaviour. TestClient's requests name the host ``testserver``, which the app serves only
+    because it is listed in ``allowed_hosts`` here."""
+    defaults = {"writer": "thread", "allowed_hosts": ("testserver",)}
+    return TestClient(create_app(Settings(db=db, **{**defaults, **settings})))
 
 
 @pytest.fixture

@@ -122,6 +122,14 @@ def serve(
         bool,
         typer.Option(envvar="WATCHKEEPER_INSECURE", help="Allow anonymous access off loopback."),
     ] = False,
+    allowed_hosts: Annotated[
+        list[str] | None,
+        typer.Option(
+            envvar="WATCHKEEPER_ALLOWED_HOSTS",
+            help="A host name the server answers for besides loopback and its own address: "
+            "NAME, .DOMAIN (and every name under it) or * (repeatable).",
+        ),
+    ] = None,
     max_body_bytes: Annotated[int, typer.Option(envvar="WATCHKEEPER_MAX_BODY_BYTES", min=1)] = (
         16 * 1024 * 1024
     ),
@@ -190,6 +198,7 @@ def serve(
             host=host,
             port=port,
             insecure=insecure,
+            allowed_hosts=_host_list(allowed_hosts),
             max_body_bytes=max_body_bytes,
             stale_after=stale_after,
             offline_after=offline_after,
@@ -223,6 +232,13 @@ def serve(
         access_log=False,
         timeout_graceful_shutdown=10,
     )
+
+
+def _host_list(values: list[str] | str | None) -> tuple[str, ...]:
+    """Host names given repeatedly, comma- or space-separated, or as a TOML list."""
+    if isinstance(values, str):
+        values = [values]
+    return tuple(name for value in values or () for name in value.replace(",", " ").split())
 
 
 def _safe_url(url: str) -> str:

@@ -40,6 +40,9 @@ class Settings:
     #: or "thread" (a thread of the server process).
     writer: str = "process"
     insecure: bool = False
+    #: Host names the server answers for besides loopback, its bound address and its machine
+    #: name: ``name``, ``.domain`` (the domain and every name under it) or ``*`` (any).
+    allowed_hosts: tuple[str, ...] = ()
     #: token -> role; empty means anonymous access (allowed on loopback only).
     tokens: dict[str, str] = field(default_factory=dict)
     #: Live state: deepest key path accepted, where folded totals of expired counters are shown,

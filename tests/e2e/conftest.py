@@ -65,12 +65,29 @@ class Console:
         page.on("pageerror", lambda exc: self.errors.append(f"uncaught: {exc}"))
 
 
+def csp_safe_waits(page) -> None:
+    """Let ``page.wait_for_function`` take a bare expression under the dashboard's CSP.
+
+    Playwright polls a bare expression by evaluating it as a string inside the page, which
+    the Content-Security-Policy (no ``unsafe-eval``) forbids; an arrow function is polled
+    without that, so the expression is wrapped in one. The policy itself stays in force."""
+    wait = page.wait_for_function
+
+    def wait_for_function(expression: str, *args, **kwargs):
+        if "=>" not in expression and not expression.lstrip().startswith("function"):
+            expression = f"() => ({expression})"
+        return wait(expression, *args, **kwargs)
+
+    page.wait_for_function = wait_for_function
+
+
 @pytest.fixture
 def page(browser) -> Iterator:
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     page.set_default_timeout(15_000)
     page.console = Console(page)
+    csp_safe_waits(page)
     yield page
     context.close()
     assert page.console.errors == [], page.console.errors

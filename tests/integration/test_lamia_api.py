@@ -385,7 +385,7 @@ def test_an_event_of_another_process_is_not_found(lamia):
 
 
 def test_roles_and_the_lamia_envelope(db_url):
-    tokens = {"reader-token-1": "read", "ingest-token-1": "ingest"}
+    tokens = {"reader-token-1": "read", "ingest-token-1": "ingest", "admin-token-1": "admin"}
     with make_client(db_url, tokens=tokens) as c:
         body = {"processes": {"a": None}}
         r = c.post("/api/v0/t", json=body)
@@ -405,6 +405,13 @@ def test_roles_and_the_lamia_envelope(db_url):
             c.post("/api/v0/t/a/event", json={"eventClass": "X"}, headers=read).status_code == 403
         )
         assert c.delete("/api/v0/t", headers=read).status_code == 403
-        assert c.delete("/api/v0/t", headers=ingest).status_code == 200
+        # Deleting is an admin's: a job's token may report, never erase.
+        r = c.delete("/api/v0/t", headers=ingest)
+        assert r.status_code == 403 and "may not admin" in errors(r)[0]["reason"]
+        assert c.get("/api/v0/t", headers=read).status_code == 200
+        assert c.delete("/api/v0", headers=ingest).status_code == 403
+        admin = {"Authorization": "Bearer admin-token-1"}
+        assert c.delete("/api/v0/t", headers=admin).json() == {"deleted": 1}
+        assert c.get("/api/v0/t", headers=read).status_code == 404
         # /api/v1 keeps its own envelope.
         assert c.get("/api/v1/groups").json()["error"]["code"] == "unauthorized"

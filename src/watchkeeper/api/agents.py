@@ -10,10 +10,15 @@ from fastapi import APIRouter, Depends, Request
 
 from watchkeeper.api.auth import require
 from watchkeeper.api.deps import read_conn
-from watchkeeper.api.errors import ApiError
+from watchkeeper.api.errors import ANY_ROUTE, ApiError, responses
 from watchkeeper.views import components
 
-router = APIRouter(prefix="/api/v1", tags=["agents"], dependencies=[require("read")])
+router = APIRouter(
+    prefix="/api/v1",
+    tags=["agents"],
+    dependencies=[require("read")],
+    responses=responses(*ANY_ROUTE, 422),
+)
 
 Liveness = Literal["online", "stale", "offline"]
 
@@ -36,7 +41,11 @@ def list_agents(
     return {"agents": items, "total": len(items)}
 
 
-@router.get("/agents/{agent_id}", summary="One agent: state, history, pings, tasks processed")
+@router.get(
+    "/agents/{agent_id}",
+    responses=responses(404),
+    summary="One agent: state, history, pings, tasks processed",
+)
 def get_agent(
     agent_id: str, request: Request, conn: Annotated[sa.Connection, Depends(read_conn)]
 ) -> dict:
@@ -60,7 +69,7 @@ def list_components(
     return {"components": items, "total": len(items)}
 
 
-@router.get("/components/{ctype}/{cid}", summary="One component instance")
+@router.get("/components/{ctype}/{cid}", responses=responses(404), summary="One component instance")
 def get_component(
     ctype: str, cid: str, request: Request, conn: Annotated[sa.Connection, Depends(read_conn)]
 ) -> dict:

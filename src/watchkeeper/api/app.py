@@ -21,6 +21,7 @@ from watchkeeper.api import (
     state,
     tasks,
 )
+from watchkeeper.api.guard import Guard
 from watchkeeper.api.hotpath import App
 from watchkeeper.config import Settings
 from watchkeeper.store import db, eventlog
@@ -88,6 +89,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = App(
         **_no_request_telemetry(),
         hot_routes=[*events.FAST_ROUTES, *lamia.FAST_ROUTES],
+        guard=Guard(settings.host, settings.allowed_hosts),
+        renderers=[(lamia.PREFIX, lamia.lamia_response)],
         title="watchkeeper",
         version=__version__,
         description="A self-hosted monitor for distributed work.",

@@ -1,18 +1,27 @@
 """Bearer tokens with roles.
 
-``admin`` may do everything; ``ingest`` may send events; ``read`` may query; ``agent`` is the
-node agent's channel. With no token configured (allowed only on loopback, or with
-``--insecure``) every request is anonymous and allowed.
+``admin`` may do everything, deleting included; ``ingest`` may send events; ``read`` may query;
+``agent`` is the node agent's channel. With no token configured (allowed only on loopback, or
+with ``--insecure``) every request is anonymous and allowed.
+
+Every route declares the role it needs with :func:`require` (or :func:`public`): the
+dependency carries the role as :data:`ROLE_ATTR`, from which :mod:`watchkeeper.api.roles`
+lists the routes and their roles (and a test fails on a route that declares none).
 """
 
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import Depends, Request
 
 from watchkeeper.api.errors import ApiError
+
+#: The attribute of a dependency naming the role its route needs ("public": none).
+ROLE_ATTR = "watchkeeper_role"
+PUBLIC = "public"
 
 #: The cookie the dashboard's login form sets (see ``watchkeeper.ui.access``).
 COOKIE = "watchkeeper_token"
@@ -60,10 +69,32 @@ def check(request: Request, needed: str) -> None:
         raise ApiError(403, f"this token's role ({role}) may not {needed}")
 
 
+def declares(role: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Mark a dependency as the one that decides its routes' role."""
+    if role != PUBLIC and role not in GRANTS:
+        raise ValueError(f"unknown role {role!r}")
+
+    def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
+        setattr(fn, ROLE_ATTR, role)
+        return fn
+
+    return mark
+
+
 def require(needed: str) -> Any:
     # async so FastAPI calls it on the event loop instead of hopping to a worker thread.
+    @declares(needed)
     async def dependency(request: Request) -> None:
         check(request, needed)
 
     dependency.__name__ = f"require_{needed}"
     return Depends(dependency)
+
+
+@declares(PUBLIC)
+async def _public() -> None:
+    """Open to anyone, with or without tokens."""
+
+
+def public() -> Any:
+    return Depends(_public)

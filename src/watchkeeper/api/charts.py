@@ -15,11 +15,17 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from watchkeeper.api.auth import require
 from watchkeeper.api.deps import read_conn
+from watchkeeper.api.errors import ANY_ROUTE, responses
 from watchkeeper.api.params import window
 from watchkeeper.events.timefmt import iso
 from watchkeeper.views import incidents, tasks, timeline
 
-router = APIRouter(prefix="/api/v1/charts", tags=["charts"], dependencies=[require("read")])
+router = APIRouter(
+    prefix="/api/v1/charts",
+    tags=["charts"],
+    dependencies=[require("read")],
+    responses=responses(*ANY_ROUTE, 422),
+)
 
 Limit = Annotated[int, Query(ge=1, le=50_000)]
 

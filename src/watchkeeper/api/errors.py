@@ -11,9 +11,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from watchkeeper.api.responses import JSONResponse
+from watchkeeper.api.routing import allowed_methods
 from watchkeeper.events import InvalidBatch, Issue
 from watchkeeper.events.decode import MalformedBody
 from watchkeeper.store.writer import WriterStopped
@@ -29,11 +31,72 @@ CODES = {
     409: "conflict",
     413: "too_large",
     415: "unsupported_media",
+    421: "misdirected",
     422: "invalid",
     429: "too_many_requests",
     500: "internal",
     503: "unavailable",
 }
+
+
+#: What each error status means, for the OpenAPI document.
+MEANINGS = {
+    400: "Malformed: the body is not JSON, or a parameter is not of its form",
+    401: "No token, or an unknown one (only when tokens are configured)",
+    403: "The token's role may not do this, or a cross-origin request would change something",
+    404: "No such resource",
+    405: "The path exists, the method does not (see Allow)",
+    409: "Conflict with what is stored",
+    413: "The body is larger than max_body_bytes",
+    415: "The body is neither JSON nor NDJSON",
+    421: "The Host header names a host this server does not serve",
+    422: "Invalid: details lists every bad field with its path",
+    503: "Shutting down, or the writer stopped mid-request: retry (nothing was half stored)",
+}
+
+
+class ErrorDetail(BaseModel):
+    path: str
+    reason: str
+    index: int | None = None
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: list[ErrorDetail]
+
+
+class ErrorEnvelope(BaseModel):
+    """``{"error": {"code", "message", "details": [{"path", "reason"}]}}``"""
+
+    error: ErrorBody
+
+
+#: Answers any request may get: tokens, and a host name the server does not serve.
+ANY_ROUTE = (401, 403, 421)
+#: Answers of a request with a body to store.
+WITH_BODY = (400, 413, 415, 422, 503)
+
+
+def responses(
+    *statuses: int, model: type[BaseModel] = ErrorEnvelope, referenced: bool = False
+) -> dict[int | str, Any]:
+    """The ``responses=`` of a route or router answering ``statuses`` in ``model``.
+
+    FastAPI documents a model under the route's own media type; a route whose answers are not
+    JSON (``/metrics``) takes ``referenced=True``: the schema by reference, as JSON (the model
+    is in the document's components as long as another route uses it)."""
+    if not referenced:
+        return {status: {"model": model, "description": MEANINGS[status]} for status in statuses}
+    schema = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {
+        status: {
+            "description": MEANINGS[status],
+            "content": {"application/json": {"schema": schema}},
+        }
+        for status in statuses
+    }
 
 
 class ApiError(Exception):
@@ -107,9 +170,13 @@ def install(app: FastAPI) -> None:
         return envelope(422, "invalid request", details)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = exc.detail if isinstance(exc.detail, str) else CODES.get(exc.status_code, "")
-        return envelope(exc.status_code, message, headers=getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            allowed = allowed_methods(request.app, request.url.path)
+            headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+        return envelope(exc.status_code, message, headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -14,12 +14,12 @@ from starlette.routing import Route
 
 from watchkeeper.api.auth import check, require
 from watchkeeper.api.deps import read_conn
-from watchkeeper.api.errors import ApiError
-from watchkeeper.api.responses import JSONResponse
+from watchkeeper.api.errors import ANY_ROUTE, WITH_BODY, ApiError, responses
+from watchkeeper.api.responses import EVENT_STREAM, JSONResponse
 from watchkeeper.events.decode import decode_events
 from watchkeeper.store import eventlog
 
-router = APIRouter(prefix="/api/v1/events", tags=["events"])
+router = APIRouter(prefix="/api/v1/events", tags=["events"], responses=responses(*ANY_ROUTE, 422))
 
 
 def batch_body(item: str) -> dict[str, Any]:
@@ -91,6 +91,8 @@ FAST_ROUTES = [Route("/api/v1/events", ingest_endpoint, methods=["POST"])]
 @router.post(
     "",
     status_code=202,
+    dependencies=[require("ingest")],
+    responses=responses(*WITH_BODY),
     openapi_extra=_INGEST_BODY,
     summary="Ingest events (all or nothing)",
 )
@@ -117,7 +119,12 @@ def list_events(
     return JSONResponse({"events": items, "next_since_seq": next_seq})
 
 
-@router.get("/stream", dependencies=[require("read")], summary="Live events (Server-Sent Events)")
+@router.get(
+    "/stream",
+    dependencies=[require("read")],
+    responses=EVENT_STREAM,
+    summary="Live events (Server-Sent Events)",
+)
 async def stream(
     request: Request,
     since_seq: Annotated[int | None, Query(ge=0)] = None,

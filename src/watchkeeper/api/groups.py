@@ -10,10 +10,15 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from watchkeeper.api.auth import require
 from watchkeeper.api.deps import read_conn
-from watchkeeper.api.errors import ApiError
+from watchkeeper.api.errors import ANY_ROUTE, ApiError, responses
 from watchkeeper.views import groups
 
-router = APIRouter(prefix="/api/v1/groups", tags=["groups"], dependencies=[require("read")])
+router = APIRouter(
+    prefix="/api/v1/groups",
+    tags=["groups"],
+    dependencies=[require("read")],
+    responses=responses(*ANY_ROUTE, 422),
+)
 
 
 def _staleness(request: Request) -> dict[str, float]:
@@ -37,7 +42,9 @@ def list_groups(
     return {"groups": items, "total": total}
 
 
-@router.get("/{name}", summary="One group: processes, job slots, progress history")
+@router.get(
+    "/{name}", responses=responses(404), summary="One group: processes, job slots, progress history"
+)
 def get_group(
     name: str,
     request: Request,

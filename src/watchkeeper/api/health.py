@@ -7,13 +7,19 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 
 from watchkeeper import __version__
+from watchkeeper.api.auth import public
+from watchkeeper.api.errors import responses
 from watchkeeper.api.responses import JSONResponse
 from watchkeeper.store import eventlog
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], dependencies=[public()])
 
 
-@router.get("/healthz", summary="Liveness and database reachability")
+@router.get(
+    "/healthz",
+    responses={**responses(421), 503: {"description": "The database cannot be reached"}},
+    summary="Liveness and database reachability",
+)
 def healthz(request: Request) -> JSONResponse:
     try:
         with request.app.state.read_engine.connect() as conn:
@@ -32,7 +38,12 @@ def healthz(request: Request) -> JSONResponse:
     )
 
 
-@router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses=responses(421, referenced=True),
+    summary="Prometheus metrics",
+)
 def metrics(request: Request) -> PlainTextResponse:
     writer = request.app.state.writer
     lines = [

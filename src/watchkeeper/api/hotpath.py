@@ -8,31 +8,58 @@ endpoint, and renders an exception with the same handler the application install
 (:mod:`watchkeeper.api.errors`), so a client cannot tell which path answered. Every other
 request goes through FastAPI unchanged, and the FastAPI declarations of the hot routes stay
 for the OpenAPI document.
+
+Ahead of both, every HTTP request passes the :class:`~watchkeeper.api.guard.Guard` (host name,
+origin, content type), so no route can skip it; dashboard answers get the guard's page headers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import Receive, Scope, Send
+
+from watchkeeper.api.errors import ApiError
+from watchkeeper.api.guard import Guard, Refusal, is_page, with_page_headers
+
+#: Renders a refusal for the paths under a prefix that speak another error envelope.
+Renderer = Callable[[Request, Exception], Response]
 
 
 class App(FastAPI):
     """FastAPI with a short path for the routes in :attr:`hot_routes` (POST only)."""
 
-    def __init__(self, *args: Any, hot_routes: Sequence[Route] = (), **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        hot_routes: Sequence[Route] = (),
+        guard: Guard | None = None,
+        renderers: Sequence[tuple[str, Renderer]] = (),
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.hot_routes = tuple(hot_routes)
+        self.guard = guard
+        self.renderers = tuple(renderers)
         # The literal start of each route's path: cheaper to test than its regular expression.
         self._prefixes = tuple((route.path.partition("{")[0], route) for route in self.hot_routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
-            path = scope["path"]
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        if self.guard is not None:
+            refusal = self.guard.refusal(scope)
+            if refusal is not None:
+                await self._refuse(refusal, scope, receive, send)
+                return
+        path = scope["path"]
+        if scope["method"] == "POST":
             for prefix, route in self._prefixes:
                 if not path.startswith(prefix):
                     continue
@@ -42,7 +69,25 @@ class App(FastAPI):
                     scope["app"] = self
                     await self._answer(route, scope, receive, send)
                     return
+        if is_page(path):
+            send = with_page_headers(send)
         await super().__call__(scope, receive, send)
+
+    async def _refuse(self, refusal: Refusal, scope: Scope, receive: Receive, send: Send) -> None:
+        exc = ApiError(
+            refusal.status,
+            refusal.message,
+            [{"path": refusal.path, "reason": refusal.reason}],
+            code=refusal.code,
+        )
+        request = Request(scope, receive)
+        for prefix, render in self.renderers:
+            if scope["path"].startswith(prefix):
+                response = render(request, exc)
+                break
+        else:
+            response = await self._handler_for(exc)(request, exc)
+        await response(scope, receive, send)
 
     async def _answer(self, route: Route, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)

@@ -9,11 +9,16 @@ from fastapi import APIRouter, Depends, Query
 
 from watchkeeper.api.auth import require
 from watchkeeper.api.deps import read_conn
-from watchkeeper.api.errors import ApiError
+from watchkeeper.api.errors import ANY_ROUTE, ApiError, responses
 from watchkeeper.api.params import parse_when
 from watchkeeper.views import incidents
 
-router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"], dependencies=[require("read")])
+router = APIRouter(
+    prefix="/api/v1/incidents",
+    tags=["incidents"],
+    dependencies=[require("read")],
+    responses=responses(*ANY_ROUTE, 422),
+)
 
 
 @router.get("", summary="List incidents, newest first")
@@ -55,7 +60,7 @@ def groups(
     }
 
 
-@router.get("/{incident_id}", summary="One incident")
+@router.get("/{incident_id}", responses=responses(404), summary="One incident")
 def get_incident(incident_id: int, conn: Annotated[sa.Connection, Depends(read_conn)]) -> dict:
     item = incidents.get_incident(conn, incident_id)
     if item is None:

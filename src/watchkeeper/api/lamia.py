@@ -21,15 +21,16 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import QueryParams
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Route
 
-from watchkeeper.api.auth import check, require
+from watchkeeper.api.auth import check, public, require
 from watchkeeper.api.deps import read_conn
-from watchkeeper.api.errors import ApiError
+from watchkeeper.api.errors import ANY_ROUTE, ApiError, responses
 from watchkeeper.api.events import read_body
 from watchkeeper.api.responses import JSONResponse
 from watchkeeper.events import InvalidBatch, lamia
@@ -51,17 +52,24 @@ SHAPES_KEPT = 10_000
 class LamiaError(Exception):
     """A refusal in Lamia's words: ``reason`` is a sentence, ``details`` what it is about."""
 
-    def __init__(self, status: int, reason: str, details: Any = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(reason)
         self.status = status
         self.errors = [{"reason": reason, "details": details}]
+        self.headers = headers
 
 
 def lamia_response(request: Request, exc: Exception) -> Response:
     """Any failure of a ``/api/v0`` request, in Lamia's envelope."""
     headers = None
     if isinstance(exc, LamiaError):
-        status, errors = exc.status, exc.errors
+        status, errors, headers = exc.status, exc.errors, exc.headers
     elif isinstance(exc, InvalidBatch):
         status = 400
         errors = [{"reason": i.reason, "details": {"path": i.path}} for i in exc.issues]
@@ -107,7 +115,29 @@ class LamiaRoute(APIRoute):
         return lamia_handler
 
 
-router = APIRouter(prefix="/api/v0", tags=["lamia (v0)"], route_class=LamiaRoute)
+class LamiaReason(BaseModel):
+    reason: str
+    details: Any = None
+
+
+class LamiaErrors(BaseModel):
+    """Lamia's error envelope; ``created`` (false) only in answers to a POST."""
+
+    created: bool | None = None
+    errors: list[LamiaReason]
+
+
+#: Answers of every /api/v0 route, and of those storing a body; any 4xx is in Lamia's envelope.
+LAMIA_ERRORS: dict[int | str, Any] = {
+    **responses(400, *ANY_ROUTE, 404, model=LamiaErrors),
+    "4XX": {"model": LamiaErrors, "description": "Any refusal, in Lamia's envelope"},
+}
+LAMIA_WRITE = responses(409, 413, 415, 503, model=LamiaErrors)
+
+PREFIX = "/api/v0"
+router = APIRouter(
+    prefix=PREFIX, tags=["lamia (v0)"], route_class=LamiaRoute, responses=LAMIA_ERRORS
+)
 Conn = Annotated[sa.Connection, Depends(read_conn)]
 
 
@@ -238,6 +268,7 @@ def _check_slot(
 
 @router.post(
     "/{task}/{proc}/event",
+    responses=LAMIA_WRITE,
     status_code=201,
     dependencies=[require("ingest")],
     summary="Post a job event",
@@ -314,8 +345,8 @@ def list_tasks(request: Request, conn: Conn) -> JSONResponse:
     return JSONResponse({"entries": _select(entries, fields), "total": total})
 
 
-@router.delete("", dependencies=[require("ingest")], summary="Refused: batch deletion")
-@router.delete("/", dependencies=[require("ingest")], include_in_schema=False)
+@router.delete("", dependencies=[require("admin")], summary="Refused: batch deletion")
+@router.delete("/", dependencies=[require("admin")], include_in_schema=False)
 def delete_all() -> JSONResponse:
     raise LamiaError(403, "By security reasons, batch deletion of tasks is forbidden.")
 
@@ -333,7 +364,13 @@ async def _create(request: Request, task: str, body: bytes) -> JSONResponse:
     return JSONResponse({"created": True}, status_code=201)
 
 
-@router.post("", status_code=201, dependencies=[require("ingest")], summary="Create a task")
+@router.post(
+    "",
+    status_code=201,
+    dependencies=[require("ingest")],
+    responses=LAMIA_WRITE,
+    summary="Create a task",
+)
 async def create_named(request: Request) -> JSONResponse:
     """As ``POST /api/v0/<task>``, with the name in the body's ``name``."""
     body = await read_body(request, request.app.state.settings.max_body_bytes)
@@ -343,7 +380,13 @@ async def create_named(request: Request) -> JSONResponse:
     return await _create(request, name, body)
 
 
-@router.post("/{task}", status_code=201, dependencies=[require("ingest")], summary="Create a task")
+@router.post(
+    "/{task}",
+    status_code=201,
+    dependencies=[require("ingest")],
+    responses=LAMIA_WRITE,
+    summary="Create a task",
+)
 async def create_task(task: str, request: Request) -> JSONResponse:
     """``{"processes": {"<name>": null | nJobs | [nJobs, needed] | {"nJobs", "threshold"}},
     "tags", "username", "comment", "config", "emailNotify", "_meta": {"host", "time"}}`` →
@@ -360,7 +403,7 @@ def get_task(task: str, request: Request, conn: Conn) -> JSONResponse:
     return JSONResponse(item)
 
 
-@router.delete("/{task}", dependencies=[require("ingest")], summary="Delete a task")
+@router.delete("/{task}", dependencies=[require("admin")], summary="Delete a task")
 async def delete_task(task: str, request: Request) -> JSONResponse:
     if await _read(request, groups.created_seq, task) is None:
         raise _no_task(task)
@@ -446,15 +489,32 @@ def get_event(task: str, proc: str, event_id: str, request: Request, conn: Conn)
     return JSONResponse(item)
 
 
+#: The methods of each shape of path under ``/api/v0``, by its number of segments.
+_ALLOWED = {0: "GET, POST, DELETE", 1: "GET, POST, DELETE", 2: "GET", 3: "GET, POST", 4: "GET"}
+
+
+@router.api_route(
+    "",
+    methods=["PUT", "PATCH", "HEAD", "OPTIONS"],
+    include_in_schema=False,
+    dependencies=[public()],
+)
 @router.api_route(
     "/{rest:path}",
     methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
     include_in_schema=False,
+    dependencies=[public()],
 )
-def unknown(rest: str, request: Request) -> JSONResponse:
-    """Anything else under ``/api/v0``: 405 on a known path, 404 otherwise, in Lamia's envelope."""
-    parts = rest.strip("/").split("/")
-    known = len(parts) in (1, 2) or (len(parts) in (3, 4) and parts[2] == "event")
-    if known and rest.strip("/"):
-        raise LamiaError(405, "Method not allowed.", {"method": request.method, "path": rest})
+def unknown(request: Request, rest: str = "") -> JSONResponse:
+    """Anything else under ``/api/v0``: 405 with ``Allow`` on a known path, 404 otherwise, in
+    Lamia's envelope."""
+    parts = [part for part in rest.strip("/").split("/") if part]
+    known = len(parts) <= 2 or (len(parts) in (3, 4) and parts[2] == "event")
+    if known:
+        raise LamiaError(
+            405,
+            "Method not allowed.",
+            {"method": request.method, "path": request.url.path},
+            headers={"Allow": _ALLOWED[len(parts)]},
+        )
     raise LamiaError(404, "No such resource.", {"path": request.url.path})

@@ -7,6 +7,26 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
+#: The OpenAPI answer of a Server-Sent Events route.
+EVENT_STREAM: dict[int | str, Any] = {
+    200: {
+        "description": "Server-Sent Events (`id: <seq>`, `data: <json>`), until disconnected",
+        "content": {
+            "text/event-stream": {
+                "schema": {
+                    "type": "object",
+                    "description": "one event",
+                    "properties": {
+                        "id": {"type": "string"},
+                        "event": {"type": "string"},
+                        "data": {"type": "string"},
+                    },
+                }
+            }
+        },
+    }
+}
+
 
 class JSONResponse(Response):
     media_type = "application/json"

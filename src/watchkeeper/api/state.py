@@ -15,9 +15,9 @@ from fastapi.responses import StreamingResponse
 
 from watchkeeper.api.auth import require
 from watchkeeper.api.deps import read_conn
-from watchkeeper.api.errors import ApiError
+from watchkeeper.api.errors import ANY_ROUTE, WITH_BODY, ApiError, responses
 from watchkeeper.api.events import batch_body, read_body
-from watchkeeper.api.responses import JSONResponse
+from watchkeeper.api.responses import EVENT_STREAM, JSONResponse
 from watchkeeper.config import Settings
 from watchkeeper.events.state import KIND, MAX_TTL, decode_shards
 from watchkeeper.store import eventlog
@@ -32,7 +32,7 @@ from watchkeeper.views.statedoc import (
     same_json,
 )
 
-router = APIRouter(prefix="/api/v1/state", tags=["state"])
+router = APIRouter(prefix="/api/v1/state", tags=["state"], responses=responses(*ANY_ROUTE, 422))
 
 _INGEST_BODY = batch_body("shard")
 
@@ -57,6 +57,7 @@ def _settings(request: Request) -> Settings:
     "",
     status_code=202,
     dependencies=[require("ingest")],
+    responses=responses(*WITH_BODY),
     openapi_extra=_INGEST_BODY,
     summary="Merge shards into the state (all or nothing)",
 )
@@ -86,7 +87,12 @@ async def ingest(
     return JSONResponse(ack.as_dict(), status_code=202)
 
 
-@router.get("", dependencies=[require("read")], summary="The state document, or one subtree")
+@router.get(
+    "",
+    dependencies=[require("read")],
+    responses=responses(404),
+    summary="The state document, or one subtree",
+)
 def get_state(
     request: Request, conn: Annotated[sa.Connection, Depends(read_conn)], path: PathQuery = None
 ) -> JSONResponse:
@@ -99,7 +105,12 @@ def get_state(
     return JSONResponse(rendered.document)
 
 
-@router.get("/counters", dependencies=[require("read")], summary="Counters with their sources")
+@router.get(
+    "/counters",
+    dependencies=[require("read")],
+    responses=responses(404),
+    summary="Counters with their sources",
+)
 def get_counters(
     request: Request, conn: Annotated[sa.Connection, Depends(read_conn)], path: PathQuery = None
 ) -> JSONResponse:
@@ -122,7 +133,12 @@ def list_intents(
     return JSONResponse({"intents": found, "total": len(found)})
 
 
-@router.get("/intents/{intent_id}", dependencies=[require("read")], summary="One intent")
+@router.get(
+    "/intents/{intent_id}",
+    dependencies=[require("read")],
+    responses=responses(404),
+    summary="One intent",
+)
 def get_intent(
     intent_id: str, request: Request, conn: Annotated[sa.Connection, Depends(read_conn)]
 ) -> JSONResponse:
@@ -149,7 +165,12 @@ def get_errors(
     return JSONResponse({"errors": found, "total": total})
 
 
-@router.get("/stream", dependencies=[require("read")], summary="Live state (Server-Sent Events)")
+@router.get(
+    "/stream",
+    dependencies=[require("read")],
+    responses=EVENT_STREAM,
+    summary="Live state (Server-Sent Events)",
+)
 async def stream(request: Request, path: PathQuery = None) -> StreamingResponse:
     """``event: snapshot`` with ``{"seq", "state"}`` on connect, then ``event: patch`` with a
     JSON merge patch (RFC 7386) each time the document changes (``id`` is the last ``seq``

@@ -9,11 +9,16 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from watchkeeper.api.auth import require
 from watchkeeper.api.deps import read_conn
-from watchkeeper.api.errors import ApiError
+from watchkeeper.api.errors import ANY_ROUTE, ApiError, responses
 from watchkeeper.api.params import decode_cursor, encode_cursor, parse_when
 from watchkeeper.views import incidents, tasks
 
-router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"], dependencies=[require("read")])
+router = APIRouter(
+    prefix="/api/v1/tasks",
+    tags=["tasks"],
+    dependencies=[require("read")],
+    responses=responses(*ANY_ROUTE, 422),
+)
 
 SortKey = Literal[
     "updated_at", "-updated_at", "created_at", "-created_at", "id", "-id", "status", "-status"
@@ -53,7 +58,9 @@ def list_tasks(
     }
 
 
-@router.get("/{task_id:path}", summary="One task with its history and incidents")
+@router.get(
+    "/{task_id:path}", responses=responses(404), summary="One task with its history and incidents"
+)
 def get_task(
     task_id: str, request: Request, conn: Annotated[sa.Connection, Depends(read_conn)]
 ) -> dict:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import pathlib
 from typing import Any
 
@@ -41,6 +43,7 @@ def make_engine(url: str, *, writer: bool = False, synchronous: str = "FULL") ->
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000}
         if ":memory:" in url or url in ("sqlite://", "sqlite:///"):
             raise ValueError("an in-memory SQLite database cannot be shared; give a file path")
+        _create_private(sa.engine.make_url(url).database)
     else:
         kwargs["pool_size"] = 1 if writer else 10
         kwargs["max_overflow"] = 0 if writer else 20
@@ -52,6 +55,16 @@ def make_engine(url: str, *, writer: bool = False, synchronous: str = "FULL") ->
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine, writer=writer, synchronous=synchronous)
     return engine
+
+
+def _create_private(path: str | None) -> None:
+    """Create a new SQLite file readable by its owner only: the events in it are whatever the
+    fleet sent. SQLite gives its -wal and -shm files the mode of the database file."""
+    if not path or path.startswith("file:"):
+        return
+    # An existing file keeps its mode; a missing directory fails on connect, with its message.
+    with contextlib.suppress(FileExistsError, FileNotFoundError, NotADirectoryError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _configure_sqlite(engine: sa.Engine, *, writer: bool, synchronous: str) -> None:

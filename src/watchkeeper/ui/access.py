@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlencode
 from fastapi import APIRouter, Depends, FastAPI, Request
 from starlette.responses import RedirectResponse, Response
 
-from watchkeeper.api.auth import COOKIE, GRANTS, check, role_of
+from watchkeeper.api.auth import COOKIE, GRANTS, check, declares, public, role_of
 from watchkeeper.api.errors import ApiError
 from watchkeeper.ui.render import PageError, render, url_with
 
@@ -36,6 +36,7 @@ class TokenInUrl(Exception):
         self.clean_url = clean_url
 
 
+@declares("read")
 def page_access(request: Request) -> None:
     """Dependency of every page router: the ``read`` role when tokens are configured."""
     tokens: dict[str, str] = request.app.state.settings.tokens
@@ -78,7 +79,7 @@ def _with_cookie(response: Response, request: Request, token: str) -> Response:
     return response
 
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[public()])
 
 
 @router.get("/login")

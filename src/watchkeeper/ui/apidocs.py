@@ -11,9 +11,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from watchkeeper.api.auth import public
 from watchkeeper.ui.render import templates
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[public()])
 
 
 @router.get("/docs")

@@ -21,6 +21,7 @@ from fastapi.responses import FileResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from watchkeeper import __version__
+from watchkeeper.api.auth import public
 
 STATIC = pathlib.Path(__file__).with_name("static")
 VENDOR_PREFIX = "/static/vendor/"
@@ -94,5 +95,11 @@ def mount(app: FastAPI) -> None:
         return FileResponse(vendored_file(name), media_type=media_type, headers=headers)
 
     # Declared before the /static mount, which would otherwise answer 404 for it.
-    app.add_api_route(VENDOR_PREFIX + "{name}", vendor, methods=["GET"], include_in_schema=False)
+    app.add_api_route(
+        VENDOR_PREFIX + "{name}",
+        vendor,
+        methods=["GET"],
+        include_in_schema=False,
+        dependencies=[public()],
+    )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
