@@ -60,7 +60,8 @@ PAGE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
         # badges through style="--c: ..."; scripts come only from our own files. ReDoc (/redoc)
         # runs its search in a worker it builds from a blob.
         b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-        b"img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; "
+        b"img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; "
+        b"worker-src 'self' blob:; "
         b"object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
     ),
     (b"x-content-type-options", b"nosniff"),
