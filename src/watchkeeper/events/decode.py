@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from watchkeeper.events import generic, seed000
+from watchkeeper.events.fields import NUL, NUL_REASON
 from watchkeeper.events.model import Event, InvalidBatch, Issue
 
 NDJSON_TYPES = frozenset(
@@ -25,6 +26,12 @@ NDJSON_TYPES = frozenset(
         "application/jsonlines",
     }
 )
+
+
+#: How deeply a body may nest arrays and objects (the top-level value is level 1). A stored
+#: event is encoded again on its way to the writer and into the log, inside a few levels of
+#: its own, and the JSON encoder stops at 255 levels: deeper bodies are refused before that.
+MAX_DEPTH = 128
 
 
 class MalformedBody(Exception):
@@ -48,14 +55,58 @@ def load_items(body: bytes, content_type: str | None) -> tuple[list[Any], bool]:
                 items.append(orjson.loads(line))
             except orjson.JSONDecodeError as exc:
                 raise MalformedBody(f"line {number}: {exc}", f"line {number}") from None
+        if may_be_deep(body):
+            for index, item in enumerate(items):
+                check_depth(item, f"[{index}]", level=1)
         return items, True
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise MalformedBody(f"malformed JSON: {exc}") from None
+    if may_be_deep(body):
+        check_depth(data, "", level=1)
     if isinstance(data, list):
         return data, True
     return [data], False
+
+
+def may_be_deep(body: bytes) -> bool:
+    """Whether ``body`` has enough brackets to nest past :data:`MAX_DEPTH` (counting them is
+    far cheaper than walking what was decoded, and rules out almost every body)."""
+    return body.count(b"[") + body.count(b"{") > MAX_DEPTH
+
+
+def check_depth(value: Any, prefix: str, *, level: int) -> None:
+    """Refuse ``value`` (at nesting ``level``) if it nests deeper than :data:`MAX_DEPTH`."""
+    keys = _too_deep(value, level)
+    if keys is None:
+        return
+    path = prefix
+    for key in reversed(keys):
+        path += f"[{key}]" if isinstance(key, int) else (f".{key}" if path else str(key))
+    raise InvalidBatch([Issue(path or "$", f"nested deeper than {MAX_DEPTH} levels")])
+
+
+def _too_deep(value: Any, level: int) -> list[Any] | None:
+    """The keys (innermost first) down to the first array or object nested deeper than
+    :data:`MAX_DEPTH` in ``value``, which sits at ``level``; ``None`` if there is none."""
+    kind = type(value)
+    if kind is dict:
+        pairs: Any = value.items()
+    elif kind is list:
+        pairs = enumerate(value)
+    else:
+        return None
+    if level > MAX_DEPTH:
+        return []
+    for key, child in pairs:
+        kind = type(child)
+        if kind is dict or kind is list:
+            keys = _too_deep(child, level + 1)
+            if keys is not None:
+                keys.append(key)
+                return keys
+    return None
 
 
 def translate_item(item: Any, prefix: str, now: float, issues: list[Issue]) -> Event | None:
@@ -109,13 +160,17 @@ def _event_id(item: Mapping[str, Any], prefix: str, issues: list[Issue]) -> str 
     value = item.get("event_id")
     if value is None:
         return None
+    path = f"{prefix}.event_id" if prefix else "event_id"
     if (
         isinstance(value, bool)
         or not isinstance(value, str | int)
         or not str(value)
         or len(str(value)) > 200
     ):
-        path = f"{prefix}.event_id" if prefix else "event_id"
         issues.append(Issue(path, "expected a string of 1 to 200 characters"))
         return None
-    return str(value)
+    text = str(value)
+    if NUL in text:
+        issues.append(Issue(path, NUL_REASON))
+        return None
+    return text

@@ -7,10 +7,10 @@ others.
 
 from __future__ import annotations
 
+import math
 import pathlib
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -23,7 +23,7 @@ from starlette.responses import Response
 from watchkeeper import __version__
 from watchkeeper.api.errors import ApiError
 from watchkeeper.api.params import window
-from watchkeeper.events.timefmt import iso, parse_time
+from watchkeeper.events.timefmt import iso, seconds_of, strftime
 from watchkeeper.ui import palette
 from watchkeeper.ui.assets import plotly_url, static_url
 
@@ -94,23 +94,37 @@ def window_query(request: Request) -> str:
     return f"?{urlencode(params)}" if params else ""
 
 
+def _seconds(value: str | float) -> float:
+    """A time from a view (an API time or epoch seconds); raw text that is not one is NaN."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return seconds_of(value)
+    except ValueError:
+        return math.nan
+
+
 def when(value: str | float | None) -> str:
-    """A time for a table cell: ``2024-05-01 10:00:02`` (UTC)."""
+    """A time for a table cell: ``2024-05-01 10:00:02`` (UTC); the raw value if no date can
+    show it."""
     if value is None:
         return "—"
-    ts = parse_time(value) if isinstance(value, str) else value
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    ts = _seconds(value)
+    shown = strftime(ts, "%Y-%m-%d %H:%M:%S")
+    return value if isinstance(value, str) and math.isnan(ts) else shown
 
 
 def local_input(ts: float) -> str:
     """A time as a ``datetime-local`` input value (UTC, to the second)."""
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return strftime(ts, "%Y-%m-%dT%H:%M:%S")
 
 
 def duration(seconds: float | None) -> str:
     if seconds is None:
         return "—"
     seconds = float(seconds)
+    if not math.isfinite(seconds):
+        return "—"
     if seconds < 1:
         return f"{seconds * 1000:.0f} ms"
     if seconds < 60:
@@ -134,8 +148,7 @@ def percent(value: float | None) -> str:
 def ago(value: str | float | None) -> str:
     if value is None:
         return "never"
-    ts = parse_time(value) if isinstance(value, str) else value
-    return duration(max(0.0, time.time() - ts)) + " ago"
+    return duration(max(0.0, time.time() - _seconds(value))) + " ago"
 
 
 def badge(kind: str, name: str | None) -> Markup:
@@ -168,7 +181,7 @@ templates.env.globals.update(
     palette=palette.PALETTE,
 )
 templates.env.filters.update(
-    when=when, duration=duration, ago=ago, iso_seconds=parse_time, percent=percent
+    when=when, duration=duration, ago=ago, iso_seconds=_seconds, percent=percent
 )
 
 
