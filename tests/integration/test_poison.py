@@ -13,10 +13,8 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import make_client
 from tests.fleet import task
-from watchkeeper.events import Event, lamia
+from tests.poison import MS_AS_SECONDS, READS, YEAR_1, store_poison
 from watchkeeper.store import db
-from watchkeeper.store.writer import commit_batches
-from watchkeeper.views import ALL_VIEWS
 
 BIG = 2**63  # one beyond a 64-bit column
 HUGE = "9" * 30
@@ -320,109 +318,13 @@ def test_dashboard_pages_refuse_huge_numbers(client):
 
 # --- a log that already holds what is refused now -------------------------------------------
 
-#: Times no date can show: an epoch in milliseconds read as seconds (year 56302), 1e300, and
-#: year 1 at +14:00.
-MS_AS_SECONDS = 1_714_557_600_000.0
-YEAR_1 = -62_135_647_200.0
-
-
-def poisoned_events() -> list[Event]:
-    def ev(kind: str, ts: float, attrs: dict, subject: str | None = None) -> Event:
-        return Event(kind, ts, "error", "agent:ag1", subject, attrs, {"sent": ts}, None, ts)
-
-    job = lamia.job_event(
-        "t1", "solo", None, b'{"eventClass": "STARTED"}', client_ip=None, now=1e300
-    )
-    return [
-        ev(
-            "task.status",
-            MS_AS_SECONDS,
-            {"task": "p1", "status": "aborted", "producer": "pr", "agent": "ag1"},
-            "task:p1",
-        ),
-        ev(
-            "component.state",
-            1e300,
-            {"type": "agent", "id": "ag1", "state": "idle", "message": None, "loc": None},
-        ),
-        ev(
-            "incident",
-            YEAR_1,
-            {
-                "agent": "ag1",
-                "message": "stuck",
-                "last_state": "idle",
-                "task": "p1",
-                "subtask": 1,
-                "subtasks_left": 2,
-                "current_loc": None,
-                "target_loc": None,
-                "pings": {"idle": 3},
-            },
-            "task:p1",
-        ),
-        ev("state.shard", 1e300, {"shard": {"poison": {"n": {"$inc": 1}}}, "ttl": None}),
-        ev("x", 1e300, {}),
-        *job,
-    ]
-
-
-def store_poison(db_url: str) -> None:
-    """What an older version stored: straight into the log and the views."""
-    engine = db.make_engine(db_url, writer=True)
-    try:
-        (result,), _ = commit_batches(engine, ALL_VIEWS, [poisoned_events()])
-        assert not isinstance(result, Exception), result
-    finally:
-        engine.dispose()
-
-
-READS = [
-    "/api/v1/events?limit=10000",
-    "/api/v1/tasks",
-    "/api/v1/tasks/p1",
-    "/api/v1/tasks/t1/solo",
-    "/api/v1/agents",
-    "/api/v1/agents/ag1",
-    "/api/v1/components",
-    "/api/v1/incidents",
-    "/api/v1/incidents/groups",
-    "/api/v1/groups",
-    "/api/v1/groups/t1",
-    "/api/v1/state",
-    "/api/v1/state/counters",
-    "/api/v1/state/errors",
-    "/api/v1/charts/waterfall?since=0",
-    "/api/v1/charts/aborted?since=0",
-    "/api/v1/charts/processed-per-agent?since=0",
-    "/api/v1/charts/component-status?since=0",
-    "/api/v0",
-    "/api/v0/t1",
-    "/api/v0/t1/solo",
-    "/api/v0/t1/@all",
-    "/api/v0/t1/solo/event",
-    "/",
-    "/tasks",
-    "/tasks/p1",
-    "/tasks/t1/solo",
-    "/waterfall?since=0",
-    "/aborted?since=0",
-    "/processed?since=0",
-    "/agents",
-    "/agents/ag1",
-    "/components?since=0",
-    "/incidents?since=0",
-    "/groups",
-    "/groups/t1",
-    "/state",
-    "/partials/overview-stats",
-    "/partials/groups/t1",
-    "/partials/state-tables",
-]
-
 
 def test_every_read_renders_a_log_holding_unshowable_times(client, db_url):
-    store_poison(db_url)
+    engine = db.make_engine(db_url, writer=True)
+    try:
+        store_poison(engine)
+    finally:
+        engine.dispose()
     (incident,) = client.get("/api/v1/incidents").json()["incidents"]
     reads = [*READS, f"/api/v1/incidents/{incident['id']}"]
     failed = {url: r.status_code for url in reads if (r := client.get(url)).status_code != 200}
