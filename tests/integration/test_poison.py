@@ -13,7 +13,9 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import make_client
 from tests.fleet import task
+from tests.integration.test_stream import read_events
 from tests.poison import MS_AS_SECONDS, READS, YEAR_1, store_poison
+from tests.support import ServerProcess
 from watchkeeper.store import db
 
 BIG = 2**63  # one beyond a 64-bit column
@@ -334,3 +336,17 @@ def test_every_read_renders_a_log_holding_unshowable_times(client, db_url):
     assert shown["x"] == "1e+300" and shown["incident"] == repr(YEAR_1)
     assert client.get("/api/v1/tasks/p1").json()["updated_at"] == repr(MS_AS_SECONDS)
     assert repr(MS_AS_SECONDS) in client.get("/tasks/p1").text
+
+
+def test_the_live_stream_delivers_a_log_holding_unshowable_times(tmp_path):
+    url = f"sqlite:///{tmp_path / 'sse.db'}"
+    engine = db.make_engine(url, writer=True)
+    try:
+        db.upgrade(engine)
+        seqs = store_poison(engine)
+    finally:
+        engine.dispose()
+    with ServerProcess(url) as server:
+        got = read_events(server.url, len(seqs), params={"since_seq": 0})
+    assert [seq for seq, _ in got] == seqs
+    assert {e["kind"]: e["ts"] for _, e in got}["x"] == "1e+300"
