@@ -48,26 +48,37 @@ def load_items(body: bytes, content_type: str | None) -> tuple[list[Any], bool]:
     media = (content_type or "").split(";", 1)[0].strip().lower()
     if media in NDJSON_TYPES:
         items = []
+        deep = may_be_deep(body)
         for number, line in enumerate(body.splitlines(), start=1):
             if not line.strip():
                 continue
             try:
-                items.append(orjson.loads(line))
+                item = orjson.loads(line)
             except orjson.JSONDecodeError as exc:
                 raise MalformedBody(f"line {number}: {exc}", f"line {number}") from None
-        if may_be_deep(body):
-            for index, item in enumerate(items):
-                check_depth(item, f"[{index}]", level=1)
+            if deep and may_be_deep(line):
+                check_depth(item, f"[{len(items)}]", level=1)
+            items.append(item)
         return items, True
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise MalformedBody(f"malformed JSON: {exc}") from None
+    items, batched = (data, True) if isinstance(data, list) else ([data], False)
     if may_be_deep(body):
-        check_depth(data, "", level=1)
-    if isinstance(data, list):
-        return data, True
-    return [data], False
+        _check_items(items, batched=batched)
+    return items, batched
+
+
+def _check_items(items: list[Any], *, batched: bool) -> None:
+    # Each item counts from level 1, whether it came alone, in an array or as a line.
+    for index, item in enumerate(items):
+        if type(item) is dict and _CONTAINERS.isdisjoint(map(type, item.values())):
+            continue  # a flat object, as most events are: found without a Python loop
+        check_depth(item, f"[{index}]" if batched else "", level=1)
+
+
+_CONTAINERS = frozenset({dict, list})
 
 
 def may_be_deep(body: bytes) -> bool:
