@@ -4,6 +4,8 @@ events is still readable everywhere."""
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -350,3 +352,26 @@ def test_the_live_stream_delivers_a_log_holding_unshowable_times(tmp_path):
         got = read_events(server.url, len(seqs), params={"since_seq": 0})
     assert [seq for seq, _ in got] == seqs
     assert {e["kind"]: e["ts"] for _, e in got}["x"] == "1e+300"
+
+
+@pytest.mark.parametrize(
+    ("key", "sort"),
+    [
+        ([{"a": 1}, "x"], "-updated_at"),
+        (["x", [1]], "id"),
+        (["\x00", "x"], "status"),
+        ([2**70, "x"], "id"),
+        (["x", 2**70], "-updated_at"),
+        ([1e308, "x"], "status"),
+        (["2024", "x"], "created_at"),
+    ],
+)
+def test_a_cursor_this_server_did_not_issue_is_refused(client, key, sort):
+    cursor = base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+    response = client.get("/api/v1/tasks", params={"cursor": cursor, "sort": sort})
+    assert response.status_code == 422
+    assert v1_paths(response) == ["query.cursor"]
+    # The page sorts by update time: a number then an id is a key it can compare.
+    page_can_compare = isinstance(key[0], int | float) and isinstance(key[1], str)
+    page = client.get("/tasks", params={"cursor": cursor})
+    assert page.status_code == (200 if page_can_compare else 422)

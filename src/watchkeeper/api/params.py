@@ -8,6 +8,7 @@ Every number a request names must be one the database can compare: integers fit 
 from __future__ import annotations
 
 import base64
+import math
 import re
 import time
 from typing import Annotated, Any
@@ -109,13 +110,23 @@ def encode_cursor(key: tuple[Any, ...]) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(list(key))).decode().rstrip("=")
 
 
-def decode_cursor(value: str | None) -> tuple[Any, ...] | None:
+def decode_cursor(value: str | None, *, numeric_first: bool) -> tuple[Any, ...] | None:
+    """The key of a keyset cursor: a value of the sort column (a number for times, else text)
+    and an id, each of a type the database can compare with its column."""
     if not value:
         return None
     try:
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
         key = orjson.loads(raw)
         if not isinstance(key, list) or len(key) != 2:
+            raise ValueError
+        first, second = key
+        if numeric_first:
+            if type(first) not in (int, float) or not math.isfinite(first):
+                raise ValueError
+        elif not _comparable_text(first):
+            raise ValueError
+        if not _comparable_text(second):
             raise ValueError
         return tuple(key)
     except ValueError:
@@ -124,3 +135,7 @@ def decode_cursor(value: str | None) -> tuple[Any, ...] | None:
             "invalid cursor",
             [{"path": "query.cursor", "reason": "not a cursor this server issued"}],
         ) from None
+
+
+def _comparable_text(value: object) -> bool:
+    return type(value) is str and len(value) <= 200 and NUL not in value
