@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import orjson
 import pytest
 import sqlalchemy as sa
+from alembic import command
 
 from tests.conftest import make_client
 from tests.fleet import HISTORY
@@ -133,3 +134,21 @@ def test_db_check_lists_the_quarantine_and_fails_while_the_log_holds_poison(tmp_
         assert [m["seq"] for m in healed["quarantined"]] == poisoned + more
     finally:
         engine.dispose()
+
+
+def test_downgrade_drops_the_table_and_keeps_the_markers(engine):
+    poisoned = fill_old_database(engine)
+    db.upgrade(engine)
+    cfg = db.alembic_config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, BEFORE)
+    assert "events_quarantine" not in sa.inspect(engine).get_table_names()
+    with engine.connect() as conn:
+        kinds = conn.execute(
+            sa.text("SELECT kind FROM events WHERE seq >= :s ORDER BY seq"), {"s": poisoned[0]}
+        ).scalars()
+        assert set(kinds) == {quarantine.MARKER}
+    db.upgrade(engine)  # nothing left to move
+    with engine.connect() as conn:
+        assert quarantine.listed(conn) == []
