@@ -270,6 +270,7 @@ GETS = [
     ("/api/v1/tasks/a%00b", {}, {}, 400, "path.task_id"),
     ("/api/v1/agents/a%00b", {}, {}, 400, "path.agent_id"),
     ("/api/v1/events", {"kind": "\x00"}, {}, 400, "query.kind"),
+    ("/api/v1/events", [("kind", "ok"), ("kind", "\x00")], {}, 400, "query.kind"),
     ("/api/v1/events/stream", {"kind": "\x00"}, {}, 400, "query.kind"),
     ("/api/v1/state", {"path": "a\x00b"}, {}, 400, "query.path"),
     ("/api/v1/state/stream", {"path": "a\x00b"}, {}, 400, "query.path"),

@@ -53,12 +53,18 @@ def parse_int(name: str, value: str, *, where: str = "query", low: int = 0) -> i
 
 def refuse_nul(request: Request) -> None:
     """Refuse a request whose path or query parameters hold NUL (PostgreSQL text cannot)."""
-    for where, params in (("path", request.path_params), ("query", request.query_params)):
-        for name, value in params.items():
-            if isinstance(value, str) and NUL in value:
-                raise ApiError(
-                    400, f"invalid {name}", [{"path": f"{where}.{name}", "reason": NUL_REASON}]
-                )
+    scope = request.scope
+    if NUL not in scope["path"] and b"%00" not in scope["query_string"]:
+        return  # the usual request: nothing to look for parameter by parameter
+    pairs = [
+        *(("path", name, value) for name, value in request.path_params.items()),
+        *(("query", name, value) for name, value in request.query_params.multi_items()),
+    ]
+    for where, name, value in pairs:
+        if isinstance(value, str) and NUL in value:
+            raise ApiError(
+                400, f"invalid {name}", [{"path": f"{where}.{name}", "reason": NUL_REASON}]
+            )
 
 
 _RELATIVE = re.compile(r"^(?:now)?-?(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$")
