@@ -32,6 +32,7 @@ NDJSON_TYPES = frozenset(
 #: event is encoded again on its way to the writer and into the log, inside a few levels of
 #: its own, and the JSON encoder stops at 255 levels: deeper bodies are refused before that.
 MAX_DEPTH = 128
+_CONTAINERS = frozenset({dict, list})
 
 
 class MalformedBody(Exception):
@@ -76,9 +77,6 @@ def _check_items(items: list[Any], *, batched: bool) -> None:
         if type(item) is dict and _CONTAINERS.isdisjoint(map(type, item.values())):
             continue  # a flat object, as most events are: found without a Python loop
         check_depth(item, f"[{index}]" if batched else "", level=1)
-
-
-_CONTAINERS = frozenset({dict, list})
 
 
 def may_be_deep(body: bytes) -> bool:

@@ -29,9 +29,7 @@ MAX_INT = 2**63 - 1
 #: PostgreSQL text cannot hold NUL, so no text that reaches a column may (on any backend).
 NUL = "\x00"
 NUL_REASON = "must not contain NUL (\\u0000) characters"
-
-
-_DIGITS = re.compile(r"-?[0-9]{1,19}")
+_DIGITS = re.compile(r"[-+]?[0-9]{1,19}")
 
 
 def int_from_text(text: str, *, low: int = MIN_INT) -> int | None:
