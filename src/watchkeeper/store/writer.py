@@ -232,7 +232,10 @@ class Writer:
 
     async def stop(self, grace: float = STOP_GRACE) -> None:
         """Commit what is queued, then stop (what is acknowledged is always committed); what is
-        not committed within ``grace`` seconds is answered 503 instead."""
+        not committed within ``grace`` seconds is answered 503 instead. A thread cannot be
+        stopped, so a commit already under way may still complete after that answer: clients
+        that retry set ``event_id`` (the writer process is killed instead, so its transaction
+        rolls back)."""
         self._stopping = True
         await self._queue.put(None)
         if self._task is not None:
