@@ -17,7 +17,7 @@ from alembic import command
 
 from tests.conftest import make_client
 from tests.fleet import HISTORY
-from tests.poison import READS, store_poison
+from tests.poison import READS, YEAR_1, store_poison
 from watchkeeper.events import Event, lamia
 from watchkeeper.events.decode import decode_events
 from watchkeeper.store import db, quarantine
@@ -60,6 +60,7 @@ def test_upgrade_moves_poison_aside_and_rebuilds_the_views(engine, db_url):
         markers = {e["seq"]: e for e in events if e["kind"] == quarantine.MARKER}
         assert sorted(markers) == poisoned
         assert {m["attrs"]["seq"] for m in markers.values()} == set(poisoned)
+        assert all("outside" in m["attrs"]["reason"] for m in markers.values())
         assert all(m["level"] == "warning" and m["body"] is None for m in markers.values())
         # What only the poisoned events said is gone from every view.
         assert client.get("/api/v1/tasks/p1").status_code == 404
@@ -80,7 +81,8 @@ def test_upgrade_moves_poison_aside_and_rebuilds_the_views(engine, db_url):
     assert [m["seq"] for m in moved] == poisoned
     by_kind = {m["kind"]: m for m in moved}
     assert by_kind["x"]["ts"] == "1e+300" and by_kind["x"]["body"] == {"sent": 1e300}
-    assert "outside 1970-01-01T00:00:00.000Z to 2200-01-01T00:00:00.000Z" in by_kind["x"]["reason"]
+    assert by_kind["x"]["reason"] == f"ts and received_at outside {quarantine.RANGE}"
+    assert by_kind["incident"]["received_at"] == repr(YEAR_1)
     assert db.current_revision(engine) == "0006_quarantine"
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from watchkeeper.events.timefmt import MAX_TIME, MIN_TIME, iso, raw
+from watchkeeper.events.timefmt import MAX_TIME, MIN_TIME, iso
 from watchkeeper.store.tables import BigKey, Time, events, metadata
 
 #: The kind of the marker left in the log where an event was moved aside.
@@ -42,7 +42,10 @@ quarantine = sa.Table(
     sa.Column("views_rebuilt", sa.Boolean, nullable=False),
 )
 
-_COPIED = ("seq", "event_id", "kind", "ts", "received_at", "level", "source", "subject")
+RANGE = f"{iso(MIN_TIME)} to {iso(MAX_TIME)}"
+_COPIED = (
+    "seq", "event_id", "kind", "ts", "received_at", "level", "source", "subject", "attrs", "body",
+)  # fmt: skip
 
 
 def _outside(column: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
@@ -50,54 +53,47 @@ def _outside(column: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
     return sa.not_(column.between(MIN_TIME, MAX_TIME))
 
 
-#: Events whose times the API cannot show.
+#: Events with a time outside the accepted range (the times no date can show among them).
 UNSHOWABLE = sa.or_(_outside(events.c.ts), _outside(events.c.received_at))
 
 
 def move_aside(conn: sa.Connection, *, now: float | None = None) -> int:
     """Move every event of the log whose time cannot be shown into the quarantine table,
     leaving a marker in its place; returns how many were moved. Runs inside ``conn``'s
-    transaction (the migration's, or a rebuild's)."""
+    transaction (the migration's, or a rebuild's), as two statements whatever the number of
+    events: a fleet that sent milliseconds as seconds for months left millions."""
     now = time.time() if now is None else now
-    rows = conn.execute(sa.select(events).where(UNSHOWABLE).order_by(events.c.seq)).all()
-    for row in rows:
-        reason = _reason(row)
-        conn.execute(
-            quarantine.insert().values(
-                **{name: getattr(row, name) for name in _COPIED},
-                attrs=row.attrs,
-                body=row.body,
-                reason=reason,
-                quarantined_at=now,
-                views_rebuilt=False,
-            )
+    ts, received = events.c.ts, events.c.received_at
+    reason = sa.case(
+        (sa.and_(_outside(ts), _outside(received)), f"ts and received_at outside {RANGE}"),
+        (_outside(ts), f"ts outside {RANGE}"),
+        else_=f"received_at outside {RANGE}",
+    )
+    copied = [events.c[name] for name in _COPIED]
+    moved = sa.select(*copied, reason, sa.literal(now, Time), sa.false()).where(UNSHOWABLE)
+    columns = [*_COPIED, "reason", "quarantined_at", "views_rebuilt"]
+    conn.execute(quarantine.insert().from_select(columns, moved))
+    # Built by the database: a number and one of the fixed reasons need no JSON escaping.
+    attrs = (
+        sa.literal('{"seq": ') + sa.cast(events.c.seq, sa.String) + ', "reason": "' + reason + '"}'
+    )
+    at = sa.case((_outside(received), now), else_=received)
+    marked = conn.execute(
+        events.update()
+        .where(UNSHOWABLE)
+        .values(
+            event_id=None,
+            kind=MARKER,
+            ts=at,
+            received_at=at,
+            level="warning",
+            source=None,
+            subject=None,
+            attrs=attrs,
+            body="null",
         )
-        at = row.received_at if MIN_TIME <= row.received_at <= MAX_TIME else now
-        conn.execute(
-            events.update()
-            .where(events.c.seq == row.seq)
-            .values(
-                event_id=None,
-                kind=MARKER,
-                ts=at,
-                received_at=at,
-                level="warning",
-                source=None,
-                subject=None,
-                attrs=orjson.dumps({"seq": row.seq, "kind": row.kind, "reason": reason}).decode(),
-                body="null",
-            )
-        )
-    return len(rows)
-
-
-def _reason(row: Any) -> str:
-    bad = [
-        f"{name} {raw(value)} is outside {iso(MIN_TIME)} to {iso(MAX_TIME)}"
-        for name, value in (("ts", row.ts), ("received_at", row.received_at))
-        if not MIN_TIME <= value <= MAX_TIME
-    ]
-    return "; ".join(bad)
+    )
+    return marked.rowcount
 
 
 def listed(conn: sa.Connection) -> list[dict[str, Any]]:
