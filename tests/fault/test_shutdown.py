@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from tests.support import ServerProcess
 from watchkeeper.events import Event, InvalidBatch
 from watchkeeper.store import db
-from watchkeeper.store.writer import WriterStopped
+from watchkeeper.store.writer import Ack, Writer, WriterStopped
 from watchkeeper.store.writerproc import ProcessWriter
 from watchkeeper.views import ALL_VIEWS
 
@@ -125,3 +125,22 @@ def test_stop_ends_within_its_grace_when_the_writer_process_hangs(engine):
     assert returncode == -signal.SIGKILL
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM events")).scalar() == 0
+
+
+def test_the_thread_writer_refuses_an_unencodable_batch_alone(engine):
+    good = [Event("x", 1_714_557_600.0, "info", None, None, {}, {})]
+
+    async def scenario() -> list[object]:
+        writer = Writer(engine, ALL_VIEWS)
+        await writer.start()
+        results = await asyncio.gather(
+            writer.write([deep_event(300)]), writer.write(good), return_exceptions=True
+        )
+        await asyncio.wait_for(writer.stop(), EXIT_WITHIN)
+        return results
+
+    refused, stored = asyncio.run(scenario())
+    assert isinstance(refused, InvalidBatch)
+    assert isinstance(stored, Ack) and stored.first_seq == 1
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM events")).scalar() == 1
