@@ -161,3 +161,31 @@ def test_bad_identifiers(value, reason):
 def test_levels_are_normalised(sent, level):
     (event,) = decode(task(1, "2024-01-01 00:00:00.000", "created", level=sent))
     assert event.level == level
+
+
+def nest(depth: int, inner: object = 1) -> object:
+    """``inner`` inside ``depth`` levels of alternating arrays and objects."""
+    value = inner
+    for level in range(depth):
+        value = [value] if level % 2 else {"k": value}
+    return value
+
+
+def test_nesting_up_to_the_limit_is_accepted_and_one_level_more_is_refused():
+    from watchkeeper.events.decode import MAX_DEPTH
+
+    # The event object is level 1, so its field may hold MAX_DEPTH - 1 levels.
+    (event,) = decode({"kind": "x", "a": nest(MAX_DEPTH - 1)})
+    assert event.body["a"] == nest(MAX_DEPTH - 1)
+    with pytest.raises(InvalidBatch) as caught:
+        decode([{"kind": "x"}, {"kind": "x", "a": nest(MAX_DEPTH)}])
+    (issue,) = caught.value.issues
+    # The path leads to the first container past the limit: 'a', then MAX_DEPTH - 1 keys.
+    assert issue.path.startswith("[1].a")
+    assert issue.path.count("[0]") + issue.path.count(".k") == MAX_DEPTH - 1
+    assert issue.reason == f"nested deeper than {MAX_DEPTH} levels"
+
+
+def test_wide_bodies_with_many_brackets_are_not_deep():
+    items = [{"kind": "x", "a": [[1], {"b": [2]}]} for _ in range(500)]
+    assert len(decode(items)) == 500

@@ -24,7 +24,7 @@ from watchkeeper.api import (
 from watchkeeper.api.guard import Guard
 from watchkeeper.api.hotpath import App
 from watchkeeper.config import Settings
-from watchkeeper.store import db, eventlog
+from watchkeeper.store import db, eventlog, rebuild
 from watchkeeper.store.hub import CommitHub
 from watchkeeper.store.writer import Writer
 from watchkeeper.store.writerproc import ProcessWriter
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         read_engine = db.make_engine(settings.db, synchronous=settings.sqlite_synchronous)
         db.upgrade(write_engine)
+        rebuild.heal(write_engine, ALL_VIEWS)  # once, after events were moved aside
         hub = CommitHub()
         with read_engine.connect() as conn:
             hub.latest = eventlog.last_seq(conn)

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from watchkeeper.api.auth import require
 from watchkeeper.api.deps import read_conn
 from watchkeeper.api.errors import ANY_ROUTE, responses
-from watchkeeper.api.params import window
+from watchkeeper.api.params import Int64, Interval, window
 from watchkeeper.events.timefmt import iso
 from watchkeeper.views import incidents, tasks, timeline
 
@@ -42,7 +42,7 @@ def waterfall(
     agent: str | None = None,
     producer: str | None = None,
     rows: Annotated[int, Query(ge=1, le=10_000, description="task rows per page")] = 200,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Int64, Query(ge=0)] = 0,
     limit: Limit = 5000,
 ) -> list[dict]:
     """Spans of one page of tasks, newest task first; ``X-Total-Count`` = task rows in all."""
@@ -68,7 +68,7 @@ def aborted(
     status: Annotated[
         Literal["aborted", "failed"], Query(description="aborted tasks, or failed ones")
     ] = "aborted",
-    interval: Annotated[float | None, Query(gt=0, description="bucket seconds")] = None,
+    interval: Interval = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> dict:
     start, end = window(since, until)
@@ -129,7 +129,7 @@ def processed_per_agent(
     since: str | None = None,
     until: str | None = None,
     sort: Annotated[str, Query(pattern=_sorts(tasks.PROCESSED_SORTS))] = "agent",
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Int64, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[dict]:
     """One row per agent, ordered by ``sort`` (``-`` for descending); ``X-Total-Count`` =
@@ -151,7 +151,7 @@ def component_status(
     since: str | None = None,
     until: str | None = None,
     lanes: Annotated[int, Query(ge=1, le=10_000, description="instances per page")] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Int64, Query(ge=0)] = 0,
     resolution: Annotated[
         float, Query(ge=0, description="merge runs of spans shorter than this (seconds)")
     ] = 0.0,

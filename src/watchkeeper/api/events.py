@@ -15,6 +15,7 @@ from starlette.routing import Route
 from watchkeeper.api.auth import check, require
 from watchkeeper.api.deps import read_conn
 from watchkeeper.api.errors import ANY_ROUTE, WITH_BODY, ApiError, responses
+from watchkeeper.api.params import Int64, parse_int, refuse_nul
 from watchkeeper.api.responses import EVENT_STREAM, JSONResponse
 from watchkeeper.events.decode import decode_events
 from watchkeeper.store import eventlog
@@ -110,7 +111,7 @@ async def ingest(request: Request) -> Response:
 @router.get("", dependencies=[require("read")], summary="Read the event log")
 def list_events(
     conn: Annotated[sa.Connection, Depends(read_conn)],
-    since_seq: Annotated[int, Query(ge=0)] = 0,
+    since_seq: Annotated[Int64, Query(ge=0)] = 0,
     kind: Annotated[list[str] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> JSONResponse:
@@ -127,22 +128,17 @@ def list_events(
 )
 async def stream(
     request: Request,
-    since_seq: Annotated[int | None, Query(ge=0)] = None,
+    since_seq: Annotated[Int64 | None, Query(ge=0)] = None,
     kind: Annotated[list[str] | None, Query()] = None,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     """Each event as ``id: <seq>`` / ``data: <json>``. Reconnecting with ``Last-Event-ID`` (or
     ``since_seq``) resumes right after that event; with neither, the stream starts now."""
+    refuse_nul(request)
     engine = request.app.state.read_engine
     hub = request.app.state.hub
     if last_event_id is not None:
-        if not last_event_id.strip().isdigit():
-            raise ApiError(
-                422,
-                "invalid Last-Event-ID",
-                [{"path": "header.last-event-id", "reason": "expected a seq number"}],
-            )
-        start = int(last_event_id)
+        start = parse_int("last-event-id", last_event_id, where="header")
     elif since_seq is not None:
         start = since_seq
     else:

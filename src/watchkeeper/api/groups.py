@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from watchkeeper.api.auth import require
 from watchkeeper.api.deps import read_conn
 from watchkeeper.api.errors import ANY_ROUTE, ApiError, responses
+from watchkeeper.api.params import Int64
 from watchkeeper.views import groups
 
 router = APIRouter(
@@ -32,7 +33,7 @@ def list_groups(
     tag: Annotated[list[str] | None, Query(description="repeat: groups having every tag")] = None,
     user: str | None = None,
     q: Annotated[str | None, Query(description="substring of the group name")] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Int64, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict:
     tags = [t.strip() for value in tag or [] for t in value.split(",") if t.strip()]

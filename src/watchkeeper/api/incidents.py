@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from watchkeeper.api.auth import require
 from watchkeeper.api.deps import read_conn
 from watchkeeper.api.errors import ANY_ROUTE, ApiError, responses
-from watchkeeper.api.params import parse_when
+from watchkeeper.api.params import Int64, parse_when
 from watchkeeper.views import incidents
 
 router = APIRouter(
@@ -31,7 +31,7 @@ def list_incidents(
     fingerprint: str | None = None,
     q: Annotated[str | None, Query(description="search message and last state")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: Annotated[Int64 | None, Query(ge=1)] = None,
 ) -> dict:
     items, total = incidents.list_incidents(
         conn,
@@ -61,7 +61,7 @@ def groups(
 
 
 @router.get("/{incident_id}", responses=responses(404), summary="One incident")
-def get_incident(incident_id: int, conn: Annotated[sa.Connection, Depends(read_conn)]) -> dict:
+def get_incident(incident_id: Int64, conn: Annotated[sa.Connection, Depends(read_conn)]) -> dict:
     item = incidents.get_incident(conn, incident_id)
     if item is None:
         raise ApiError(404, f"incident {incident_id} not found")

@@ -32,9 +32,11 @@ from watchkeeper.api.auth import check, public, require
 from watchkeeper.api.deps import read_conn
 from watchkeeper.api.errors import ANY_ROUTE, ApiError, responses
 from watchkeeper.api.events import read_body
+from watchkeeper.api.params import refuse_nul
 from watchkeeper.api.responses import JSONResponse
 from watchkeeper.events import InvalidBatch, lamia
 from watchkeeper.events.decode import MalformedBody
+from watchkeeper.events.fields import MAX_INT, int_from_text
 from watchkeeper.store.writer import WriterStopped
 from watchkeeper.views import groups
 
@@ -155,6 +157,8 @@ def _staleness(request: Request) -> dict[str, float]:
 async def _read(request: Request, fn: Callable[..., T], *args: Any) -> T:
     """Run a view query on a read connection, off the event loop."""
 
+    refuse_nul(request)
+
     def run() -> T:
         with request.app.state.read_engine.connect() as conn:
             return fn(conn, *args)
@@ -194,11 +198,14 @@ def _count(query: QueryParams, name: str) -> int | None:
     value = query.get(name)
     if value is None or value == "":
         return None
-    if not value.strip().isdigit():
+    number = int_from_text(value, low=0)
+    if number is None:
         raise LamiaError(
-            400, f"`{name}' must be a non-negative integer.", {"parameter": name, "value": value}
+            400,
+            f"`{name}' must be a non-negative integer.",
+            {"parameter": name, "value": value[:40], "max": MAX_INT},
         )
-    return int(value)
+    return number
 
 
 def _fields(query: QueryParams, allowed: Sequence[str]) -> list[str]:
@@ -482,8 +489,15 @@ def list_events(task: str, proc: str, request: Request, conn: Conn) -> JSONRespo
 def get_event(task: str, proc: str, event_id: str, request: Request, conn: Conn) -> JSONResponse:
     index = _event_slot(conn, task, proc, request)
     item = None
-    if event_id.isdigit():
-        item = groups.get_event(conn, task, proc, int(event_id), index)
+    if event_id.isdigit():  # any script's digits: the id is meant as a number
+        number = int_from_text(event_id, low=0)
+        if number is None:
+            raise LamiaError(
+                400,
+                "`id' must be a non-negative integer.",
+                {"parameter": "id", "value": event_id[:40], "max": MAX_INT},
+            )
+        item = groups.get_event(conn, task, proc, number, index)
     if item is None:
         raise LamiaError(404, "Event not found.", {"id": event_id})
     return JSONResponse(item)

@@ -17,6 +17,7 @@ from watchkeeper.api.auth import require
 from watchkeeper.api.deps import read_conn
 from watchkeeper.api.errors import ANY_ROUTE, WITH_BODY, ApiError, responses
 from watchkeeper.api.events import batch_body, read_body
+from watchkeeper.api.params import refuse_nul
 from watchkeeper.api.responses import EVENT_STREAM, JSONResponse
 from watchkeeper.config import Settings
 from watchkeeper.events.state import KIND, MAX_TTL, decode_shards
@@ -175,6 +176,7 @@ async def stream(request: Request, path: PathQuery = None) -> StreamingResponse:
     """``event: snapshot`` with ``{"seq", "state"}`` on connect, then ``event: patch`` with a
     JSON merge patch (RFC 7386) each time the document changes (``id`` is the last ``seq``
     included; keys also change when they expire). A missing subtree is ``null``."""
+    refuse_nul(request)
     keys = _path(path)
     engine = request.app.state.read_engine
     hub = request.app.state.hub

@@ -49,7 +49,12 @@ def list_tasks(
     )
     key = sort.lstrip("-")
     page, total, next_key = tasks.list_tasks(
-        conn, f, sort=key, descending=sort.startswith("-"), limit=limit, after=decode_cursor(cursor)
+        conn,
+        f,
+        sort=key,
+        descending=sort.startswith("-"),
+        limit=limit,
+        after=decode_cursor(cursor, numeric_first=key.endswith("_at")),
     )
     return {
         "tasks": page,

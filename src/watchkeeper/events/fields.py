@@ -6,6 +6,7 @@ translator reports every bad field of an item at once instead of stopping at the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +22,37 @@ _LEVEL_ALIASES = {
     "notice": "info",
 }
 _MISSING = object()
+
+#: The range of an integer field: what a 64-bit integer column holds on every backend.
+MIN_INT = -(2**63)
+MAX_INT = 2**63 - 1
+#: PostgreSQL text cannot hold NUL, so no text that reaches a column may (on any backend).
+NUL = "\x00"
+NUL_REASON = "must not contain NUL (\\u0000) characters"
+_DIGITS = re.compile(r"[-+]?[0-9]{1,19}")
+
+
+def int_from_text(text: str, *, low: int = MIN_INT) -> int | None:
+    """An integer written in ASCII digits (a query or path parameter), from ``low`` up to
+    :data:`MAX_INT`; ``None`` for anything else.
+
+    ``int()`` alone takes other scripts' digits (``'١٢'``) and fails on some that
+    ``str.isdigit`` accepts (``'²'``); this takes exactly what a column can hold.
+    """
+    text = text.strip()
+    if not _DIGITS.fullmatch(text):
+        return None
+    number = int(text)
+    return number if low <= number <= MAX_INT else None
+
+
+def int_reason(value: object) -> str | None:
+    """Why ``value`` is not an integer field watchkeeper can store, or ``None`` if it is."""
+    if type(value) is not int:  # exactly int: a bool is not an integer here
+        return "expected an integer"
+    if not MIN_INT <= value <= MAX_INT:
+        return f"expected an integer from {MIN_INT} to {MAX_INT}, got {value}"
+    return None
 
 
 class Fields:
@@ -59,6 +91,9 @@ class Fields:
         if not text or len(text) > 200:
             self.fail(name, "identifier must be 1 to 200 characters")
             return None
+        if NUL in text:
+            self.fail(name, NUL_REASON)
+            return None
         return text
 
     def text(self, name: str, *, required: bool = False, max_len: int = 10_000) -> str | None:
@@ -76,14 +111,18 @@ class Fields:
         if len(value) > max_len:
             self.fail(name, f"longer than {max_len} characters")
             return None
+        if NUL in value:
+            self.fail(name, NUL_REASON)
+            return None
         return value
 
     def integer(self, name: str) -> int | None:
         value = self.obj.get(name)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.fail(name, "expected an integer")
+        reason = int_reason(value)
+        if reason is not None:
+            self.fail(name, reason)
             return None
         return value
 

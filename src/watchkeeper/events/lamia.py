@@ -29,8 +29,8 @@ from typing import Any
 
 import orjson
 
-from watchkeeper.events.decode import MalformedBody
-from watchkeeper.events.fields import Fields
+from watchkeeper.events.decode import MalformedBody, check_depth
+from watchkeeper.events.fields import NUL, NUL_REASON, Fields, int_from_text
 from watchkeeper.events.model import Event, InvalidBatch, Issue
 from watchkeeper.events.timefmt import parse_time
 
@@ -127,6 +127,7 @@ def load_object(body: bytes) -> dict[str, Any]:
             data = orjson.loads(data)
     if not isinstance(data, dict):
         raise InvalidBatch([Issue("body", "expected a JSON object")])
+    check_depth(data, "", level=1)
     return data
 
 
@@ -134,12 +135,16 @@ def parse_index(value: str | None) -> int | None:
     """The ``arrayIndex`` query parameter: an integer (its range is checked against the array)."""
     if value is None:
         return None
-    try:
-        return int(value.strip())
-    except ValueError:
+    index = int_from_text(value)
+    if index is None:
         raise InvalidBatch(
-            [Issue("query.arrayIndex", f"expected an integer, got {value!r}")]
-        ) from None
+            [
+                Issue(
+                    "query.arrayIndex", f"expected an integer, got {value[:40]!r} (at most 64 bits)"
+                )
+            ]
+        )
+    return index
 
 
 def check_name(value: str, path: str, max_len: int, issues: list[Issue]) -> None:
@@ -339,6 +344,8 @@ def _tags(f: Fields) -> list[str]:
             f.issues.append(
                 Issue(f"{f.path('tags')}[{i}]", "expected a string of 1 to 200 characters")
             )
+        elif NUL in tag:
+            f.issues.append(Issue(f"{f.path('tags')}[{i}]", NUL_REASON))
         elif tag not in tags:
             tags.append(tag)
     return tags

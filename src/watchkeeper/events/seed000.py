@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from watchkeeper.events.fields import Fields
+from watchkeeper.events.fields import MAX_INT, Fields, int_reason
 from watchkeeper.events.model import Event, Issue
 
 _INCIDENT_KEYS = ("last_state", "task", "target_loc", "pings")
@@ -88,8 +88,8 @@ def _pings(f: Fields) -> dict[str, int] | None:
         return None
     out: dict[str, int] = {}
     for state, count in pings.items():
-        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-            f.fail(f"pings.{state}", "expected a non-negative integer count")
+        if int_reason(count) is not None or count < 0:
+            f.fail(f"pings.{state}", f"expected an integer count from 0 to {MAX_INT}")
         else:
             out[str(state)] = count
     return out

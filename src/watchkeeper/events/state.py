@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from watchkeeper.events.decode import load_items
-from watchkeeper.events.fields import Fields
+from watchkeeper.events.fields import NUL, NUL_REASON, Fields
 from watchkeeper.events.model import Event, InvalidBatch, Issue
 
 KIND = "state.shard"
@@ -91,6 +91,8 @@ class ShardChecker:
                 reason = f"unknown operator {key!r}: expected $inc or $ttl forms"
             elif len(key) > MAX_KEY_CHARS:
                 reason = f"keys are at most {MAX_KEY_CHARS} characters"
+            elif NUL in key:
+                reason = NUL_REASON
             elif depth >= self.max_depth:
                 reason = f"deeper than {self.max_depth} levels"
             key_size = size + 1 + (len(key) if key.isascii() else len(key.encode()))

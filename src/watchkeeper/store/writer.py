@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import orjson
 import sqlalchemy as sa
 
-from watchkeeper.events import Event
+from watchkeeper.events import Event, InvalidBatch, Issue
 from watchkeeper.store import bulk, db
 from watchkeeper.store.tables import events as events_table
 from watchkeeper.views.base import View, chunks
@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 
 #: PostgreSQL advisory lock key that serialises writers of all replicas (seq order = commit order).
 PG_WRITER_LOCK = 0x7761746368
+#: Seconds a stopping writer waits for the batches it holds; those it cannot finish by then
+#: are answered 503 (never acknowledged), so shutdown always ends.
+STOP_GRACE = 10.0
 
 
 @dataclass(slots=True, frozen=True)
@@ -68,6 +71,11 @@ EVENT_COLUMNS = (
 
 def dumps(value: object) -> str:
     return orjson.dumps(value).decode()
+
+
+def unstorable(exc: orjson.JSONEncodeError) -> InvalidBatch:
+    """A batch the log cannot encode (validation refuses such input before it gets here)."""
+    return InvalidBatch([Issue("$", f"cannot be stored: {exc}")], "the batch cannot be stored")
 
 
 class WriterStopped(RuntimeError):
@@ -109,6 +117,10 @@ def store_events(
             event.seq = seq
             first = first if first is not None else seq
             stored.append(event)
+            try:
+                attrs, body = dumps(event.attrs), dumps(event.body)
+            except orjson.JSONEncodeError as exc:
+                raise unstorable(exc) from None
             rows.append(
                 (
                     seq,
@@ -119,8 +131,8 @@ def store_events(
                     event.level,
                     event.source,
                     event.subject,
-                    dumps(event.attrs),
-                    dumps(event.body),
+                    attrs,
+                    body,
                 )
             )
         acks.append(Ack(len(batch), dups, first, seq if first is not None else None))
@@ -218,13 +230,24 @@ class Writer:
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="watchkeeper-writer")
 
-    async def stop(self) -> None:
-        """Commit what is queued, then stop (what is acknowledged is always committed)."""
+    async def stop(self, grace: float = STOP_GRACE) -> None:
+        """Commit what is queued, then stop (what is acknowledged is always committed); what is
+        not committed within ``grace`` seconds is answered 503 instead. A thread cannot be
+        stopped, so a commit already under way may still complete after that answer: clients
+        that retry set ``event_id`` (the writer process is killed instead, so its transaction
+        rolls back)."""
         self._stopping = True
         await self._queue.put(None)
         if self._task is not None:
-            await self._task
-        self._executor.shutdown(wait=True)
+            done, _ = await asyncio.wait({self._task}, timeout=grace)
+            if not done:
+                log.error("the writer did not finish within %.0f s; stopping anyway", grace)
+                self._task.cancel()
+                while not self._queue.empty():
+                    item = self._queue.get_nowait()
+                    if item is not None:
+                        settle(item[1], WriterStopped("the server stopped before storing this"))
+        self._executor.shutdown(wait=self._task is None or self._task.done())
 
     async def write(self, events: list[Event]) -> Ack:
         if self._stopping:

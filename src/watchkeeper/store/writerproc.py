@@ -34,6 +34,7 @@ import socket
 import struct
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -42,7 +43,14 @@ import sqlalchemy as sa
 
 from watchkeeper.events import Event
 from watchkeeper.store import db
-from watchkeeper.store.writer import Ack, WriterStopped, commit_batches, settle
+from watchkeeper.store.writer import (
+    STOP_GRACE,
+    Ack,
+    WriterStopped,
+    commit_batches,
+    settle,
+    unstorable,
+)
 from watchkeeper.views.base import View
 
 log = logging.getLogger(__name__)
@@ -112,17 +120,31 @@ class ProcessWriter:
         self._starting = asyncio.Lock()
         await self._spawn()
 
-    async def stop(self) -> None:
-        """Wait for every batch sent to be answered, then let the child finish and exit."""
+    async def stop(self, grace: float = STOP_GRACE) -> None:
+        """Wait for every batch sent to be answered, then let the child finish and exit.
+
+        Within ``grace`` seconds in all: batches still unanswered then get 503 (they were never
+        acknowledged) and a child that has not exited is killed, so shutdown always ends.
+        """
         self._stopping = True
+        deadline = time.monotonic() + grace
         if self._pending:
-            await asyncio.gather(*self._pending.values(), return_exceptions=True)
+            await asyncio.wait(list(self._pending.values()), timeout=grace)
+        for future in self._pending.values():
+            settle(future, WriterStopped("the server stopped before the writer answered"))
+        self._pending.clear()
         if self._stream is not None:
             self._stream.close()
         if self._reader_task is not None:
             await asyncio.gather(self._reader_task, return_exceptions=True)
         if self._proc is not None:
-            await asyncio.to_thread(self._proc.wait, 30)
+            left = max(0.1, deadline - time.monotonic())
+            try:
+                await asyncio.to_thread(self._proc.wait, left)
+            except subprocess.TimeoutExpired:
+                log.error("the writer process did not exit within %.0f s; killing it", grace)
+                self._proc.kill()
+                await asyncio.to_thread(self._proc.wait)
 
     async def write(self, events: list[Event]) -> Ack:
         if self._stopping:
@@ -135,13 +157,18 @@ class ProcessWriter:
         assert self._stream is not None
         self._next_id += 1
         batch_id = self._next_id
+        try:
+            data = frame({"id": batch_id, "events": encode_events(events)})
+        except orjson.JSONEncodeError as exc:
+            # Before the batch is pending: nothing waits for an answer that cannot come.
+            raise unstorable(exc) from None
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Ack] = loop.create_future()
         self._pending[batch_id] = future
         # Frames of the batches that arrive in one turn of the loop leave in one send.
         if not self._outbox:
             loop.call_soon(self._flush)
-        self._outbox.append((batch_id, frame({"id": batch_id, "events": encode_events(events)})))
+        self._outbox.append((batch_id, data))
         if self._stream.transport.get_write_buffer_size() > _BACKLOG_BYTES:
             try:
                 await self._stream.drain()  # the child is behind: wait instead of buffering

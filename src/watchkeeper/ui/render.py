@@ -7,11 +7,11 @@ others.
 
 from __future__ import annotations
 
+import math
 import pathlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,7 +25,7 @@ from watchkeeper import __version__
 from watchkeeper.api.auth import COOKIE, role_of
 from watchkeeper.api.errors import ApiError
 from watchkeeper.api.params import window
-from watchkeeper.events.timefmt import iso, parse_time
+from watchkeeper.events.timefmt import iso, seconds_of, strftime
 from watchkeeper.ui import palette
 from watchkeeper.ui.assets import plotly_url, static_url, vendor_url
 
@@ -120,23 +120,37 @@ def window_query(request: Request) -> str:
     return f"?{urlencode(params)}" if params else ""
 
 
+def _seconds(value: str | float) -> float:
+    """A time from a view (an API time or epoch seconds); raw text that is not one is NaN."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return seconds_of(value)
+    except ValueError:
+        return math.nan
+
+
 def when(value: str | float | None) -> str:
-    """A time for a table cell: ``2024-05-01 10:00:02`` (UTC)."""
+    """A time for a table cell: ``2024-05-01 10:00:02`` (UTC); the raw value if no date can
+    show it."""
     if value is None:
         return "—"
-    ts = parse_time(value) if isinstance(value, str) else value
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    ts = _seconds(value)
+    shown = strftime(ts, "%Y-%m-%d %H:%M:%S")
+    return value if isinstance(value, str) and math.isnan(ts) else shown
 
 
 def local_input(ts: float) -> str:
     """A time as a ``datetime-local`` input value (UTC, to the second)."""
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return strftime(ts, "%Y-%m-%dT%H:%M:%S")
 
 
 def duration(seconds: float | None) -> str:
     if seconds is None:
         return "—"
     seconds = float(seconds)
+    if not math.isfinite(seconds):
+        return "—"
     if seconds < 1:
         return f"{seconds * 1000:.0f} ms"
     if seconds < 60:
@@ -160,8 +174,7 @@ def percent(value: float | None) -> str:
 def ago(value: str | float | None) -> str:
     if value is None:
         return "never"
-    ts = parse_time(value) if isinstance(value, str) else value
-    return duration(max(0.0, time.time() - ts)) + " ago"
+    return duration(max(0.0, time.time() - _seconds(value))) + " ago"
 
 
 def badge(kind: str, name: str | None) -> Markup:
@@ -195,7 +208,7 @@ templates.env.globals.update(
     palette=palette.PALETTE,
 )
 templates.env.filters.update(
-    when=when, duration=duration, ago=ago, iso_seconds=parse_time, percent=percent
+    when=when, duration=duration, ago=ago, iso_seconds=_seconds, percent=percent
 )
 
 

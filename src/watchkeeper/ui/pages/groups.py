@@ -17,6 +17,7 @@ from fastapi import Depends, Query, Request
 from starlette.responses import Response
 
 from watchkeeper.api.deps import read_conn
+from watchkeeper.api.params import Int64
 from watchkeeper.events.lamia import job_id
 from watchkeeper.ui import palette
 from watchkeeper.ui.nav import NavEntry
@@ -74,7 +75,7 @@ def _list_filter(
     tag: Annotated[list[str] | None, Query()] = None,
     user: str | None = None,
     q: str | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Int64, Query(ge=0)] = 0,
 ) -> ListFilter:
     """The list's filters from the query string (a dependency shared by page and partial)."""
     tags = tuple(dict.fromkeys(t.strip() for value in tag or [] for t in value.split(",")))
@@ -286,7 +287,7 @@ def _group_context(
 
 
 Proc = Annotated[str | None, Query(description="the process whose grid is paged")]
-First = Annotated[int | None, Query(ge=0, description="the first array index of its grid")]
+First = Annotated[Int64 | None, Query(ge=0, description="the first array index of its grid")]
 
 
 @router.get("/groups/{name}")

@@ -9,6 +9,7 @@ from fastapi import Depends, Query, Request
 from starlette.responses import Response
 
 from watchkeeper.api.deps import read_conn
+from watchkeeper.api.params import Int64
 from watchkeeper.ui.nav import NavEntry
 from watchkeeper.ui.pages.common import page_router
 from watchkeeper.ui.render import page_window, render
@@ -26,7 +27,7 @@ def _list_context(
     q: str | None = None,
     agent: str | None = None,
     fingerprint: str | None = None,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: Annotated[Int64 | None, Query(ge=1)] = None,
 ) -> dict[str, Any]:
     """What the list and its live partial show: groups and one page of incidents (a
     dependency of both)."""

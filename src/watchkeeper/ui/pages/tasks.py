@@ -71,7 +71,7 @@ def _list_context(
         search=q or None,
     )
     try:
-        after = decode_cursor(cursor)
+        after = decode_cursor(cursor, numeric_first=True)  # the page sorts by update time
     except ApiError as exc:
         raise PageError(422, exc.message) from None
     page, total, next_key = tasks.list_tasks(conn, f, limit=PAGE, after=after)

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_truthful_views"
-down_revision = "0005_history_ts"
+down_revision = "0006_quarantine"
 branch_labels = None
 depends_on = None
 
