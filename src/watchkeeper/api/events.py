@@ -13,6 +13,7 @@ from fastapi.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from watchkeeper.api.auth import check, require
+from watchkeeper.api.body import read_body
 from watchkeeper.api.deps import read_conn
 from watchkeeper.api.errors import ApiError
 from watchkeeper.api.responses import JSONResponse
@@ -45,29 +46,6 @@ def batch_body(item: str) -> dict[str, Any]:
 
 
 _INGEST_BODY = batch_body("event")
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 as soon as it is known to exceed ``limit``."""
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
-        raise _too_large(limit)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _too_large(limit: int) -> ApiError:
-    return ApiError(
-        413,
-        f"body larger than {limit} bytes",
-        [{"path": "body", "reason": f"at most {limit} bytes"}],
-    )
 
 
 async def ingest_endpoint(request: Request) -> Response:

@@ -8,6 +8,9 @@ endpoint, and renders an exception with the same handler the application install
 (:mod:`watchkeeper.api.errors`), so a client cannot tell which path answered. Every other
 request goes through FastAPI unchanged, and the FastAPI declarations of the hot routes stay
 for the OpenAPI document.
+
+Every HTTP request's body is bounded here too (:mod:`watchkeeper.api.body`), ahead of both
+paths, so no route can forget it.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from starlette.requests import Request
 from starlette.routing import Match, Route
 from starlette.types import Receive, Scope, Send
 
+from watchkeeper.api.body import bounded
+
 
 class App(FastAPI):
     """FastAPI with a short path for the routes in :attr:`hot_routes` (POST only)."""
@@ -31,6 +36,8 @@ class App(FastAPI):
         self._prefixes = tuple((route.path.partition("{")[0], route) for route in self.hot_routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            receive = bounded(scope, receive, self.state.settings.max_body_bytes)
         if scope["type"] == "http" and scope["method"] == "POST":
             path = scope["path"]
             for prefix, route in self._prefixes:

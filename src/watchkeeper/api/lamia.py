@@ -28,9 +28,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from watchkeeper.api.auth import check, require
+from watchkeeper.api.body import read_body
 from watchkeeper.api.deps import read_conn
 from watchkeeper.api.errors import ApiError
-from watchkeeper.api.events import read_body
 from watchkeeper.api.responses import JSONResponse
 from watchkeeper.events import InvalidBatch, lamia
 from watchkeeper.events.decode import MalformedBody

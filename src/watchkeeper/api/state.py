@@ -14,9 +14,10 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from watchkeeper.api.auth import require
+from watchkeeper.api.body import read_body
 from watchkeeper.api.deps import read_conn
 from watchkeeper.api.errors import ApiError
-from watchkeeper.api.events import batch_body, read_body
+from watchkeeper.api.events import batch_body
 from watchkeeper.api.responses import JSONResponse
 from watchkeeper.config import Settings
 from watchkeeper.events.state import KIND, MAX_TTL, decode_shards
