@@ -121,6 +121,14 @@ def serve(
     max_body_bytes: Annotated[int, typer.Option(envvar="WATCHKEEPER_MAX_BODY_BYTES", min=1)] = (
         16 * 1024 * 1024
     ),
+    stream_backlog_bytes: Annotated[
+        int,
+        typer.Option(
+            envvar="WATCHKEEPER_STREAM_BACKLOG_BYTES",
+            min=1,
+            help="Bytes a live-stream client may fall behind before it is disconnected.",
+        ),
+    ] = 1024 * 1024,
     stale_after: Annotated[
         float,
         typer.Option(
@@ -187,6 +195,7 @@ def serve(
             port=port,
             insecure=insecure,
             max_body_bytes=max_body_bytes,
+            stream_backlog_bytes=stream_backlog_bytes,
             stale_after=stale_after,
             offline_after=offline_after,
             sqlite_synchronous=sqlite_synchronous.upper(),

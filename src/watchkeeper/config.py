@@ -30,6 +30,9 @@ class Settings:
     port: int = 7070
     max_body_bytes: int = 16 * 1024 * 1024
     max_batch_events: int = 100_000
+    #: Bytes of stream frames a live-stream client may fall behind before it is disconnected
+    #: (it reconnects and resumes from the log).
+    stream_backlog_bytes: int = 1024 * 1024
     stale_after: float = 30.0
     offline_after: float = 120.0
     incident_window: float = 120.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import anyio
@@ -16,6 +17,7 @@ from watchkeeper.api.auth import check, require
 from watchkeeper.api.body import read_body
 from watchkeeper.api.deps import read_conn
 from watchkeeper.api.errors import ApiError
+from watchkeeper.api.live import Feed, feeds
 from watchkeeper.api.responses import JSONResponse
 from watchkeeper.events.decode import decode_events
 from watchkeeper.store import eventlog
@@ -102,9 +104,10 @@ async def stream(
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     """Each event as ``id: <seq>`` / ``data: <json>``. Reconnecting with ``Last-Event-ID`` (or
-    ``since_seq``) resumes right after that event; with neither, the stream starts now."""
+    ``since_seq``) resumes right after that event; with neither, the stream starts now. A
+    client that falls more than ``stream_backlog_bytes`` behind is disconnected, and resumes
+    the same way."""
     engine = request.app.state.read_engine
-    hub = request.app.state.hub
     if last_event_id is not None:
         if not last_event_id.strip().isdigit():
             raise ApiError(
@@ -117,35 +120,100 @@ async def stream(
         start = since_seq
     else:
         start = await anyio.to_thread.run_sync(_last_seq, engine)
+    feed = _feed(request)
+    kinds = frozenset(kind) if kind else None
 
     async def events() -> AsyncIterator[bytes]:
-        after = start
-        idle = 0.0
-        yield b"retry: 2000\n\n"
-        while True:
-            mark = hub.latest
-            page = await anyio.to_thread.run_sync(_page, engine, after, kind)
-            if page:
-                idle = 0.0
-                out = []
-                for item in page:
-                    out.append(b"id: %d\ndata: %s\n\n" % (item["seq"], orjson.dumps(item)))
+        sub = feed.subscribe()
+        try:
+            yield b"retry: 2000\n\n"
+            # Catch up from the log on this client's own; the feed's backlog covers the same
+            # ground, so it is emptied before each read rather than allowed to overflow.
+            after = start
+            while True:
+                feed.rejoin(sub)
+                page = await anyio.to_thread.run_sync(_page, engine, after, kind)
+                if not page:
+                    break
                 after = page[-1]["seq"]
-                yield b"".join(out)
-                continue
-            if await request.is_disconnected():
-                return
-            woke = await hub.wait(mark, timeout=1.0)
-            idle = 0.0 if woke else idle + 1.0
-            if idle >= 15.0:
-                idle = 0.0
-                yield b": keep-alive\n\n"
+                yield b"".join(_frame(item) for item in page)
+            # Live: the frames every client shares, as the feed publishes them.
+            while True:
+                pages = await sub.take(timeout=15.0)
+                if sub.dropped:
+                    return  # too far behind: the client resumes with Last-Event-ID
+                if not pages:
+                    yield b": keep-alive\n\n"
+                    continue
+                out = [page.select(after, kinds) for page in pages]
+                after = max(after, pages[-1].last)
+                chunk = b"".join(out)
+                if chunk:
+                    yield chunk
+        finally:
+            feed.unsubscribe(sub)
 
     return StreamingResponse(
         events(),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Frames:
+    """One page of the log as stream frames, encoded once for every client."""
+
+    last: int
+    seqs: tuple[int, ...]
+    kinds: tuple[str, ...]
+    frames: tuple[bytes, ...]
+    joined: bytes
+
+    @classmethod
+    def of(cls, page: list[dict[str, Any]]) -> Frames:
+        frames = tuple(_frame(item) for item in page)
+        return cls(
+            last=page[-1]["seq"],
+            seqs=tuple(item["seq"] for item in page),
+            kinds=tuple(item["kind"] for item in page),
+            frames=frames,
+            joined=b"".join(frames),
+        )
+
+    def select(self, after: int, kinds: frozenset[str] | None) -> bytes:
+        """The frames past ``after`` of the ``kinds`` asked for (all when ``None``)."""
+        if kinds is None and self.seqs[0] > after:
+            return self.joined
+        return b"".join(
+            frame
+            for seq, k, frame in zip(self.seqs, self.kinds, self.frames, strict=True)
+            if seq > after and (kinds is None or k in kinds)
+        )
+
+
+def _frame(item: dict[str, Any]) -> bytes:
+    return b"id: %d\ndata: %s\n\n" % (item["seq"], orjson.dumps(item))
+
+
+def _feed(request: Request) -> Feed:
+    """The application's feed of the log (made on first use)."""
+    engine, hub = request.app.state.read_engine, request.app.state.hub
+
+    async def produce(feed: Feed) -> None:
+        # Read each commit's events once, encode them once, publish them to every client.
+        after = hub.latest
+        while feed.listening:
+            mark = hub.latest
+            page = await anyio.to_thread.run_sync(_page, engine, after, None)
+            if page:
+                frames = Frames.of(page)
+                after = frames.last
+                feed.publish(frames, len(frames.joined))
+                continue
+            await hub.wait(mark, timeout=1.0)
+
+    return feeds(request.app.state).get("events", produce)
 
 
 def _last_seq(engine: sa.Engine) -> int:
