@@ -68,6 +68,11 @@ class Feed:
         self.name = name
         self.subscribers: set[Subscriber] = set()
         self.dropped = 0
+        #: For a feed of changes to a document (the live state): the document the changes
+        #: published so far add up to, which a new subscriber starts from.
+        self.snapshot: Any = None
+        self._snapshot_set = asyncio.Event()
+        self._failed = False
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -80,6 +85,21 @@ class Feed:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run())
         return sub
+
+    def set_snapshot(self, value: Any) -> None:
+        """Set together with each publish (no ``await`` between), so that a subscriber always
+        starts from a snapshot and the changes published after it."""
+        self.snapshot = value
+        self._snapshot_set.set()
+        self._snapshot_set = asyncio.Event()
+
+    async def wait_snapshot(self, fresh: Callable[[Any], bool]) -> Any:
+        """The first snapshot for which ``fresh`` holds (``None`` if the producer failed)."""
+        while not self._failed:
+            if self.snapshot is not None and fresh(self.snapshot):
+                return self.snapshot
+            await self._snapshot_set.wait()
+        return None
 
     def unsubscribe(self, sub: Subscriber) -> None:
         self.subscribers.discard(sub)
@@ -119,6 +139,8 @@ class Feed:
                 sub.dropped = True
                 sub._wake()
             self.subscribers.clear()
+            self._failed = True
+            self._snapshot_set.set()
         finally:
             if self.owner is not None and self.owner.by_name.get(self.name) is self:
                 del self.owner.by_name[self.name]
