@@ -121,6 +121,14 @@ def serve(
     max_body_bytes: Annotated[int, typer.Option(envvar="WATCHKEEPER_MAX_BODY_BYTES", min=1)] = (
         16 * 1024 * 1024
     ),
+    max_buckets: Annotated[
+        int,
+        typer.Option(envvar="WATCHKEEPER_MAX_BUCKETS", min=1, help="Most buckets a chart answers."),
+    ] = 10_000,
+    max_spans: Annotated[
+        int,
+        typer.Option(envvar="WATCHKEEPER_MAX_SPANS", min=1, help="Most spans a chart answers."),
+    ] = 50_000,
     stream_backlog_bytes: Annotated[
         int,
         typer.Option(
@@ -195,6 +203,8 @@ def serve(
             port=port,
             insecure=insecure,
             max_body_bytes=max_body_bytes,
+            max_buckets=max_buckets,
+            max_spans=max_spans,
             stream_backlog_bytes=stream_backlog_bytes,
             stale_after=stale_after,
             offline_after=offline_after,

@@ -6,7 +6,7 @@ import time
 from typing import Annotated, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from watchkeeper.api.auth import require
 from watchkeeper.api.deps import read_conn
@@ -16,6 +16,9 @@ from watchkeeper.views import components
 router = APIRouter(prefix="/api/v1", tags=["agents"], dependencies=[require("read")])
 
 Liveness = Literal["online", "stale", "offline"]
+Offset = Annotated[int, Query(ge=0)]
+#: One page of instances; ``total`` counts them all.
+Limit = Annotated[int, Query(ge=1, le=10_000)]
 
 
 def _limits(request: Request) -> dict[str, float]:
@@ -29,11 +32,13 @@ def list_agents(
     conn: Annotated[sa.Connection, Depends(read_conn)],
     state: str | None = None,
     liveness: Liveness | None = None,
+    offset: Offset = 0,
+    limit: Limit = 1000,
 ) -> dict:
     items = components.list_components(
         conn, type="agent", state=state, liveness_is=liveness, **_limits(request)
     )
-    return {"agents": items, "total": len(items)}
+    return {"agents": items[offset : offset + limit], "total": len(items)}
 
 
 @router.get("/agents/{agent_id}", summary="One agent: state, history, pings, tasks processed")
@@ -53,11 +58,13 @@ def list_components(
     type: str | None = None,
     state: str | None = None,
     liveness: Liveness | None = None,
+    offset: Offset = 0,
+    limit: Limit = 1000,
 ) -> dict:
     items = components.list_components(
         conn, type=type, state=state, liveness_is=liveness, **_limits(request)
     )
-    return {"components": items, "total": len(items)}
+    return {"components": items[offset : offset + limit], "total": len(items)}
 
 
 @router.get("/components/{ctype}/{cid}", summary="One component instance")

@@ -14,13 +14,17 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from watchkeeper.api.auth import require
 from watchkeeper.api.deps import read_conn
+from watchkeeper.api.limits import at_most
 from watchkeeper.api.params import window
 from watchkeeper.events.timefmt import iso
 from watchkeeper.views import components, incidents, tasks
 
 router = APIRouter(prefix="/api/v1/charts", tags=["charts"], dependencies=[require("read")])
 
-Limit = Annotated[int, Query(ge=1, le=50_000)]
+Spans = Annotated[
+    int | None,
+    Query(ge=1, description="most spans answered (at most the server's max_spans)"),
+]
 
 #: The header that tells how many rows (tasks, agents, instances) a paged chart has in all.
 TOTAL = "X-Total-Count"
@@ -30,15 +34,18 @@ TOTAL = "X-Total-Count"
 def waterfall(
     response: Response,
     conn: Annotated[sa.Connection, Depends(read_conn)],
+    request: Request,
     since: str | None = None,
     until: str | None = None,
     agent: str | None = None,
     producer: str | None = None,
     rows: Annotated[int, Query(ge=1, le=10_000, description="task rows per page")] = 200,
     offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Limit = 5000,
+    limit: Spans = None,
 ) -> list[dict]:
-    """Spans of one page of tasks, newest task first; ``X-Total-Count`` = task rows in all."""
+    """Spans of one page of tasks, newest task first; ``X-Total-Count`` = task rows in all.
+    ``limit`` defaults to 5,000 spans."""
+    limit = _spans(request, limit, 5000)
     start, end = window(since, until)
     filters = {"agent": agent, "producer": producer}
     response.headers[TOTAL] = str(tasks.waterfall_total(conn, start, end, **filters))
@@ -55,10 +62,16 @@ def aborted(
     interval: Annotated[float | None, Query(gt=0, description="bucket seconds")] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> dict:
+    """Aborts counted in buckets of ``interval`` seconds (at most ``max_buckets`` of them; by
+    default about 60), and the latest ``limit`` aborted tasks with their incident context."""
+    settings = request.app.state.settings
     start, end = window(since, until)
     step = interval or _auto_interval(end - start)
-    points = tasks.aborted_tasks(conn, start, end, agent=agent, limit=100_000)
     count = max(1, math.ceil((end - start) / step))
+    at_most(
+        "interval", count, settings.max_buckets, "buckets (widen interval or shorten the window)"
+    )
+    points = tasks.aborted_tasks(conn, start, end, agent=agent, limit=100_000)
     buckets = [0] * count
     for point in points:
         buckets[min(int((point["ts"] - start) // step), count - 1)] += 1
@@ -71,7 +84,7 @@ def aborted(
     context = incidents.around(
         conn,
         [(p["task"], p["agent"], p["ts"]) for p in shown],
-        request.app.state.settings.incident_window,
+        settings.incident_window,
     )
     for point in shown:
         found = context[point["task"]]
@@ -121,6 +134,7 @@ def processed_per_agent(
 def component_status(
     response: Response,
     conn: Annotated[sa.Connection, Depends(read_conn)],
+    request: Request,
     type: str | None = None,
     since: str | None = None,
     until: str | None = None,
@@ -129,9 +143,11 @@ def component_status(
     resolution: Annotated[
         float, Query(ge=0, description="merge runs of spans shorter than this (seconds)")
     ] = 0.0,
-    limit: Limit = 10_000,
+    limit: Spans = None,
 ) -> list[dict]:
-    """Spans of one page of instances; ``X-Total-Count`` = instances with a lane in all."""
+    """Spans of one page of instances; ``X-Total-Count`` = instances with a lane in all.
+    ``limit`` defaults to 10,000 spans."""
+    limit = _spans(request, limit, 10_000)
     start, end = window(since, until)
     response.headers[TOTAL] = str(components.lanes_total(conn, end, type=type))
     return components.component_status(
@@ -144,6 +160,13 @@ def component_status(
         resolution=resolution,
         limit=limit,
     )
+
+
+def _spans(request: Request, asked: int | None, default: int) -> int:
+    """The spans a span chart may answer: ``asked`` within ``max_spans``, or the default
+    (never above the maximum an operator set)."""
+    maximum = request.app.state.settings.max_spans
+    return min(default, maximum) if asked is None else at_most("limit", asked, maximum, "spans")
 
 
 def _sorts(keys: tuple[str, ...]) -> str:

@@ -46,6 +46,9 @@ T = TypeVar("T")
 #: the answer then says so, so a shape trusted a little too long never stores a wrong fact.
 SHAPE_TTL = 5.0
 SHAPES_KEPT = 10_000
+#: The most entries one list answers (and what it answers without a ``limit``); ``total``
+#: counts them all and ``offset`` pages through them.
+MAX_ENTRIES = 10_000
 
 
 class LamiaError(Exception):
@@ -169,6 +172,20 @@ def _count(query: QueryParams, name: str) -> int | None:
             400, f"`{name}' must be a non-negative integer.", {"parameter": name, "value": value}
         )
     return int(value)
+
+
+def _page_size(query: QueryParams) -> int:
+    """``limit``, at most :data:`MAX_ENTRIES` (the default)."""
+    limit = _count(query, "limit")
+    if limit is None:
+        return MAX_ENTRIES
+    if limit > MAX_ENTRIES:
+        raise LamiaError(
+            422,
+            f"`limit' must be at most {MAX_ENTRIES}.",
+            {"parameter": "limit", "value": limit, "max": MAX_ENTRIES},
+        )
+    return limit
 
 
 def _fields(query: QueryParams, allowed: Sequence[str]) -> list[str]:
@@ -300,7 +317,7 @@ def list_tasks(request: Request, conn: Conn) -> JSONResponse:
         order=order,
         descending=descending,
         offset=_count(query, "offset") or 0,
-        limit=_count(query, "limit"),
+        limit=_page_size(query),
     )
     entries = groups.tasks_v0(conn, rows, **_staleness(request))
     return JSONResponse({"entries": _select(entries, fields), "total": total})
@@ -422,7 +439,7 @@ def list_events(task: str, proc: str, request: Request, conn: Conn) -> JSONRespo
         order=order,
         descending=descending,
         offset=_count(query, "offset") or 0,
-        limit=_count(query, "limit"),
+        limit=_page_size(query),
     )
     return JSONResponse({"entries": _select(entries, fields), "total": total})
 
