@@ -192,6 +192,14 @@ class Frames:
         )
 
 
+#: Events read from the log at a time, by the feed and by a client catching up.
+PAGE = 500
+#: The shortest time between two publishes of the event feed: the commits of that time go out
+#: together, so each client gets at most ten writes a second however often events are
+#: committed (a write to a client costs more than a few more frames in it).
+PUBLISH_INTERVAL = 0.1
+
+
 def _frame(item: dict[str, Any]) -> bytes:
     return b"id: %d\ndata: %s\n\n" % (item["seq"], orjson.dumps(item))
 
@@ -210,6 +218,8 @@ def _feed(request: Request) -> Feed:
                 frames = Frames.of(page)
                 after = frames.last
                 feed.publish(frames, len(frames.joined))
+                if len(page) < PAGE:
+                    await anyio.sleep(PUBLISH_INTERVAL)
                 continue
             await hub.wait(mark, timeout=1.0)
 
@@ -223,4 +233,4 @@ def _last_seq(engine: sa.Engine) -> int:
 
 def _page(engine: sa.Engine, after: int, kinds: list[str] | None) -> list[dict]:
     with engine.connect() as conn:
-        return eventlog.read(conn, since_seq=after, kinds=kinds, limit=500)
+        return eventlog.read(conn, since_seq=after, kinds=kinds, limit=PAGE)
