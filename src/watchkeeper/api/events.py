@@ -120,10 +120,10 @@ async def stream(
         start = since_seq
     else:
         start = await anyio.to_thread.run_sync(_last_seq, engine)
-    feed = _feed(request)
     kinds = frozenset(kind) if kind else None
 
     async def events() -> AsyncIterator[bytes]:
+        feed = _feed(request)  # here, not earlier: the feed may end before the stream starts
         sub = feed.subscribe()
         try:
             yield b"retry: 2000\n\n"

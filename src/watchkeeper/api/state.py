@@ -154,9 +154,9 @@ async def stream(request: Request, path: PathQuery = None) -> StreamingResponse:
     JSON merge patch (RFC 7386) each time the document changes (``id`` is the last ``seq``
     included; keys also change when they expire). A missing subtree is ``null``."""
     keys = _path(path)
-    feed = _state_feed(request, keys)
 
     async def events() -> AsyncIterator[bytes]:
+        feed = _state_feed(request, keys)  # here: the feed may end before the stream starts
         sub = feed.subscribe()
         try:
             yield b"retry: 2000\n\n"
