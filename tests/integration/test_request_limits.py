@@ -8,6 +8,7 @@ import pytest
 from tests.conftest import make_client
 from tests.fleet import HISTORY, ping
 from tests.lamia_jobs import create, post
+from watchkeeper.config import ConfigError, Settings
 
 
 @pytest.fixture
@@ -137,3 +138,9 @@ def test_lamia_lists_have_a_maximum_in_lamias_envelope(fleet):
         }
         assert fleet.get(path, params={"limit": 10_000}).status_code == 200
     assert last_seq(fleet) == before
+
+
+@pytest.mark.parametrize("name", ["max_buckets", "max_spans", "stream_backlog_bytes"])
+def test_maxima_must_be_positive(name):
+    with pytest.raises(ConfigError, match=name):
+        Settings(**{name: 0}).check()
