@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 
 from watchkeeper import __version__
-from watchkeeper.api.live import feeds
+from watchkeeper.api.live import stream_metrics
 from watchkeeper.api.responses import JSONResponse
 from watchkeeper.store import eventlog
 
@@ -46,7 +46,7 @@ def metrics(request: Request) -> PlainTextResponse:
         "# HELP watchkeeper_last_seq Highest committed event sequence number.",
         "# TYPE watchkeeper_last_seq gauge",
         f"watchkeeper_last_seq {request.app.state.hub.latest}",
-        *feeds(request.app.state).metrics(),
+        *stream_metrics(request.app.state),
     ]
     return PlainTextResponse(
         "\n".join(lines) + "\n", media_type="text/plain; version=0.0.4; charset=utf-8"

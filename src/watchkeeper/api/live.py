@@ -175,8 +175,15 @@ class Feeds:
         ]
 
 
+def stream_metrics(state: Any) -> list[str]:
+    """The Prometheus lines of an application's feeds (without making them: ``/metrics`` runs
+    on a worker thread, and only the event loop makes feeds)."""
+    return (getattr(state, "feeds", None) or Feeds(1)).metrics()
+
+
 def feeds(state: Any) -> Feeds:
-    """The :class:`Feeds` of an application (its ``app.state``), made on first use."""
+    """The :class:`Feeds` of an application (its ``app.state``), made on first use (on the
+    event loop, by a stream)."""
     found = getattr(state, "feeds", None)
     if found is None:
         found = state.feeds = Feeds(state.settings.stream_backlog_bytes)
