@@ -144,3 +144,22 @@ def test_lamia_lists_have_a_maximum_in_lamias_envelope(fleet):
 def test_maxima_must_be_positive(name):
     with pytest.raises(ConfigError, match=name):
         Settings(**{name: 0}).check()
+
+
+def test_abort_buckets_are_counted_by_the_database_at_their_edges(client):
+    t0 = 1_714_557_600.0  # 2024-05-01T10:00:00Z
+    at = [0.0, 10.0, 19.999, 55.0, 100.0, 100.5, -0.5]  # the last two fall outside the window
+    events = [
+        {"kind": "task.status", "task": f"a{n}", "status": "aborted", "agent": "7", "ts": t0 + dt}
+        for n, dt in enumerate(at)
+    ]
+    assert client.post("/api/v1/events", json=events).status_code == 202
+    params = {"since": str(t0), "until": str(t0 + 100), "interval": "10", "limit": "2"}
+    answer = client.get("/api/v1/charts/aborted", params=params).json()
+    assert [b["count"] for b in answer["buckets"]] == [1, 2, 0, 0, 0, 1, 0, 0, 0, 1]
+    assert answer["buckets"][0]["start"] == "2024-05-01T10:00:00.000Z"
+    assert answer["buckets"][-1]["end"] == "2024-05-01T10:01:40.000Z"
+    assert answer["total"] == 5 and len(answer["tasks"]) == 2
+    assert (
+        client.get("/api/v1/charts/aborted", params={**params, "agent": "8"}).json()["total"] == 0
+    )

@@ -71,16 +71,13 @@ def aborted(
     at_most(
         "interval", count, settings.max_buckets, "buckets (widen interval or shorten the window)"
     )
-    points = tasks.aborted_tasks(conn, start, end, agent=agent, limit=100_000)
-    buckets = [0] * count
-    for point in points:
-        buckets[min(int((point["ts"] - start) // step), count - 1)] += 1
+    counts = tasks.aborted_counts(conn, start, end, step=step, buckets=count, agent=agent)
     rows = [
         {"start": iso(start + i * step), "end": iso(min(start + (i + 1) * step, end)), "count": n}
-        for i, n in enumerate(buckets)
+        for i, n in enumerate(counts)
     ]
     linked = []
-    shown = points[:limit]
+    shown = tasks.aborted_tasks(conn, start, end, agent=agent, limit=limit)
     context = incidents.around(
         conn,
         [(p["task"], p["agent"], p["ts"]) for p in shown],
@@ -107,7 +104,7 @@ def aborted(
                 "incidents": len(found),
             }
         )
-    return {"interval": step, "buckets": rows, "tasks": linked, "total": len(points)}
+    return {"interval": step, "buckets": rows, "tasks": linked, "total": sum(counts)}
 
 
 @router.get("/processed-per-agent", summary="Tasks finished and aborted per agent (chart 3)")
