@@ -45,14 +45,14 @@ def test_a_bucket_count_over_max_buckets_is_refused_before_any_bucket_is_made(fl
         "/api/v1/charts/aborted",
         {"since": "-1h", "interval": "0.001"},
         "interval",
-        "at most 100 buckets (widen interval or shorten the window)",
+        "at most 100 buckets; widen interval or shorten the window",
     )
     assert_refused(
         fleet,
         "/api/v1/charts/aborted",
         {"since": "-1h", "interval": "35"},  # 103 buckets
         "interval",
-        "at most 100 buckets (widen interval or shorten the window)",
+        "at most 100 buckets; widen interval or shorten the window",
     )
     ok = fleet.get("/api/v1/charts/aborted", params={"since": "-1h", "interval": "36"})
     assert ok.status_code == 200 and len(ok.json()["buckets"]) == 100

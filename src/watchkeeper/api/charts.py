@@ -68,9 +68,8 @@ def aborted(
     start, end = window(since, until)
     step = interval or _auto_interval(end - start)
     count = max(1, math.ceil((end - start) / step))
-    at_most(
-        "interval", count, settings.max_buckets, "buckets (widen interval or shorten the window)"
-    )
+    hint = "widen interval or shorten the window"
+    at_most("interval", count, settings.max_buckets, "buckets", hint)
     counts = tasks.aborted_counts(conn, start, end, step=step, buckets=count, agent=agent)
     rows = [
         {"start": iso(start + i * step), "end": iso(min(start + (i + 1) * step, end)), "count": n}

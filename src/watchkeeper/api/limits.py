@@ -6,12 +6,14 @@ from __future__ import annotations
 from watchkeeper.api.errors import ApiError
 
 
-def at_most(name: str, asked: int, maximum: int, what: str) -> int:
-    """``asked`` if it is within ``maximum``; otherwise 422 on ``query.<name>``."""
+def at_most(name: str, asked: int, maximum: int, what: str, hint: str = "") -> int:
+    """``asked`` if it is within ``maximum``; otherwise 422 on ``query.<name>``, its reason
+    naming the maximum (and ``hint``, what to change)."""
     if asked > maximum:
+        reason = f"at most {maximum} {what}" + (f"; {hint}" if hint else "")
         raise ApiError(
             422,
             f"{name} asks for {asked} {what}; at most {maximum}",
-            [{"path": f"query.{name}", "reason": f"at most {maximum} {what}"}],
+            [{"path": f"query.{name}", "reason": reason}],
         )
     return asked
