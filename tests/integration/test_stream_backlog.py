@@ -141,3 +141,22 @@ def test_a_slow_state_client_is_dropped_and_a_reconnect_starts_from_a_full_snaps
     assert complete and body.count(b"event: patch") < 9
     with httpx.stream("GET", f"{server.url}/api/v1/state/stream", timeout=30) as response:
         assert next(sse_events(response)) == ("snapshot", {"seq": 10, "state": final})
+
+
+def test_a_stream_follows_what_another_replica_commits(tmp_path):
+    """Two servers on one database: a stream on the first sees, in order and exactly once,
+    both the events committed long ago by the second and those it commits while streaming."""
+    db = f"sqlite:///{tmp_path / 'shared.db'}"
+    with ServerProcess(db) as first, ServerProcess(db) as second:
+        httpx.post(f"{first.url}/api/v1/events", json=[note(n) for n in range(3)])
+        httpx.post(f"{second.url}/api/v1/events", json=[note(n) for n in range(3, 600)])
+        got: list = []
+        reader = threading.Thread(
+            target=lambda: got.extend(read_events(first.url, 610, params={"since_seq": 2}))
+        )
+        reader.start()
+        threading.Event().wait(0.5)
+        httpx.post(f"{second.url}/api/v1/events", json=[note(n) for n in range(600, 613)])
+        reader.join(20)
+    assert [seq for seq, _ in got] == list(range(3, 613))
+    assert [event["body"]["n"] for _, event in got] == list(range(2, 612))

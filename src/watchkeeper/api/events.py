@@ -127,29 +127,34 @@ async def stream(
         sub = feed.subscribe()
         try:
             yield b"retry: 2000\n\n"
-            # Catch up from the log on this client's own; the feed's backlog covers the same
-            # ground, so it is emptied before each read rather than allowed to overflow.
             after = start
             while True:
-                feed.rejoin(sub)
-                page = await anyio.to_thread.run_sync(_page, engine, after, kind)
-                if not page:
-                    break
-                after = page[-1]["seq"]
-                yield b"".join(_frame(item) for item in page)
-            # Live: the frames every client shares, as the feed publishes them.
-            while True:
-                pages = await sub.take(timeout=15.0)
-                if sub.dropped:
-                    return  # too far behind: the client resumes with Last-Event-ID
-                if not pages:
-                    yield b": keep-alive\n\n"
-                    continue
-                out = [page.select(after, kinds) for page in pages]
-                after = max(after, pages[-1].last)
-                chunk = b"".join(out)
-                if chunk:
-                    yield chunk
+                # Catch up from the log on this client's own; the feed's backlog covers the
+                # same ground, so it is emptied before each read rather than let overflow.
+                while True:
+                    feed.rejoin(sub)
+                    head, page = await anyio.to_thread.run_sync(_catch_up, engine, after, kind)
+                    if not page:
+                        after = max(after, head)  # every event up to head has been seen
+                        break
+                    after = page[-1]["seq"]
+                    yield b"".join(_frame(item) for item in page)
+                # Live: the frames every client shares, as the feed publishes them. Seqs have
+                # no gaps, so a first page that does not follow on means the feed started past
+                # this client's position: catch up again.
+                while True:
+                    pages = await sub.take(timeout=15.0)
+                    if sub.dropped:
+                        return  # too far behind: the client resumes with Last-Event-ID
+                    if not pages:
+                        yield b": keep-alive\n\n"
+                        continue
+                    if pages[0].seqs[0] > after + 1:
+                        break
+                    chunk = b"".join(page.select(after, kinds) for page in pages)
+                    after = max(after, pages[-1].last)
+                    if chunk:
+                        yield chunk
         finally:
             feed.unsubscribe(sub)
 
@@ -210,7 +215,9 @@ def _feed(request: Request) -> Feed:
 
     async def produce(feed: Feed) -> None:
         # Read each commit's events once, encode them once, publish them to every client.
-        after = hub.latest
+        # From the log's end (the hub knows only this replica's commits); a client whose
+        # position is behind that sees the gap in seqs and catches up from the log.
+        after = await anyio.to_thread.run_sync(_last_seq, engine)
         while feed.listening:
             mark = hub.latest
             page = await anyio.to_thread.run_sync(_page, engine, after, None)
@@ -229,6 +236,14 @@ def _feed(request: Request) -> Feed:
 def _last_seq(engine: sa.Engine) -> int:
     with engine.connect() as conn:
         return eventlog.last_seq(conn)
+
+
+def _catch_up(engine: sa.Engine, after: int, kinds: list[str] | None) -> tuple[int, list[dict]]:
+    """The last seq, then a page of events past ``after``: when the page is empty, every event
+    up to that seq has been read (of the kinds asked for)."""
+    with engine.connect() as conn:
+        head = eventlog.last_seq(conn)
+        return head, eventlog.read(conn, since_seq=after, kinds=kinds, limit=PAGE)
 
 
 def _page(engine: sa.Engine, after: int, kinds: list[str] | None) -> list[dict]:
