@@ -163,7 +163,8 @@ class Feeds:
 
     def metrics(self) -> list[str]:
         """Prometheus lines: clients connected, clients dropped for falling behind."""
-        clients = sum(len(feed.subscribers) for feed in self.by_name.values())
+        # A copy first: /metrics reads this from a worker thread while the loop may change it.
+        clients = sum(len(feed.subscribers) for feed in tuple(self.by_name.values()))
         return [
             "# HELP watchkeeper_stream_clients Live-stream clients connected.",
             "# TYPE watchkeeper_stream_clients gauge",
