@@ -133,6 +133,22 @@ def serve(
     max_body_bytes: Annotated[int, typer.Option(envvar="WATCHKEEPER_MAX_BODY_BYTES", min=1)] = (
         16 * 1024 * 1024
     ),
+    max_buckets: Annotated[
+        int,
+        typer.Option(envvar="WATCHKEEPER_MAX_BUCKETS", min=1, help="Most buckets a chart answers."),
+    ] = 10_000,
+    max_spans: Annotated[
+        int,
+        typer.Option(envvar="WATCHKEEPER_MAX_SPANS", min=1, help="Most spans a chart answers."),
+    ] = 50_000,
+    stream_backlog_bytes: Annotated[
+        int,
+        typer.Option(
+            envvar="WATCHKEEPER_STREAM_BACKLOG_BYTES",
+            min=1,
+            help="Bytes a live-stream client may fall behind before it is disconnected.",
+        ),
+    ] = 1024 * 1024,
     stale_after: Annotated[
         float,
         typer.Option(
@@ -200,6 +216,9 @@ def serve(
             insecure=insecure,
             allowed_hosts=_host_list(allowed_hosts),
             max_body_bytes=max_body_bytes,
+            max_buckets=max_buckets,
+            max_spans=max_spans,
+            stream_backlog_bytes=stream_backlog_bytes,
             stale_after=stale_after,
             offline_after=offline_after,
             sqlite_synchronous=sqlite_synchronous.upper(),

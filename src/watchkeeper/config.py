@@ -30,6 +30,12 @@ class Settings:
     port: int = 7070
     max_body_bytes: int = 16 * 1024 * 1024
     max_batch_events: int = 100_000
+    #: The most buckets a bucketed chart answers, and the most spans a span chart answers.
+    max_buckets: int = 10_000
+    max_spans: int = 50_000
+    #: Bytes of stream frames a live-stream client may fall behind before it is disconnected
+    #: (it reconnects and resumes from the log).
+    stream_backlog_bytes: int = 1024 * 1024
     stale_after: float = 30.0
     offline_after: float = 120.0
     incident_window: float = 120.0
@@ -58,6 +64,8 @@ class Settings:
             raise ConfigError("offline_after must not be shorter than stale_after")
         if self.sqlite_synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ConfigError("sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA")
+        if min(self.max_buckets, self.max_spans, self.stream_backlog_bytes) < 1:
+            raise ConfigError("max_buckets, max_spans and stream_backlog_bytes must be positive")
         if self.writer not in ("process", "thread"):
             raise ConfigError("writer must be 'process' or 'thread'")
         if not 1 <= self.state_max_depth <= 500:

@@ -6,11 +6,12 @@ import time
 from typing import Annotated, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from watchkeeper.api.auth import require
 from watchkeeper.api.deps import read_conn
 from watchkeeper.api.errors import ANY_ROUTE, ApiError, responses
+from watchkeeper.api.params import Int64
 from watchkeeper.views import components
 
 router = APIRouter(
@@ -21,6 +22,9 @@ router = APIRouter(
 )
 
 Liveness = Literal["online", "stale", "offline"]
+Offset = Annotated[Int64, Query(ge=0)]
+#: One page of instances; ``total`` counts them all.
+Limit = Annotated[int, Query(ge=1, le=10_000)]
 
 
 def _limits(request: Request) -> dict[str, float]:
@@ -34,11 +38,13 @@ def list_agents(
     conn: Annotated[sa.Connection, Depends(read_conn)],
     state: str | None = None,
     liveness: Liveness | None = None,
+    offset: Offset = 0,
+    limit: Limit = 1000,
 ) -> dict:
     items = components.list_components(
         conn, type="agent", state=state, liveness_is=liveness, **_limits(request)
     )
-    return {"agents": items, "total": len(items)}
+    return {"agents": items[offset : offset + limit], "total": len(items)}
 
 
 @router.get(
@@ -62,11 +68,13 @@ def list_components(
     type: str | None = None,
     state: str | None = None,
     liveness: Liveness | None = None,
+    offset: Offset = 0,
+    limit: Limit = 1000,
 ) -> dict:
     items = components.list_components(
         conn, type=type, state=state, liveness_is=liveness, **_limits(request)
     )
-    return {"components": items, "total": len(items)}
+    return {"components": items[offset : offset + limit], "total": len(items)}
 
 
 @router.get("/components/{ctype}/{cid}", responses=responses(404), summary="One component instance")

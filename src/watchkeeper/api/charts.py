@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from watchkeeper.api.auth import require
 from watchkeeper.api.deps import read_conn
 from watchkeeper.api.errors import ANY_ROUTE, responses
+from watchkeeper.api.limits import at_most
 from watchkeeper.api.params import Int64, Interval, window
 from watchkeeper.events.timefmt import iso
 from watchkeeper.views import incidents, tasks, timeline
@@ -27,7 +28,10 @@ router = APIRouter(
     responses=responses(*ANY_ROUTE, 422),
 )
 
-Limit = Annotated[int, Query(ge=1, le=50_000)]
+Spans = Annotated[
+    int | None,
+    Query(ge=1, description="most spans answered (at most the server's max_spans)"),
+]
 
 #: The header that tells how many rows (tasks, agents, instances) a paged chart has in all.
 TOTAL = "X-Total-Count"
@@ -37,15 +41,18 @@ TOTAL = "X-Total-Count"
 def waterfall(
     response: Response,
     conn: Annotated[sa.Connection, Depends(read_conn)],
+    request: Request,
     since: str | None = None,
     until: str | None = None,
     agent: str | None = None,
     producer: str | None = None,
     rows: Annotated[int, Query(ge=1, le=10_000, description="task rows per page")] = 200,
     offset: Annotated[Int64, Query(ge=0)] = 0,
-    limit: Limit = 5000,
+    limit: Spans = None,
 ) -> list[dict]:
-    """Spans of one page of tasks, newest task first; ``X-Total-Count`` = task rows in all."""
+    """Spans of one page of tasks, newest task first; ``X-Total-Count`` = task rows in all.
+    ``limit`` defaults to 5,000 spans."""
+    limit = _spans(request, limit, 5000)
     start, end = window(since, until)
     filters = {"agent": agent, "producer": producer}
     response.headers[TOTAL] = str(tasks.waterfall_total(conn, start, end, **filters))
@@ -71,25 +78,27 @@ def aborted(
     interval: Interval = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> dict:
+    """Aborts counted in buckets of ``interval`` seconds (at most ``max_buckets`` of them; by
+    default about 60), and the latest ``limit`` aborted tasks with their incident context."""
+    settings = request.app.state.settings
     start, end = window(since, until)
     step = interval or _auto_interval(end - start)
-    points = tasks.aborted_tasks(
-        conn, start, end, agent=agent, statuses=ENDS[status], limit=100_000
-    )
     count = max(1, math.ceil((end - start) / step))
-    buckets = [0] * count
-    for point in points:
-        buckets[min(int((point["ts"] - start) // step), count - 1)] += 1
+    hint = "widen interval or shorten the window"
+    at_most("interval", count, settings.max_buckets, "buckets", hint)
+    counts = tasks.aborted_counts(
+        conn, start, end, step=step, buckets=count, agent=agent, statuses=ENDS[status]
+    )
     rows = [
         {"start": iso(start + i * step), "end": iso(min(start + (i + 1) * step, end)), "count": n}
-        for i, n in enumerate(buckets)
+        for i, n in enumerate(counts)
     ]
     linked = []
-    shown = points[:limit]
+    shown = tasks.aborted_tasks(conn, start, end, agent=agent, statuses=ENDS[status], limit=limit)
     context = incidents.around(
         conn,
         [(p["task"], p["agent"], p["ts"]) for p in shown],
-        request.app.state.settings.incident_window,
+        settings.incident_window,
     )
     for point, found in zip(shown, context, strict=True):
         cause = incidents.cause(found, point["ts"]) or {}
@@ -118,7 +127,7 @@ def aborted(
         "interval": step,
         "buckets": rows,
         "tasks": linked,
-        "total": len(points),
+        "total": sum(counts),
     }
 
 
@@ -155,10 +164,12 @@ def component_status(
     resolution: Annotated[
         float, Query(ge=0, description="merge runs of spans shorter than this (seconds)")
     ] = 0.0,
-    limit: Limit = 10_000,
+    limit: Spans = None,
 ) -> list[dict]:
     """Spans of one page of instances; ``X-Total-Count`` = instances with a lane in all. A
-    silence longer than ``offline_after`` is a span of state ``no signal``."""
+    silence longer than ``offline_after`` is a span of state ``no signal``. ``limit`` defaults
+    to 10,000 spans."""
+    limit = _spans(request, limit, 10_000)
     start, end = window(since, until)
     response.headers[TOTAL] = str(timeline.lanes_total(conn, end, type=type))
     return timeline.component_status(
@@ -173,6 +184,13 @@ def component_status(
         now=time.time(),
         offline_after=request.app.state.settings.offline_after,
     )
+
+
+def _spans(request: Request, asked: int | None, default: int) -> int:
+    """The spans a span chart may answer: ``asked`` within ``max_spans``, or the default
+    (never above the maximum an operator set)."""
+    maximum = request.app.state.settings.max_spans
+    return min(default, maximum) if asked is None else at_most("limit", asked, maximum, "spans")
 
 
 def _sorts(keys: tuple[str, ...]) -> str:

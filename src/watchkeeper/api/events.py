@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import anyio
@@ -13,8 +14,10 @@ from fastapi.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from watchkeeper.api.auth import check, require
+from watchkeeper.api.body import read_body
 from watchkeeper.api.deps import read_conn
-from watchkeeper.api.errors import ANY_ROUTE, WITH_BODY, ApiError, responses
+from watchkeeper.api.errors import ANY_ROUTE, WITH_BODY, responses
+from watchkeeper.api.live import Feed, feeds
 from watchkeeper.api.params import Int64, parse_int, refuse_nul
 from watchkeeper.api.responses import EVENT_STREAM, JSONResponse
 from watchkeeper.events.decode import decode_events
@@ -46,29 +49,6 @@ def batch_body(item: str) -> dict[str, Any]:
 
 
 _INGEST_BODY = batch_body("event")
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 as soon as it is known to exceed ``limit``."""
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
-        raise _too_large(limit)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _too_large(limit: int) -> ApiError:
-    return ApiError(
-        413,
-        f"body larger than {limit} bytes",
-        [{"path": "body", "reason": f"at most {limit} bytes"}],
-    )
 
 
 async def ingest_endpoint(request: Request) -> Response:
@@ -133,39 +113,54 @@ async def stream(
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     """Each event as ``id: <seq>`` / ``data: <json>``. Reconnecting with ``Last-Event-ID`` (or
-    ``since_seq``) resumes right after that event; with neither, the stream starts now."""
+    ``since_seq``) resumes right after that event; with neither, the stream starts now. A
+    client that falls more than ``stream_backlog_bytes`` behind is disconnected, and resumes
+    the same way."""
     refuse_nul(request)
     engine = request.app.state.read_engine
-    hub = request.app.state.hub
     if last_event_id is not None:
         start = parse_int("last-event-id", last_event_id, where="header")
     elif since_seq is not None:
         start = since_seq
     else:
         start = await anyio.to_thread.run_sync(_last_seq, engine)
+    kinds = frozenset(kind) if kind else None
 
     async def events() -> AsyncIterator[bytes]:
-        after = start
-        idle = 0.0
-        yield b"retry: 2000\n\n"
-        while True:
-            mark = hub.latest
-            page = await anyio.to_thread.run_sync(_page, engine, after, kind)
-            if page:
-                idle = 0.0
-                out = []
-                for item in page:
-                    out.append(b"id: %d\ndata: %s\n\n" % (item["seq"], orjson.dumps(item)))
-                after = page[-1]["seq"]
-                yield b"".join(out)
-                continue
-            if await request.is_disconnected():
-                return
-            woke = await hub.wait(mark, timeout=1.0)
-            idle = 0.0 if woke else idle + 1.0
-            if idle >= 15.0:
-                idle = 0.0
-                yield b": keep-alive\n\n"
+        feed = _feed(request)  # here, not earlier: the feed may end before the stream starts
+        sub = feed.subscribe()
+        try:
+            yield b"retry: 2000\n\n"
+            after = start
+            while True:
+                # Catch up from the log on this client's own; the feed's backlog covers the
+                # same ground, so it is emptied before each read rather than let overflow.
+                while True:
+                    feed.rejoin(sub)
+                    head, page = await anyio.to_thread.run_sync(_catch_up, engine, after, kind)
+                    if not page:
+                        after = max(after, head)  # every event up to head has been seen
+                        break
+                    after = page[-1]["seq"]
+                    yield b"".join(_frame(item) for item in page)
+                # Live: the frames every client shares, as the feed publishes them. Seqs have
+                # no gaps, so a first page that does not follow on means the feed started past
+                # this client's position: catch up again.
+                while True:
+                    pages = await sub.take(timeout=15.0)
+                    if sub.dropped:
+                        return  # too far behind: the client resumes with Last-Event-ID
+                    if not pages:
+                        yield b": keep-alive\n\n"
+                        continue
+                    if pages[0].seqs[0] > after + 1:
+                        break
+                    chunk = b"".join(page.select(after, kinds) for page in pages)
+                    after = max(after, pages[-1].last)
+                    if chunk:
+                        yield chunk
+        finally:
+            feed.unsubscribe(sub)
 
     return StreamingResponse(
         events(),
@@ -174,11 +169,87 @@ async def stream(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Frames:
+    """One page of the log as stream frames, encoded once for every client."""
+
+    last: int
+    seqs: tuple[int, ...]
+    kinds: tuple[str, ...]
+    frames: tuple[bytes, ...]
+    joined: bytes
+
+    @classmethod
+    def of(cls, page: list[dict[str, Any]]) -> Frames:
+        frames = tuple(_frame(item) for item in page)
+        return cls(
+            last=page[-1]["seq"],
+            seqs=tuple(item["seq"] for item in page),
+            kinds=tuple(item["kind"] for item in page),
+            frames=frames,
+            joined=b"".join(frames),
+        )
+
+    def select(self, after: int, kinds: frozenset[str] | None) -> bytes:
+        """The frames past ``after`` of the ``kinds`` asked for (all when ``None``)."""
+        if kinds is None and self.seqs[0] > after:
+            return self.joined
+        return b"".join(
+            frame
+            for seq, k, frame in zip(self.seqs, self.kinds, self.frames, strict=True)
+            if seq > after and (kinds is None or k in kinds)
+        )
+
+
+#: Events read from the log at a time, by the feed and by a client catching up.
+PAGE = 500
+#: The shortest time between two publishes of the event feed: the commits of that time go out
+#: together, so each client gets at most ten writes a second however often events are
+#: committed (a write to a client costs more than a few more frames in it).
+PUBLISH_INTERVAL = 0.1
+
+
+def _frame(item: dict[str, Any]) -> bytes:
+    return b"id: %d\ndata: %s\n\n" % (item["seq"], orjson.dumps(item))
+
+
+def _feed(request: Request) -> Feed:
+    """The application's feed of the log (made on first use)."""
+    engine, hub = request.app.state.read_engine, request.app.state.hub
+
+    async def produce(feed: Feed) -> None:
+        # Read each commit's events once, encode them once, publish them to every client.
+        # From the log's end (the hub knows only this replica's commits); a client whose
+        # position is behind that sees the gap in seqs and catches up from the log.
+        after = await anyio.to_thread.run_sync(_last_seq, engine)
+        while feed.listening:
+            mark = hub.latest
+            page = await anyio.to_thread.run_sync(_page, engine, after, None)
+            if page:
+                frames = Frames.of(page)
+                after = frames.last
+                feed.publish(frames, len(frames.joined))
+                if len(page) < PAGE:
+                    await anyio.sleep(PUBLISH_INTERVAL)
+                continue
+            await hub.wait(mark, timeout=1.0)
+
+    return feeds(request.app.state).get("events", produce)
+
+
 def _last_seq(engine: sa.Engine) -> int:
     with engine.connect() as conn:
         return eventlog.last_seq(conn)
 
 
+def _catch_up(engine: sa.Engine, after: int, kinds: list[str] | None) -> tuple[int, list[dict]]:
+    """The last seq, then a page of events past ``after``: when the page is empty, every event
+    up to that seq has been read (of the kinds asked for)."""
+    with engine.connect() as conn:
+        head = eventlog.last_seq(conn)
+        return head, eventlog.read(conn, since_seq=after, kinds=kinds, limit=PAGE)
+
+
 def _page(engine: sa.Engine, after: int, kinds: list[str] | None) -> list[dict]:
     with engine.connect() as conn:
-        return eventlog.read(conn, since_seq=after, kinds=kinds, limit=500)
+        return eventlog.read(conn, since_seq=after, kinds=kinds, limit=PAGE)

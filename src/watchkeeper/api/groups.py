@@ -51,8 +51,22 @@ def get_group(
     request: Request,
     conn: Annotated[sa.Connection, Depends(read_conn)],
     history_limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
+    slots: Annotated[
+        int, Query(ge=1, le=10_000, description="job slots per array process, by index")
+    ] = 1000,
+    proc: Annotated[str | None, Query(description="the process whose slots are paged")] = None,
+    first: Annotated[Int64, Query(ge=0, description="its first array index")] = 0,
 ) -> dict:
-    item = groups.get_group(conn, name, history_limit=history_limit, **_staleness(request))
+    """Each array process lists the slots with an index in ``[0, slots)`` — for ``proc``, in
+    ``[first, first + slots)``; ``slot_count`` and ``status_counts`` count every slot."""
+    item = groups.get_group(
+        conn,
+        name,
+        history_limit=history_limit,
+        slot_limit=slots,
+        slot_from={proc: first} if proc is not None else None,
+        **_staleness(request),
+    )
     if item is None:
         raise ApiError(404, f"group {name!r} not found")
     return item

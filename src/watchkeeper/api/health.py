@@ -9,6 +9,7 @@ from fastapi.responses import PlainTextResponse
 from watchkeeper import __version__
 from watchkeeper.api.auth import public
 from watchkeeper.api.errors import responses
+from watchkeeper.api.live import stream_metrics
 from watchkeeper.api.responses import JSONResponse
 from watchkeeper.store import eventlog
 
@@ -56,6 +57,7 @@ def metrics(request: Request) -> PlainTextResponse:
         "# HELP watchkeeper_last_seq Highest committed event sequence number.",
         "# TYPE watchkeeper_last_seq gauge",
         f"watchkeeper_last_seq {request.app.state.hub.latest}",
+        *stream_metrics(request.app.state),
     ]
     return PlainTextResponse(
         "\n".join(lines) + "\n", media_type="text/plain; version=0.0.4; charset=utf-8"

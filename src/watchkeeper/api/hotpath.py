@@ -11,6 +11,8 @@ for the OpenAPI document.
 
 Ahead of both, every HTTP request passes the :class:`~watchkeeper.api.guard.Guard` (host name,
 origin, content type), so no route can skip it; dashboard answers get the guard's page headers.
+Every HTTP request's body is bounded here too (:mod:`watchkeeper.api.body`), ahead of both
+paths, so no route can forget it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import Receive, Scope, Send
 
+from watchkeeper.api.body import bounded
 from watchkeeper.api.errors import ApiError
 from watchkeeper.api.guard import Guard, Refusal, is_page, with_page_headers
 
@@ -58,6 +61,7 @@ class App(FastAPI):
             if refusal is not None:
                 await self._refuse(refusal, scope, receive, send)
                 return
+        receive = bounded(scope, receive, self.state.settings.max_body_bytes)
         path = scope["path"]
         if scope["method"] == "POST":
             for prefix, route in self._prefixes:

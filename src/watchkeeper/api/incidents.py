@@ -52,12 +52,13 @@ def groups(
     conn: Annotated[sa.Connection, Depends(read_conn)],
     since: str | None = None,
     until: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict:
-    return {
-        "groups": incidents.groups(
-            conn, since=parse_when("since", since), until=parse_when("until", until)
-        )
-    }
+    """The ``limit`` largest groups; ``total`` counts them all."""
+    found = incidents.groups(
+        conn, since=parse_when("since", since), until=parse_when("until", until)
+    )
+    return {"groups": found[:limit], "total": len(found)}
 
 
 @router.get("/{incident_id}", responses=responses(404), summary="One incident")

@@ -29,9 +29,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from watchkeeper.api.auth import check, public, require
+from watchkeeper.api.body import read_body
 from watchkeeper.api.deps import read_conn
 from watchkeeper.api.errors import ANY_ROUTE, ApiError, responses
-from watchkeeper.api.events import read_body
 from watchkeeper.api.params import refuse_nul
 from watchkeeper.api.responses import JSONResponse
 from watchkeeper.events import InvalidBatch, lamia
@@ -49,6 +49,9 @@ T = TypeVar("T")
 #: the answer then says so, so a shape trusted a little too long never stores a wrong fact.
 SHAPE_TTL = 5.0
 SHAPES_KEPT = 10_000
+#: The most entries one list answers (and what it answers without a ``limit``); ``total``
+#: counts them all and ``offset`` pages through them.
+MAX_ENTRIES = 10_000
 
 
 class LamiaError(Exception):
@@ -208,6 +211,20 @@ def _count(query: QueryParams, name: str) -> int | None:
     return number
 
 
+def _page_size(query: QueryParams) -> int:
+    """``limit``, at most :data:`MAX_ENTRIES` (the default)."""
+    limit = _count(query, "limit")
+    if limit is None:
+        return MAX_ENTRIES
+    if limit > MAX_ENTRIES:
+        raise LamiaError(
+            422,
+            f"`limit' must be at most {MAX_ENTRIES}.",
+            {"parameter": "limit", "value": limit, "max": MAX_ENTRIES},
+        )
+    return limit
+
+
 def _fields(query: QueryParams, allowed: Sequence[str]) -> list[str]:
     fields = _multi(query, "fields")
     unknown = [f for f in fields if f not in allowed]
@@ -346,7 +363,7 @@ def list_tasks(request: Request, conn: Conn) -> JSONResponse:
         order=order,
         descending=descending,
         offset=_count(query, "offset") or 0,
-        limit=_count(query, "limit"),
+        limit=_page_size(query),
     )
     entries = groups.tasks_v0(conn, rows, **_staleness(request))
     return JSONResponse({"entries": _select(entries, fields), "total": total})
@@ -480,7 +497,7 @@ def list_events(task: str, proc: str, request: Request, conn: Conn) -> JSONRespo
         order=order,
         descending=descending,
         offset=_count(query, "offset") or 0,
-        limit=_count(query, "limit"),
+        limit=_page_size(query),
     )
     return JSONResponse({"entries": _select(entries, fields), "total": total})
 

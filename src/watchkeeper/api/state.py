@@ -14,10 +14,12 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from watchkeeper.api.auth import require
+from watchkeeper.api.body import read_body
 from watchkeeper.api.deps import read_conn
 from watchkeeper.api.errors import ANY_ROUTE, WITH_BODY, ApiError, responses
-from watchkeeper.api.events import batch_body, read_body
-from watchkeeper.api.params import refuse_nul
+from watchkeeper.api.events import batch_body
+from watchkeeper.api.live import Feed, feeds
+from watchkeeper.api.params import Int64, refuse_nul
 from watchkeeper.api.responses import EVENT_STREAM, JSONResponse
 from watchkeeper.config import Settings
 from watchkeeper.events.state import KIND, MAX_TTL, decode_shards
@@ -128,10 +130,14 @@ def get_counters(
 
 @router.get("/intents", dependencies=[require("read")], summary="Every intent and its resolution")
 def list_intents(
-    request: Request, conn: Annotated[sa.Connection, Depends(read_conn)]
+    request: Request,
+    conn: Annotated[sa.Connection, Depends(read_conn)],
+    offset: Annotated[Int64, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> JSONResponse:
+    """One page of intents by id; ``total`` counts them all."""
     found = intent_view.intents(conn, now=time.time(), roles=_settings(request).state_roles)
-    return JSONResponse({"intents": found, "total": len(found)})
+    return JSONResponse({"intents": found[offset : offset + limit], "total": len(found)})
 
 
 @router.get(
@@ -178,47 +184,79 @@ async def stream(request: Request, path: PathQuery = None) -> StreamingResponse:
     included; keys also change when they expire). A missing subtree is ``null``."""
     refuse_nul(request)
     keys = _path(path)
-    engine = request.app.state.read_engine
-    hub = request.app.state.hub
-    totals_key = _settings(request).state_expired_path
 
     async def events() -> AsyncIterator[bytes]:
-        yield b"retry: 2000\n\n"
-        mark = hub.latest
-        seq, doc, due = await anyio.to_thread.run_sync(_read, engine, keys, totals_key)
-        yield _sse("snapshot", seq, {"seq": seq, "state": doc})
-        idle = 0.0
-        while True:
-            if await request.is_disconnected():
+        feed = _state_feed(request, keys)  # here: the feed may end before the stream starts
+        sub = feed.subscribe()
+        try:
+            yield b"retry: 2000\n\n"
+            # A snapshot that has seen every commit made before this client connected.
+            wanted = request.app.state.hub.latest
+            current = await feed.wait_snapshot(lambda snapshot: snapshot[3] >= wanted)
+            if current is None or sub.dropped:
                 return
-            woke = await hub.wait(mark, timeout=1.0)
-            if not woke and (due is None or due > time.time()):
-                idle += 1.0
-                if idle >= 15.0:
-                    idle = 0.0
+            version, seq, doc, _ = current
+            yield _sse("snapshot", seq, {"seq": seq, "state": doc})
+            while True:
+                items = await sub.take(timeout=15.0)
+                if sub.dropped:
+                    return  # too far behind: the client reconnects and gets a fresh snapshot
+                if not items:
                     yield b": keep-alive\n\n"
-                continue
-            idle = 0.0
-            mark = hub.latest
-            expiring = due is not None and due <= time.time()
-            if not expiring and not await anyio.to_thread.run_sync(_shards_after, engine, seq):
-                continue  # the commits were other events: the document did not change
-            seq, new, due = await anyio.to_thread.run_sync(_read, engine, keys, totals_key)
-            if isinstance(doc, dict) and isinstance(new, dict):
-                patch = merge_patch(doc, new)
-                changed = patch != {}
-            else:
-                patch, changed = new, not same_json(new, doc)
-            if changed:
-                yield _sse("patch", seq, patch)
-            doc = new
-            await anyio.sleep(0.2)  # coalesce bursts of commits into one patch
+                    continue
+                chunk = b"".join(frame for v, frame in items if v > version)
+                if chunk:
+                    yield chunk
+        finally:
+            feed.unsubscribe(sub)
 
     return StreamingResponse(
         events(),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+def _state_feed(request: Request, keys: Path) -> Feed:
+    """The feed of one subtree's patches, shared by every client following that subtree."""
+    engine, hub = request.app.state.read_engine, request.app.state.hub
+    totals_key = _settings(request).state_expired_path
+
+    async def produce(feed: Feed) -> None:
+        # One read and one patch per change, whatever the number of clients; a version
+        # number orders the snapshot a client starts from against the patches it receives.
+        mark = hub.latest
+        seq, doc, due = await anyio.to_thread.run_sync(_read, engine, keys, totals_key)
+        version = 0
+        # A snapshot is (version, seq, document, the hub's seq it has seen up to).
+        feed.set_snapshot((version, seq, doc, mark))
+        while feed.listening:
+            woke = await hub.wait(mark, timeout=1.0)
+            if not woke and (due is None or due > time.time()):
+                continue
+            mark = hub.latest
+            expiring = due is not None and due <= time.time()
+            if not expiring and not await anyio.to_thread.run_sync(_shards_after, engine, seq):
+                # The commits were other events: the document did not change.
+                feed.set_snapshot((version, seq, doc, mark))
+                continue
+            seq, new, due = await anyio.to_thread.run_sync(_read, engine, keys, totals_key)
+            if isinstance(doc, dict) and isinstance(new, dict):
+                patch = merge_patch(doc, new)
+                changed = patch != {}
+            else:
+                patch, changed = new, not same_json(new, doc)
+            doc = new
+            if changed:
+                version += 1
+                frame = _sse("patch", seq, patch)
+                feed.set_snapshot((version, seq, doc, mark))
+                feed.publish((version, frame), len(frame))
+            else:
+                feed.set_snapshot((version, seq, doc, mark))
+            await anyio.sleep(0.2)  # coalesce bursts of commits into one patch
+
+    return feeds(request.app.state).get("state:" + orjson.dumps(list(keys)).decode(), produce)
 
 
 def _sse(event: str, seq: int, data: Any) -> bytes:

@@ -1,8 +1,9 @@
-"""Wakes live streams when new events are committed.
+"""Wakes the live feeds when new events are committed.
 
-Streams read events from the database, never from memory, so a stream that resumes from
-``Last-Event-ID`` sees exactly what was committed. The hub only tells them when to look again;
-a short timeout makes them look anyway, which is how a replica sees what another one wrote.
+Feeds read events from the database, never from what the writer had in memory, so what a
+stream sends, and what a stream resuming from ``Last-Event-ID`` reads, is exactly what was
+committed. The hub only tells them when to look again; a short timeout makes them look anyway,
+which is how a replica sees what another one wrote.
 """
 
 from __future__ import annotations

@@ -14,11 +14,15 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from starlette.responses import RedirectResponse, Response
 
 from watchkeeper.api.auth import COOKIE, GRANTS, check, declares, public, role_of
+from watchkeeper.api.body import read_body
 from watchkeeper.api.errors import ApiError
 from watchkeeper.ui.render import PageError, render, url_with
 
 #: How long a login lasts (seconds).
 COOKIE_AGE = 7 * 86400
+#: The largest login form accepted: a token and the page to return to fit many times over, and
+#: nobody without a token can make the server hold more (413 beyond it).
+LOGIN_MAX_BYTES = 16 * 1024
 
 
 class LoginRequired(Exception):
@@ -89,7 +93,8 @@ def login_form(request: Request, next: str = "/") -> Response:
 
 @router.post("/login")
 async def login(request: Request) -> Response:
-    form = parse_qs((await request.body()).decode("utf-8", "replace"))
+    body = await read_body(request, LOGIN_MAX_BYTES)
+    form = parse_qs(body.decode("utf-8", "replace"))
     token = (form.get("token") or [""])[0].strip()
     target = safe_next((form.get("next") or ["/"])[0])
     if not _may_read(request.app.state.settings.tokens, token):

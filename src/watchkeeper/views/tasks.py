@@ -503,3 +503,34 @@ def latest_activity(conn: sa.Connection) -> float | None:
     """When a task last changed (event time), ``None`` before the first: what a chart of tasks
     fits its default window to."""
     return conn.execute(sa.select(sa.func.max(tasks.c.updated_at))).scalar_one()
+
+
+def aborted_counts(
+    conn: sa.Connection,
+    since: float,
+    until: float,
+    *,
+    step: float,
+    buckets: int,
+    agent: str | None = None,
+    statuses: frozenset[str] = ABORTED,
+) -> list[int]:
+    """Points of ``statuses`` (aborts by default) per bucket of ``step`` seconds from ``since``
+    (``buckets`` of them; a point at ``until`` counts in the last), counted by the database:
+    one row per bucket."""
+    h = task_history
+    offset = (h.c.ts - since) / step
+    # CAST truncates on SQLite but rounds on PostgreSQL, which has floor() built in.
+    index = (
+        sa.func.floor(offset) if conn.dialect.name == "postgresql" else sa.cast(offset, sa.Integer)
+    )
+    query = sa.select(index.label("bucket"), sa.func.count()).where(
+        h.c.ts >= since, h.c.ts <= until, h.c.status.in_(statuses)
+    )
+    if agent is not None:
+        query = query.where(h.c.agent == agent)
+    counts = [0] * buckets
+    # By the label: PostgreSQL would not see the expression with its own parameters as the same.
+    for bucket, n in conn.execute(query.group_by(sa.text("bucket"))):
+        counts[min(int(bucket), buckets - 1)] += n
+    return counts
