@@ -1,8 +1,8 @@
 """Bearer tokens with roles.
 
 ``admin`` may do everything; ``ingest`` may send events; ``read`` may query; ``agent`` is the
-node agent's channel. With no token configured (allowed only on loopback, or with
-``--insecure``) every request is anonymous and allowed.
+node agent's channel, which sends its events too. With no token configured (allowed only on
+loopback, or with ``--insecure``) every request is anonymous and allowed.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ GRANTS = {
     "admin": {"admin", "ingest", "read", "agent"},
     "ingest": {"ingest"},
     "read": {"read"},
-    "agent": {"agent"},
+    "agent": {"agent", "ingest"},
 }
 
 

@@ -1,0 +1,279 @@
+"""The agent itself: its programs, its message pipeline, its heartbeat, its shutdown.
+
+Messages flow program → :meth:`Agent.message` (statsd, level filters, ids) → pending lists →
+the flusher (every 0.1 s: the journal's outbox first, then the local store) → the forwarder.
+The agent is a component of type ``agent`` with id ``<gid>.<nid>``: it reports its state
+switches and a heartbeat carrying a summary of its programs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import pathlib
+import time
+from typing import Any
+
+import orjson
+
+from watchkeeper.agent import config, levels, procs
+from watchkeeper.agent.config import AgentSettings, ProgramSpec
+from watchkeeper.agent.forwarder import Forwarder
+from watchkeeper.agent.journal import Journal
+from watchkeeper.agent.parser import Message
+from watchkeeper.agent.program import Program, Run
+from watchkeeper.agent.statsd import Statsd
+from watchkeeper.agent.store import LogStore, Row
+
+log = logging.getLogger("watchkeeper.agent")
+
+FLUSH_EVERY = 0.1
+#: On shutdown, how long the agent keeps trying to hand its last events to the server.
+SHUTDOWN_SEND_SECONDS = 5.0
+
+
+class Agent:
+    def __init__(self, settings: AgentSettings, specs: list[ProgramSpec]) -> None:
+        self.settings = settings
+        self.agent_id = settings.agent_id
+        self.restart_window = settings.restart_window
+        self.max_message_bytes = settings.max_message_bytes
+        data = pathlib.Path(settings.data_dir)
+        self.journal = Journal(data / "journal.db")
+        self.store = LogStore(data / "logs", settings.rotate_bytes)
+        self.forwarder = Forwarder(
+            self.journal,
+            server=settings.server,
+            token=settings.token,
+            agent_id=self.agent_id,
+            batch_size=settings.batch_size,
+            batch_bytes=settings.batch_bytes,
+            flush_interval=settings.flush_interval,
+            retry_delay=settings.retry_delay,
+            retry_delay_max=settings.retry_delay_max,
+        )
+        self.loglevels = levels.parse_levels(settings.loglevels)
+        self.loglevels_db = levels.parse_levels(settings.loglevels_db)
+        self.loglevels_ac = levels.parse_levels(settings.loglevels_ac)
+        self.specs = list(specs)
+        self.programs: dict[str, Program] = {}
+        self.statsd: dict[str, Statsd] = {}
+        self.state = "stopped"
+        self._events: list[bytes] = []
+        self._rows: list[Row] = []
+        self._urgent = asyncio.Event()
+        self._store_lock = asyncio.Lock()
+        # Ids only grow: a crash between the journal and the store commits must not reuse one.
+        self._next_id = max(int(self.journal.get("next_id", 1)), self.store.last_id() + 1)
+
+    # -- the Host protocol programs use ------------------------------------------------------
+
+    def emit(self, event: dict[str, Any], urgent: bool = False) -> None:
+        self._events.append(orjson.dumps(event))
+        if urgent:
+            self._urgent.set()
+
+    def next_run(self, program: Program) -> int:
+        return self.journal.next_counter(f"run:{program.spec.domain}/{program.spec.name}")
+
+    def running(self, program: Program, run: Run | None) -> None:
+        key = f"proc:{program.spec.domain}/{program.spec.name}"
+        if run is None:
+            self.journal.put({}, delete=[key])
+        else:
+            info = {"pid": run.pid, "create_time": run.create_time, "task": run.task}
+            self.journal.put({key: info})
+
+    def message(self, program: Program, run: Run, message: Message) -> None:
+        spec = program.spec
+        if message.level == levels.STATSD:
+            # Before any filtering, as in the original: a filtered-out level 10 still counts.
+            errors = self._statsd(program).feed(message.data)
+            if errors:
+                message.error = "; ".join(errors[:5])
+        if message.level not in (spec.loglevels or self.loglevels):
+            return
+        message.id = self._next_id
+        self._next_id += 1
+        level = message.level
+        if level in (spec.loglevels_db or self.loglevels_db):
+            self._rows.append(
+                (message.id, run.task, spec.domain, spec.name, int(message.epoch), level,
+                 message.data)
+            )  # fmt: skip
+        if level in (spec.loglevels_ac or self.loglevels_ac):
+            self.emit(self._log_event(program, run, message))
+        if message.error is not None:
+            note = Message(
+                levels.OPS_ERROR,
+                f"message {message.id} (level {level}) kept as text: {message.error}",
+                message.epoch,
+            )
+            self.message(program, run, note)
+
+    def _log_event(self, program: Program, run: Run, message: Message) -> dict[str, Any]:
+        limit = self.settings.forward_max_bytes
+        data = message.data
+        event: dict[str, Any] = {
+            "kind": "log.record",
+            "ts": message.epoch,
+            "level": levels.event_level(message.level),
+            "source": f"agent:{self.agent_id}",
+            "subject": f"task:{run.task}",
+            "agent": self.agent_id,
+            "job": run.task,
+            "domain": program.spec.domain,
+            "name": program.spec.name,
+            "epoch": message.epoch,
+            "id": message.id,
+            "log_level": message.level,
+            "data": data if len(data) <= limit else data[:limit],
+        }
+        if len(data) > limit:
+            event["cut"] = f"forwarded the first {limit} of {len(data)} characters"
+        if message.error is not None:
+            event["error"] = message.error
+        if message.result is not None and len(data) <= limit:
+            event["result"] = message.result
+        return event
+
+    def _statsd(self, program: Program) -> Statsd:
+        key = program.spec.key
+        if key not in self.statsd:
+            spec = program.spec
+            self.statsd[key] = Statsd(f"{self.agent_id}.{spec.domain}.{spec.name}")
+        return self.statsd[key]
+
+    # -- the pipeline --------------------------------------------------------------------------
+
+    async def flush(self) -> None:
+        """Make what was captured durable: the outbox first (so it is forwarded), then the
+        local store."""
+        if not self._events and not self._rows:
+            return
+        events, self._events = self._events, []
+        rows, self._rows = self._rows, []
+        next_id = self._next_id
+        async with self._store_lock:
+            await asyncio.to_thread(self._write, events, rows, next_id)
+        if self._urgent.is_set() or len(events) >= self.settings.batch_size:
+            self.forwarder.wake.set()
+
+    def _write(self, events: list[bytes], rows: list[Row], next_id: int) -> None:
+        self.journal.append(events, {"next_id": next_id})
+        self.store.write(rows)
+
+    async def _flusher(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._urgent.wait(), FLUSH_EVERY)
+            await self.flush()
+            self._urgent.clear()
+
+    async def query(self, **filters: Any) -> list[dict[str, Any]]:
+        """``get_msgs``: the local store, newest first (see :meth:`LogStore.query`)."""
+        await self.flush()
+        async with self._store_lock:
+            found = await asyncio.to_thread(lambda: self.store.query(**filters))
+        return [record.as_dict() for record in found]
+
+    # -- the agent as a component --------------------------------------------------------------
+
+    def _switch(self, state: str, message: str | None = None) -> None:
+        self.state = state
+        self.emit(self._state_event(message), urgent=True)
+
+    def _state_event(self, message: str | None = None) -> dict[str, Any]:
+        event: dict[str, Any] = {
+            "kind": "component.state",
+            "type": "agent",
+            "id": self.agent_id,
+            "state": self.state,
+            "ts": time.time(),
+            "programs": [p.snapshot() for p in self.programs.values()],
+        }
+        if message:
+            event["message"] = message
+        return event
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_interval)
+            self.emit(self._state_event("heartbeat"))
+
+    def _clean_up_after_crash(self) -> None:
+        """Runs the last agent left behind (it was killed): stop them and close their tasks."""
+        left = self.journal.items("proc:")
+        for key, info in left.items():
+            pid, task = int(info.get("pid", 0)), info.get("task")
+            alive = pid > 0 and procs.same_process(pid, float(info.get("create_time", 0)))
+            if alive:
+                procs.kill_all(pid, procs.tree(pid))
+            log.warning("run %s was left by the previous agent (%s)", task, key)
+            self.emit(
+                {
+                    "kind": "task.status",
+                    "task": task,
+                    "status": "aborted",
+                    "agent": self.agent_id,
+                    "producer": self.agent_id,
+                    "ts": time.time(),
+                    "level": "error",
+                    "reason": "the agent stopped while the run was running"
+                    + ("; its processes were killed" if alive else ""),
+                }
+            )
+        self.journal.put({}, delete=[f"proc:{key}" for key in left])
+
+    def remember(self, key: str, table: dict[str, Any]) -> ProgramSpec:
+        """Add a program given as a table (``max_time = -1`` ones survive agent restarts)."""
+        spec = config.program(key, table, f"program {key}")
+        if spec.long_running:
+            self.journal.put({f"remember:{key}": table})
+        return spec
+
+    def _remembered(self) -> list[ProgramSpec]:
+        specs = []
+        configured = {spec.key for spec in self.specs}
+        for key, table in self.journal.items("remember:").items():
+            if key in configured:
+                continue
+            try:
+                specs.append(config.program(key, table, f"program {key}"))
+            except config.ConfigError as exc:
+                log.error("remembered program %s no longer valid: %s", key, exc)
+        return specs
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self._clean_up_after_crash()
+        self.state = "starting"
+        self._switch("starting", f"{len(self.specs)} programs")
+        background = [
+            asyncio.create_task(self._flusher(), name="flusher"),
+            asyncio.create_task(self.forwarder.run(), name="forwarder"),
+            asyncio.create_task(self._heartbeat(), name="heartbeat"),
+        ]
+        try:
+            for spec in [*self.specs, *self._remembered()]:
+                program = self.programs[spec.key] = Program(spec, self)
+                program.start()
+            self._switch("running")
+            await stop.wait()
+            self._switch("stopping")
+            await asyncio.gather(*(p.stop() for p in self.programs.values()))
+            self._switch("stopped")
+            await self.flush()
+        finally:
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            await self.flush()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.forwarder.send_pending(), SHUTDOWN_SEND_SECONDS)
+            left = await asyncio.to_thread(self.journal.pending_count)
+            if left:
+                log.warning("%d events not yet acknowledged: sent at the next start", left)
+            await self.forwarder.aclose()
+            self.journal.close()
+            self.store.close()
