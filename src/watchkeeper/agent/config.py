@@ -38,6 +38,8 @@ class AgentSettings:
     #: Forwarding retries back off from ``retry_delay`` to ``retry_delay_max`` seconds.
     retry_delay: float = 0.5
     retry_delay_max: float = 30.0
+    #: On shutdown, how long the agent keeps trying to hand its last events to the server.
+    shutdown_timeout: float = 5.0
     #: The local store rotates ``current.db`` at this size.
     rotate_bytes: int = 100 << 20
     #: A message (line or multiline) is cut beyond this many bytes.

@@ -29,8 +29,6 @@ from watchkeeper.agent.store import LogStore, Row
 log = logging.getLogger("watchkeeper.agent")
 
 FLUSH_EVERY = 0.1
-#: On shutdown, how long the agent keeps trying to hand its last events to the server.
-SHUTDOWN_SEND_SECONDS = 5.0
 
 
 class Agent:
@@ -270,7 +268,7 @@ class Agent:
             await asyncio.gather(*background, return_exceptions=True)
             await self.flush()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.forwarder.send_pending(), SHUTDOWN_SEND_SECONDS)
+                await asyncio.wait_for(self.forwarder.send_pending(), self.settings.shutdown_timeout)
             left = await asyncio.to_thread(self.journal.pending_count)
             if left:
                 log.warning("%d events not yet acknowledged: sent at the next start", left)

@@ -11,11 +11,11 @@ import os
 import pathlib
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from watchkeeper.agent.levels import ALL, LevelFilter, parse_levels
+from watchkeeper.agent.levels import LevelFilter, parse_levels
 
 CURRENT = "current.db"
 MAX_LIMIT = 1000
@@ -55,10 +55,16 @@ class Record:
 class LogStore:
     """Not thread-safe: one caller at a time (the agent serialises access)."""
 
-    def __init__(self, directory: str | os.PathLike[str], rotate_bytes: int = 100 << 20) -> None:
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        rotate_bytes: int = 100 << 20,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.dir = pathlib.Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.rotate_bytes = rotate_bytes
+        self.clock = clock
         self._conn = self._open()
 
     def _open(self) -> sqlite3.Connection:
@@ -93,7 +99,7 @@ class LogStore:
         """Close ``current.db`` as ``<epoch>.db`` and start a new one."""
         self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._conn.close()
-        stamp = int(time.time())
+        stamp = int(self.clock())
         target = self.dir / f"{stamp}.db"
         while target.exists():  # two rotations within a second
             stamp += 1
@@ -136,7 +142,7 @@ class LogStore:
         if timeto is not None:
             where.append("epoch <= ?")
             params.append(int(timeto))
-        if wanted is ALL or wanted.levels is None:
+        if wanted.levels is None:
             where.append("level != 10")
         else:
             where.append(f"level IN ({','.join(str(n) for n in sorted(wanted.levels))})")
