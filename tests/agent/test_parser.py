@@ -43,7 +43,7 @@ def test_multiline_message_until_a_line_of_exactly_three_colons():
 
 
 def test_multiline_opened_without_text_starts_with_its_next_line():
-    found = parse("20:::\n{\"a\":\n 1}\n:::\n")
+    found = parse('20:::\n{"a":\n 1}\n:::\n')
     assert [(m.level, m.data, m.result) for m in found] == [(20, '{"a":\n 1}', {"a": 1})]
 
 

@@ -10,9 +10,8 @@ from watchkeeper.agent.store import LogStore
 
 
 def fill(store: LogStore, first: int, count: int, epoch: int, job: str = "1.7/d/n/1") -> None:
-    store.write(
-        [(i, job, "d", "n", epoch, 1 + i % 3, f"message {i} " + "x" * 200) for i in range(first, first + count)]
-    )  # fmt: skip
+    rows = range(first, first + count)
+    store.write([(i, job, "d", "n", epoch, 1 + i % 3, f"message {i} " + "x" * 200) for i in rows])
 
 
 def test_rotation_at_a_small_size_and_queries_across_files(tmp_path):

@@ -267,8 +267,9 @@ class Agent:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
             await self.flush()
+            last_send = self.forwarder.send_pending()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.forwarder.send_pending(), self.settings.shutdown_timeout)
+                await asyncio.wait_for(last_send, self.settings.shutdown_timeout)
             left = await asyncio.to_thread(self.journal.pending_count)
             if left:
                 log.warning("%d events not yet acknowledged: sent at the next start", left)
