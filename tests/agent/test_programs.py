@@ -168,7 +168,8 @@ def test_stop_sends_the_stop_signal_to_the_group_and_ends_the_run_aborted(tmp_pa
         tmp_path,
         {"p": {"command": PY, "args": ["-c", script], "stop_signal": "INT", "stop_wait": 5}},
     )
-    asyncio.run(run_until(agent, lambda: any(r["data"] == "up" for r in events(agent, "log.record"))))
+    up = lambda: any(r["data"] == "up" for r in events(agent, "log.record"))  # noqa: E731
+    asyncio.run(run_until(agent, up))
     (end,) = finished(agent)
     assert end["status"] == "aborted" and end["reason"] == "stopped" and end["exit_code"] == 0
     assert marker.exists() and gone(end["pid"])
