@@ -74,6 +74,8 @@ class Program:
         self.restarts = 0
         #: Consecutive failures, each within ``restart_window`` of its run's start.
         self.failures = 0
+        #: The last stats sample of the run's processes (see ``stats.Sampler``).
+        self.stats: dict[str, float] = {}
         self._stop = asyncio.Event()
         self._proc: asyncio.subprocess.Process | None = None
         self._task: asyncio.Task[None] | None = None
@@ -335,6 +337,7 @@ class Program:
             "restarts": self.restarts,
             "task": run.task if run else None,
             "exit_code": run.exit_code if run else None,
+            "stats": self.stats if self.pid is not None else {},
         }
 
 

@@ -23,6 +23,7 @@ from watchkeeper.agent.forwarder import Forwarder
 from watchkeeper.agent.journal import Journal
 from watchkeeper.agent.parser import Message
 from watchkeeper.agent.program import Program, Run
+from watchkeeper.agent.stats import Sampler
 from watchkeeper.agent.statsd import Statsd
 from watchkeeper.agent.store import LogStore, Row
 
@@ -195,6 +196,42 @@ class Agent:
             event["message"] = message
         return event
 
+    async def _metrics(self) -> None:
+        """Every program's stats interval: sample its processes, flush its statsd."""
+        sampler = Sampler()
+        due: dict[str, float] = {}
+        while True:
+            now = time.monotonic()
+            for key, program in list(self.programs.items()):
+                interval = program.spec.stats_interval or self.settings.stats_interval
+                if now >= due.setdefault(key, now + interval):
+                    due[key] = now + interval
+                    await self.sample(program, sampler, interval)
+            await asyncio.sleep(0.1)
+
+    async def sample(self, program: Program, sampler: Sampler, interval: float) -> None:
+        """One stats sample of ``program`` and its statsd series, as one event."""
+        aggregator = self._statsd(program)
+        if program.pid is not None:
+            stats = await asyncio.to_thread(sampler.sample, [program.pid])
+            program.stats = stats
+            # Sampled values are reported once ("kv"): a stopped program reports nothing.
+            aggregator.values.update(stats)
+        series = aggregator.flush()
+        if series:
+            spec = program.spec
+            self.emit(
+                {
+                    "kind": "metric.series",
+                    "ts": time.time(),
+                    "agent": self.agent_id,
+                    "domain": spec.domain,
+                    "name": spec.name,
+                    "interval": interval,
+                    "series": [[name, value] for name, value in series],
+                }
+            )
+
     async def _heartbeat(self) -> None:
         while True:
             await asyncio.sleep(self.settings.heartbeat_interval)
@@ -251,6 +288,7 @@ class Agent:
             asyncio.create_task(self._flusher(), name="flusher"),
             asyncio.create_task(self.forwarder.run(), name="forwarder"),
             asyncio.create_task(self._heartbeat(), name="heartbeat"),
+            asyncio.create_task(self._metrics(), name="metrics"),
         ]
         try:
             for spec in [*self.specs, *self._remembered()]:
