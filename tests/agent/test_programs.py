@@ -118,7 +118,11 @@ def test_autorestart_policies(tmp_path):
             "never": {"command": PY, "args": fail, "autorestart": "never"},
         },
     )
-    asyncio.run(run_until(agent, lambda: len(finished(agent, "always")) >= 3, timeout=30))
+    def settled() -> bool:
+        ended = [len(finished(agent, name)) for name in ("always", "once", "never")]
+        return ended[0] >= 3 and ended[1:] == [1, 1]
+
+    asyncio.run(run_until(agent, settled, timeout=30))
     assert [e["status"] for e in finished(agent, "always")][:3] == ["success"] * 3
     assert [e["status"] for e in finished(agent, "once")] == ["success"]
     assert [e["status"] for e in finished(agent, "never")] == ["failed"]

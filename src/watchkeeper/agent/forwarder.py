@@ -13,13 +13,13 @@ refused events are logged and dropped, the rest of the batch is sent again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 
 import httpx
 
 from watchkeeper.agent.journal import Journal
+from watchkeeper.agent.waiting import wait_event
 
 log = logging.getLogger("watchkeeper.agent")
 
@@ -60,8 +60,7 @@ class Forwarder:
         """Send whatever is pending, then wait for more (or the flush interval)."""
         while True:
             await self.send_pending()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), self.flush_interval)
+            await wait_event(self.wake, self.flush_interval)
             self.wake.clear()
 
     async def send_pending(self) -> None:

@@ -28,13 +28,19 @@ def signal_group(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
 
 
-def kill_all(pgid: int, procs: list[psutil.Process], timeout: float = 2.0) -> None:
-    """SIGKILL the group and every process of ``procs``, and wait until they are gone."""
+def kill_all(
+    pgid: int, procs: list[psutil.Process], own_child: int | None = None, timeout: float = 2.0
+) -> None:
+    """SIGKILL the group and every process of ``procs``, and wait until they are gone.
+
+    ``own_child`` is not waited for here: it is the caller's child, and reaping it behind
+    asyncio's back would lose its exit status.
+    """
     signal_group(pgid, signal.SIGKILL)
     for proc in procs:
         with contextlib.suppress(psutil.Error):
             proc.kill()
-    psutil.wait_procs(procs, timeout=timeout)
+    psutil.wait_procs([p for p in procs if p.pid != own_child], timeout=timeout)
 
 
 def same_process(pid: int, create_time: float) -> bool:

@@ -9,7 +9,6 @@ backoff, waiting, exited, fatal, stopped) are the lifecycle events.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import signal
@@ -20,6 +19,7 @@ from typing import Any, Protocol
 from watchkeeper.agent import levels, procs
 from watchkeeper.agent.config import ProgramSpec
 from watchkeeper.agent.parser import LineSplitter, Message, StreamParser
+from watchkeeper.agent.waiting import wait_event
 
 log = logging.getLogger("watchkeeper.agent")
 
@@ -158,9 +158,7 @@ class Program:
 
     async def _sleep(self, seconds: float) -> bool:
         """Sleep, or return True as soon as a stop is asked for."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), seconds)
-        return self._stop.is_set()
+        return await wait_event(self._stop, seconds)
 
     def _give_up(self, run: Run) -> None:
         spec = self.spec
@@ -224,7 +222,7 @@ class Program:
         # behind in its group is killed, so a run always ends with its main process.
         _done, pending = await asyncio.wait(readers, timeout=DRAIN_SECONDS)
         if pending:
-            await asyncio.to_thread(procs.kill_all, proc.pid, [])
+            await asyncio.to_thread(procs.kill_all, proc.pid, [], proc.pid)
             _done, pending = await asyncio.wait(pending, timeout=DRAIN_SECONDS)
             for task in pending:
                 task.cancel()
@@ -259,10 +257,9 @@ class Program:
         """stop_signal to the whole group, stop_wait, then SIGKILL to the group and tree."""
         tree = await asyncio.to_thread(procs.tree, proc.pid)
         procs.signal_group(proc.pid, self.spec.stop_signal)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(exited), self.spec.stop_wait)
+        await asyncio.wait({exited}, timeout=self.spec.stop_wait)
         # Even if the main process obeyed, its children may not have: kill what is left.
-        await asyncio.to_thread(procs.kill_all, proc.pid, tree)
+        await asyncio.to_thread(procs.kill_all, proc.pid, tree, proc.pid)
         await exited
 
     async def _read(self, stream: asyncio.StreamReader, level: int, run: Run) -> None:

@@ -9,7 +9,6 @@ switches and a heartbeat carrying a summary of its programs.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import pathlib
 import time
@@ -26,6 +25,7 @@ from watchkeeper.agent.program import Program, Run
 from watchkeeper.agent.stats import Sampler
 from watchkeeper.agent.statsd import Statsd
 from watchkeeper.agent.store import LogStore, Row
+from watchkeeper.agent.waiting import wait_event
 
 log = logging.getLogger("watchkeeper.agent")
 
@@ -165,8 +165,7 @@ class Agent:
 
     async def _flusher(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._urgent.wait(), FLUSH_EVERY)
+            await wait_event(self._urgent, FLUSH_EVERY)
             await self.flush()
             self._urgent.clear()
 
@@ -305,9 +304,10 @@ class Agent:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
             await self.flush()
-            last_send = self.forwarder.send_pending()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(last_send, self.settings.shutdown_timeout)
+            last_send = asyncio.ensure_future(self.forwarder.send_pending())
+            await asyncio.wait({last_send}, timeout=self.settings.shutdown_timeout)
+            last_send.cancel()
+            await asyncio.gather(last_send, return_exceptions=True)
             left = await asyncio.to_thread(self.journal.pending_count)
             if left:
                 log.warning("%d events not yet acknowledged: sent at the next start", left)
