@@ -118,6 +118,7 @@ def test_autorestart_policies(tmp_path):
             "never": {"command": PY, "args": fail, "autorestart": "never"},
         },
     )
+
     def settled() -> bool:
         ended = [len(finished(agent, name)) for name in ("always", "once", "never")]
         return ended[0] >= 3 and ended[1:] == [1, 1]
@@ -236,3 +237,27 @@ def test_the_agent_reports_its_state_switches(tmp_path, state):
     assert all(e["id"] == "1.7" for e in states)
     assert state in [e["state"] for e in states]
     assert json.dumps(states)  # every body is plain JSON for the server
+
+
+def test_long_running_programs_added_at_run_time_come_back_after_a_restart(tmp_path):
+    agent = make_agent(tmp_path, {})
+    table = {"command": "sleep 30", "max_time": -1, "domain": "svc"}
+
+    async def add_then_run() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(agent.run(stop))
+        while agent.state != "running":
+            await asyncio.sleep(0.01)
+        agent.add_program("daemon", table)
+        agent.add_program("oneoff", {"command": "sleep 30", "name": "oneoff"})
+        with pytest.raises(Exception, match="already running"):
+            agent.add_program("daemon", table)
+        while len(runs(agent, "daemon")) < 1 or len(runs(agent, "oneoff")) < 1:
+            await asyncio.sleep(0.05)
+        stop.set()
+        await task
+
+    asyncio.run(add_then_run())
+    again = make_agent(tmp_path, {})
+    asyncio.run(run_until(again, lambda: "1.7/svc/daemon/2" in runs(again, "daemon")))
+    assert "1.7/default/oneoff/2" not in runs(again, "oneoff")

@@ -260,12 +260,20 @@ class Agent:
             )
         self.journal.put({}, delete=[f"proc:{key}" for key in left])
 
-    def remember(self, key: str, table: dict[str, Any]) -> ProgramSpec:
-        """Add a program given as a table (``max_time = -1`` ones survive agent restarts)."""
+    def add_program(self, key: str, table: dict[str, Any]) -> Program:
+        """Start a program given as a table while the agent runs; one with ``max_time = -1``
+        is remembered in the journal and started again after an agent restart."""
+        if key in self.programs:
+            raise config.ConfigError(f"program {key}: already running")
         spec = config.program(key, table, f"program {key}")
+        taken = {(p.spec.domain, p.spec.name) for p in self.programs.values()}
+        if (spec.domain, spec.name) in taken:
+            raise config.ConfigError(f"program {key}: {spec.domain}/{spec.name} is taken")
         if spec.long_running:
             self.journal.put({f"remember:{key}": table})
-        return spec
+        program = self.programs[key] = Program(spec, self)
+        program.start()
+        return program
 
     def _remembered(self) -> list[ProgramSpec]:
         specs = []
