@@ -6,6 +6,7 @@ killed and restarted under its programs.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -17,10 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import psutil
 import pytest
 
 from tests.support import ServerProcess
+from watchkeeper.agent.forwarder import Forwarder
+from watchkeeper.agent.journal import Journal
 from watchkeeper.agent.store import LogStore
 
 PY = sys.executable
@@ -216,3 +220,39 @@ def test_agent_killed_and_restarted_brings_programs_back_and_loses_nothing_ackno
         assert [r["data"] for r in forwarded] == [f"n {i}" for i in range(len(ids))]
         stored = LogStore(data / "logs").query(jobid="1.7/default/c/1", limit=1000, levels="1")
         assert {r.id for r in stored} <= set(ids)
+
+
+def test_refused_events_are_dropped_the_rest_delivered_and_resends_are_idempotent(tmp_path):
+    journal = Journal(tmp_path / "journal.db")
+    note = lambda n: orjson.dumps({"kind": "agent.note", "n": n})  # noqa: E731
+    journal.append([note(1), orjson.dumps({"kind": "task.status", "status": "x"}), note(2)])
+
+    async def send(token: str, seconds: float) -> None:
+        forwarder = Forwarder(
+            journal, server=server.url, token=token, agent_id="1.7", retry_delay=0.05
+        )
+        sending = asyncio.ensure_future(forwarder.send_pending())
+        await asyncio.wait({sending}, timeout=seconds)
+        sending.cancel()
+        await asyncio.gather(sending, return_exceptions=True)
+        await forwarder.aclose()
+
+    with ServerProcess(f"sqlite:///{tmp_path / 'wk.db'}", env=TOKENS) as server:
+        for wrong in ("read-token-1", "no-such-token"):  # 403, 401: kept, retried
+            asyncio.run(send(wrong, 0.5))
+            assert journal.pending_count() == 3
+        sent = journal.pending(10, 1 << 20)
+        asyncio.run(send(TOKENS["WATCHKEEPER_AGENT_TOKEN"], 10))
+        assert journal.pending_count() == 0
+        assert [e["body"]["n"] for e in all_events(server, "agent.note")] == [1, 2]
+        # The same batch again, as after an acknowledgement lost on the way: stored once.
+        good = [row for row in sent if b"agent.note" in row[1]]
+        resend = Forwarder(journal, server=server.url, token=None, agent_id="1.7")
+        resend._http.headers["Authorization"] = f"Bearer {TOKENS['WATCHKEEPER_AGENT_TOKEN']}"
+        assert asyncio.run(resend._send(good)) is True
+        assert [e["body"]["n"] for e in all_events(server, "agent.note")] == [1, 2]
+        agent_read = httpx.get(
+            server.url + "/api/v1/tasks",
+            headers={"Authorization": f"Bearer {TOKENS['WATCHKEEPER_AGENT_TOKEN']}"},
+        )
+        assert agent_read.status_code == 403

@@ -31,6 +31,7 @@ def test_output_is_parsed_stored_and_queued_for_the_server(tmp_path):
         "print('21::[unclosed')\n"
         "print('oops', file=sys.stderr)\n"
         "print('10::hits:2|c')\n"
+        "print('10::no statsd here')\n"
     )
     agent = make_agent(
         tmp_path,
@@ -46,8 +47,10 @@ def test_output_is_parsed_stored_and_queued_for_the_server(tmp_path):
     assert by_level[1] == ["hello"] and by_level[3] == ["public"] and by_level[2] == ["oops"]
     assert by_level[20] == ['{"a":\n 1}'] and by_level[21] == ["[unclosed"]
     assert 10 not in by_level  # "*" leaves statsd lines out; they still count below
-    (note,) = by_level[8]
-    assert "level 21" in note and "invalid YAML" in note
+    yaml_note, statsd_note = by_level[8]
+    assert "level 21" in yaml_note and "invalid YAML" in yaml_note
+    assert "level 10" in statsd_note and "no statsd here" in statsd_note  # level 10 is ignored,
+    # but what was wrong with it is not
     ids = [row.id for row in rows]
     assert ids == sorted(ids, reverse=True) and len(set(ids)) == len(ids)
     records = events(agent, "log.record")

@@ -9,7 +9,7 @@ the message's ``error`` rather than dropped or allowed to exhaust memory.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from watchkeeper.agent import levels
@@ -29,7 +29,6 @@ class Message:
     error: str | None = None
     result: Any = None
     id: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class LineSplitter:

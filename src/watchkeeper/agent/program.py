@@ -13,7 +13,7 @@ import logging
 import os
 import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from watchkeeper.agent import levels, procs
@@ -56,7 +56,6 @@ class Run:
     exit_code: int | None = None
     reason: str | None = None
     ended: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def duration(self) -> float:

@@ -92,6 +92,8 @@ class Agent:
             if errors:
                 message.error = "; ".join(errors[:5])
         if message.level not in (spec.loglevels or self.loglevels):
+            if message.error is not None:  # an ignored level may not hide a problem silently
+                self.message(program, run, _note(message))
             return
         message.id = self._next_id
         self._next_id += 1
@@ -104,12 +106,7 @@ class Agent:
         if level in (spec.loglevels_ac or self.loglevels_ac):
             self.emit(self._log_event(program, run, message))
         if message.error is not None:
-            note = Message(
-                levels.OPS_ERROR,
-                f"message {message.id} (level {level}) kept as text: {message.error}",
-                message.epoch,
-            )
-            self.message(program, run, note)
+            self.message(program, run, _note(message))
 
     def _log_event(self, program: Program, run: Run, message: Message) -> dict[str, Any]:
         limit = self.settings.forward_max_bytes
@@ -322,3 +319,13 @@ class Agent:
             await self.forwarder.aclose()
             self.journal.close()
             self.store.close()
+
+
+def _note(message: Message) -> Message:
+    """The agent's level-8 message saying what was wrong with ``message``."""
+    which = f"message {message.id}" if message.id else "a message"
+    return Message(
+        levels.OPS_ERROR,
+        f"{which} (level {message.level}) kept as text: {message.error}",
+        message.epoch,
+    )
