@@ -38,6 +38,8 @@ class Host(Protocol):
 
     def message(self, program: Program, run: Run, message: Message) -> None: ...
 
+    async def drained(self) -> None: ...
+
     def next_run(self, program: Program) -> int: ...
 
     def running(self, program: Program, run: Run | None) -> None: ...
@@ -272,6 +274,10 @@ class Program:
                     message = parser.line(line, now, cut)
                     if message is not None:
                         self._deliver(run, message)
+                # A read of buffered data never suspends: without this a busy program would
+                # starve the flusher and the heartbeat.
+                await self.host.drained()
+                await asyncio.sleep(0)
         finally:
             now = time.time()
             for line, cut in splitter.close():

@@ -30,6 +30,9 @@ from watchkeeper.agent.waiting import wait_event
 log = logging.getLogger("watchkeeper.agent")
 
 FLUSH_EVERY = 0.1
+#: Pending messages at which a program's reader waits for a flush: memory stays bounded and
+#: transactions small however fast a program writes (the pipe then holds the rest).
+FLUSH_AT = 2000
 
 
 class Agent:
@@ -83,6 +86,10 @@ class Agent:
         else:
             info = {"pid": run.pid, "create_time": run.create_time, "task": run.task}
             self.journal.put({key: info})
+
+    async def drained(self) -> None:
+        if len(self._events) >= FLUSH_AT or len(self._rows) >= FLUSH_AT:
+            await self.flush()
 
     def message(self, program: Program, run: Run, message: Message) -> None:
         spec = program.spec
