@@ -111,7 +111,8 @@ class StreamParser:
             return None
         if not text:
             return None
-        match = _MARKER.match(text)
+        # Most lines are plain text: the first character rules the regex out cheaply.
+        match = _MARKER.match(text) if "0" <= text[0] <= "9" else None
         if match is None or int(match.group(1)) > levels.MAX_LEVEL:
             return _finish(Message(self.plain_level, text, now, note))
         level = int(match.group(1))
