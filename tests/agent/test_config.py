@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
-from tests.integration.test_cli import wk
 from watchkeeper.agent import config
 from watchkeeper.config import ConfigError
+
+
+def wk(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The real command, with none of the test runner's WATCHKEEPER_* variables."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("WATCHKEEPER_")}
+    return subprocess.run(
+        [sys.executable, "-m", "watchkeeper", *args],
+        capture_output=True,
+        env={**clean, **(env or {})},
+        text=True,
+        timeout=60,
+    )
 
 
 def check(*args: str, env: dict[str, str] | None = None) -> dict:

@@ -14,6 +14,7 @@ import pytest
 
 from tests.agent.harness import PY, events, finished, make_agent, program_states, run_until, runs
 from watchkeeper.agent.store import LogStore
+from watchkeeper.config import ConfigError
 
 
 def gone(pid: int) -> bool:
@@ -264,3 +265,11 @@ def test_long_running_programs_added_at_run_time_come_back_after_a_restart(tmp_p
     again = make_agent(tmp_path, {})
     asyncio.run(run_until(again, lambda: "1.7/svc/daemon/2" in runs(again, "daemon")))
     assert "1.7/default/oneoff/2" not in runs(again, "oneoff")
+
+
+def test_one_data_directory_serves_one_agent_at_a_time(tmp_path):
+    first = make_agent(tmp_path, {})
+    with pytest.raises(ConfigError, match=f"in use by agent pid {os.getpid()}"):
+        make_agent(tmp_path, {})
+    asyncio.run(run_until(first, lambda: True))  # running and stopping releases it
+    make_agent(tmp_path, {})

@@ -37,8 +37,13 @@ def run_from_cli(
     )
     # One line per forwarded batch would drown what matters; the forwarder logs the outages.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        agent = Agent(settings, specs)
+    except config.ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     _one_watcher_for_all_children()
-    asyncio.run(_serve(Agent(settings, specs)))
+    asyncio.run(_serve(agent))
     return 0
 
 

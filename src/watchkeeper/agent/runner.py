@@ -9,10 +9,12 @@ switches and a heartbeat carrying a summary of its programs.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
+import os
 import pathlib
 import time
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
@@ -42,6 +44,8 @@ class Agent:
         self.restart_window = settings.restart_window
         self.max_message_bytes = settings.max_message_bytes
         data = pathlib.Path(settings.data_dir)
+        data.mkdir(parents=True, exist_ok=True)
+        self._lock = _lock(data / "agent.lock")
         self.journal = Journal(data / "journal.db")
         self.store = LogStore(data / "logs", settings.rotate_bytes)
         self.forwarder = Forwarder(
@@ -326,6 +330,25 @@ class Agent:
             await self.forwarder.aclose()
             self.journal.close()
             self.store.close()
+            self._lock.close()
+
+
+def _lock(path: pathlib.Path) -> IO[str]:
+    """Hold ``path`` locked while the agent runs: two agents on one data directory would
+    kill each other's programs and reuse each other's ids."""
+    handle = path.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        owner = handle.read().strip() or "another process"
+        handle.close()
+        raise config.ConfigError(f"{path.parent} is in use by agent pid {owner}") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
 
 
 def _note(message: Message) -> Message:
