@@ -115,6 +115,13 @@ class Program:
         self.host.emit(event, urgent=True)
 
     async def supervise(self) -> None:
+        try:
+            await self._supervise()
+        except Exception as exc:  # a bug here must show, not silently end the supervision
+            log.exception("supervising %s failed", self.component_id)
+            self._switch("fatal", f"the agent failed to supervise it: {exc!r}", "critical")
+
+    async def _supervise(self) -> None:
         spec = self.spec
         while not self._stop.is_set():
             run = await self._run_once()

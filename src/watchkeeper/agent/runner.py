@@ -13,6 +13,7 @@ import fcntl
 import logging
 import os
 import pathlib
+import sqlite3
 import time
 from typing import IO, Any
 
@@ -163,13 +164,31 @@ class Agent:
         rows, self._rows = self._rows, []
         next_id = self._next_id
         async with self._store_lock:
-            await asyncio.to_thread(self._write, events, rows, next_id)
+            failed = await asyncio.to_thread(self._write, events, rows, next_id)
+        if failed:
+            # A full disk, say: keep what was not written, in order, and slow the readers
+            # down (they wait for this flush) instead of losing it or crashing.
+            self._events[:0] = failed[0]
+            self._rows[:0] = failed[1]
+            await asyncio.sleep(1.0)
         if self._urgent.is_set() or len(events) >= self.settings.batch_size:
             self.forwarder.wake.set()
 
-    def _write(self, events: list[bytes], rows: list[Row], next_id: int) -> None:
-        self.journal.append(events, {"next_id": next_id})
-        self.store.write(rows)
+    def _write(
+        self, events: list[bytes], rows: list[Row], next_id: int
+    ) -> tuple[list[bytes], list[Row]] | None:
+        """Write both files; what could not be written (``None`` when all was)."""
+        try:
+            self.journal.append(events, {"next_id": next_id})
+        except (sqlite3.Error, OSError):
+            log.exception("cannot write the journal; retrying")
+            return events, rows
+        try:
+            self.store.write(rows)
+        except (sqlite3.Error, OSError):
+            log.exception("cannot write the log store; retrying")
+            return [], rows
+        return None
 
     async def _flusher(self) -> None:
         while True:
