@@ -569,5 +569,24 @@ def demo(
     console.print(f"demo sent {sent} events; open {server}/ for the dashboard")
 
 
+@app.command()
+def agent(
+    ctx: typer.Context,
+    config: ConfigOpt = None,
+    server: ServerOpt = "http://127.0.0.1:7070",
+    token: TokenOpt = None,
+    gid: Annotated[str | None, typer.Option(envvar="WATCHKEEPER_GID", help="Grid id.")] = None,
+    nid: Annotated[str | None, typer.Option(envvar="WATCHKEEPER_NID", help="Node id.")] = None,
+    data_dir: Annotated[str | None, typer.Option(envvar="WATCHKEEPER_DATA_DIR")] = None,
+    check: Annotated[bool, typer.Option("--check", help="Print the settings and exit.")] = False,
+) -> None:
+    """Run the node agent: supervise [programs.*], keep their output, forward it."""
+    from watchkeeper.agent.main import run_from_cli
+
+    given = {"server": server, "token": token, "gid": gid, "nid": nid, "data_dir": data_dir}
+    code = run_from_cli(ctx.meta.get("watchkeeper.config", {}), given, check=check)
+    raise typer.Exit(code)
+
+
 def main() -> None:
     app()

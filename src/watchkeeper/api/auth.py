@@ -1,8 +1,8 @@
 """Bearer tokens with roles.
 
 ``admin`` may do everything, deleting included; ``ingest`` may send events; ``read`` may query;
-``agent`` is the node agent's channel. With no token configured (allowed only on loopback, or
-with ``--insecure``) every request is anonymous and allowed.
+``agent`` is the node agent's channel, which sends its events too. With no token configured
+(allowed only on loopback, or with ``--insecure``) every request is anonymous and allowed.
 
 Every route declares the role it needs with :func:`require` (or :func:`public`): the
 dependency carries the role as :data:`ROLE_ATTR`, from which :mod:`watchkeeper.api.roles`
@@ -30,7 +30,7 @@ GRANTS = {
     "admin": {"admin", "ingest", "read", "agent"},
     "ingest": {"ingest"},
     "read": {"read"},
-    "agent": {"agent"},
+    "agent": {"agent", "ingest"},
 }
 
 

@@ -1,0 +1,132 @@
+"""Forwarding: the journal's outbox to the server's ingest API, exactly once.
+
+Events leave in order, in batches (``batch_size`` events or ``flush_interval`` seconds, and
+at most ``batch_bytes``), each with the id ``<agent>:<incarnation>:<outbox id>``. A batch is
+forgotten only once the server has acknowledged it (stored and committed); until then it is
+sent again, and the server's idempotent ingest drops what it already has. So a server away
+for an hour, or an agent killed in the middle of a send, loses nothing and doubles nothing.
+
+A batch the server refuses for its content (422) would block every later event forever: the
+refused events are logged and dropped, the rest of the batch is sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+
+import httpx
+
+from watchkeeper.agent.journal import Journal
+from watchkeeper.agent.waiting import wait_event
+
+log = logging.getLogger("watchkeeper.agent")
+
+_INDEX = re.compile(r"^\[(\d+)\]")
+_RETRY = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+class Forwarder:
+    def __init__(
+        self,
+        journal: Journal,
+        *,
+        server: str,
+        token: str | None,
+        agent_id: str,
+        batch_size: int = 1000,
+        batch_bytes: int = 4 << 20,
+        flush_interval: float = 2.0,
+        retry_delay: float = 0.5,
+        retry_delay_max: float = 30.0,
+    ) -> None:
+        self.journal = journal
+        self.prefix = f"{agent_id}:{journal.incarnation}:".encode()
+        self.batch_size = batch_size
+        self.batch_bytes = batch_bytes
+        self.flush_interval = flush_interval
+        self.retry_delay = retry_delay
+        self.retry_delay_max = retry_delay_max
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self._http = httpx.AsyncClient(base_url=server.rstrip("/"), headers=headers, timeout=30)
+        self.wake = asyncio.Event()
+        self.sent = 0
+        self.connected: bool | None = None
+
+    async def run(self) -> None:
+        """Send whatever is pending, then wait for more (or the flush interval)."""
+        while True:
+            await self.send_pending()
+            await wait_event(self.wake, self.flush_interval)
+            self.wake.clear()
+
+    async def send_pending(self) -> None:
+        delay = self.retry_delay
+        while True:
+            rows = await asyncio.to_thread(self.journal.pending, self.batch_size, self.batch_bytes)
+            if not rows:
+                return
+            if await self._send(rows):
+                delay = self.retry_delay
+                continue
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.retry_delay_max)
+
+    async def _send(self, rows: list[tuple[int, bytes]]) -> bool:
+        """Post one batch; True when it is settled (stored, or refused for good)."""
+        body = b"[" + b",".join(self._with_id(i, b) for i, b in rows) + b"]"
+        try:
+            response = await self._http.post("/api/v1/events", content=body)
+        except httpx.HTTPError as exc:
+            self._offline(f"cannot reach the server: {exc!r}")
+            return False
+        status = response.status_code
+        if status == 202:
+            if self.connected is not True:
+                log.info("forwarding to %s", self._http.base_url)
+            self.connected = True
+            await asyncio.to_thread(self.journal.ack, rows[-1][0])
+            self.sent += len(rows)
+            return True
+        if status in _RETRY or status in (401, 403):
+            self._offline(f"server answered {status}: {response.text[:300]}")
+            return False
+        if status == 413 and len(rows) > 1:
+            self.batch_bytes = max(1024, self.batch_bytes // 2)
+            self.batch_size = max(1, min(self.batch_size, len(rows)) // 2)
+            log.warning("batch too large: now at most %d events", self.batch_size)
+            return False
+        refused = self._refused(response, rows)
+        log.error(
+            "server refused %d event(s) (%s): %s",
+            len(refused),
+            status,
+            response.text[:1000],
+        )
+        await asyncio.to_thread(self.journal.drop, refused)
+        return True
+
+    def _refused(self, response: httpx.Response, rows: list[tuple[int, bytes]]) -> list[int]:
+        """The outbox ids the refusal names; all of the batch if it names none."""
+        try:
+            details = response.json()["error"]["details"]
+            indexes = {int(m.group(1)) for d in details if (m := _INDEX.match(d["path"]))}
+        except (ValueError, KeyError, TypeError):
+            indexes = set()
+        if not indexes or max(indexes) >= len(rows):
+            return [row_id for row_id, _ in rows]
+        return [rows[i][0] for i in sorted(indexes)]
+
+    def _with_id(self, row_id: int, body: bytes) -> bytes:
+        return b'{"event_id":"' + self.prefix + str(row_id).encode() + b'",' + body[1:]
+
+    def _offline(self, reason: str) -> None:
+        if self.connected is not False:
+            log.warning("%s; events wait in the local journal", reason)
+        self.connected = False
+
+    async def aclose(self) -> None:
+        await self._http.aclose()

@@ -1,0 +1,74 @@
+"""``watchkeeper agent``: settings resolved, signals wired, the agent run until stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from watchkeeper.agent import config
+from watchkeeper.agent.runner import Agent
+
+
+def run_from_cli(
+    file_data: Mapping[str, Any], resolved: Mapping[str, Any], *, check: bool = False
+) -> int:
+    """The command's body; the exit status."""
+    try:
+        settings = config.resolve(file_data, {k: v for k, v in resolved.items() if v is not None})
+        specs = config.programs(file_data)
+    except config.ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if check:
+        shown = dataclasses.asdict(settings)
+        shown["token"] = "***" if settings.token else None
+        shown["programs"] = {spec.key: [spec.domain, spec.name, spec.argv] for spec in specs}
+        print(json.dumps(shown, sort_keys=True))
+        return 0
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # One line per forwarded batch would drown what matters; the forwarder logs the outages.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        agent = Agent(settings, specs)
+    except config.ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    _one_watcher_for_all_children()
+    asyncio.run(_serve(agent))
+    return 0
+
+
+def _one_watcher_for_all_children() -> None:
+    """Python 3.11 waits for each child process in a thread of its own (50 programs, 50
+    threads); a pidfd watcher waits for all of them on the event loop. Newer Pythons use
+    pidfds by themselves."""
+    if sys.version_info < (3, 12) and hasattr(os, "pidfd_open"):
+        try:
+            os.close(os.pidfd_open(os.getpid()))
+        except OSError:
+            return  # the kernel is too old for pidfds
+        asyncio.set_child_watcher(asyncio.PidfdChildWatcher())
+
+
+async def _serve(agent: Agent) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    logging.getLogger("watchkeeper.agent").info(
+        "agent %s: %d programs, data in %s, server %s",
+        agent.agent_id,
+        len(agent.specs),
+        agent.settings.data_dir,
+        agent.settings.server,
+    )
+    await agent.run(stop)
