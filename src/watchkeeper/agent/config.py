@@ -35,7 +35,7 @@ class AgentSettings:
     flush_interval: float = 2.0
     batch_size: int = 1000
     batch_bytes: int = 4 << 20
-    #: Forwarding retries back off from ``retry_delay`` to ``retry_delay_max`` seconds.
+    #: Forwarding retries back off (full jitter) from ``retry_delay`` up to ``retry_delay_max`` s.
     retry_delay: float = 0.5
     retry_delay_max: float = 30.0
     #: On shutdown, how long the agent keeps trying to hand its last events to the server.

@@ -20,6 +20,7 @@ import httpx
 
 from watchkeeper.agent.journal import Journal
 from watchkeeper.agent.waiting import wait_event
+from watchkeeper.retry import Backoff
 
 log = logging.getLogger("watchkeeper.agent")
 
@@ -46,8 +47,9 @@ class Forwarder:
         self.batch_size = batch_size
         self.batch_bytes = batch_bytes
         self.flush_interval = flush_interval
-        self.retry_delay = retry_delay
-        self.retry_delay_max = retry_delay_max
+        # Full jitter, so a fleet of agents does not come back to a restarted server in step.
+        self.backoff = Backoff(base=retry_delay, cap=retry_delay_max)
+        self._refusal: httpx.Response | None = None  # the last answer worth retrying
         headers = {"Content-Type": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -64,16 +66,17 @@ class Forwarder:
             self.wake.clear()
 
     async def send_pending(self) -> None:
-        delay = self.retry_delay
+        attempt = 0
         while True:
             rows = await asyncio.to_thread(self.journal.pending, self.batch_size, self.batch_bytes)
             if not rows:
                 return
+            self._refusal = None
             if await self._send(rows):
-                delay = self.retry_delay
+                attempt = 0
                 continue
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self.retry_delay_max)
+            await asyncio.sleep(self.backoff.after(attempt, self._refusal))
+            attempt += 1
 
     async def _send(self, rows: list[tuple[int, bytes]]) -> bool:
         """Post one batch; True when it is settled (stored, or refused for good)."""
@@ -92,6 +95,7 @@ class Forwarder:
             self.sent += len(rows)
             return True
         if status in _RETRY or status in (401, 403):
+            self._refusal = response
             self._offline(f"server answered {status}: {response.text[:300]}")
             return False
         if status == 413 and len(rows) > 1:
