@@ -73,8 +73,9 @@ class ErrorEnvelope(BaseModel):
     error: ErrorBody
 
 
-#: Answers any request may get: tokens, and a host name the server does not serve.
-ANY_ROUTE = (401, 403, 421)
+#: Answers any request may get: a parameter holding NUL, tokens, and a host name the server
+#: does not serve.
+ANY_ROUTE = (400, 401, 403, 421)
 #: Answers of a request with a body to store.
 WITH_BODY = (400, 413, 415, 422, 503)
 
