@@ -47,8 +47,8 @@ def test_list_groups(client):
         "events": 4,
         "process_count": 2,
     }
-    # arr: 60 / 2 x 100 = 3000 (a value against a threshold of 2); solo: 0 -> mean 1500.
-    assert (new["progress"], new["enough"], new["stale_jobs"]) == (1500.0, False, 0)
+    # arr: a job at 60 % of the 2 jobs needed is 60 / (2 x 100) x 100 = 30; solo: 0 -> 15.
+    assert (new["progress"], new["enough"], new["stale_jobs"]) == (15.0, False, 0)
 
     def names(**params) -> list[str]:
         return [g["name"] for g in client.get("/api/v1/groups", params=params).json()["groups"]]
@@ -68,7 +68,7 @@ def test_group_detail_has_slots_and_history(client):
         "arr",
         "array",
         3,
-        2,
+        None,
         2,
     )
     assert [
@@ -81,7 +81,7 @@ def test_group_detail_has_slots_and_history(client):
     ]
     assert arr["status_counts"] == {"running": 2, "finished": 1}
     assert (arr["done_jobs"], arr["jobs_with_progress"], arr["events"]) == (1, 1, 3)
-    assert [(h["progress"], h["enough"]) for h in arr["history"]] == [(0.0, False), (3000.0, True)]
+    assert [(h["progress"], h["enough"]) for h in arr["history"]] == [(0.0, False), (30.0, False)]
     assert [(s["index"], s["status"]) for s in solo["slots"]] == [(None, "queued")]
     assert solo["last_event_class"] == "SUBMITTED"
 

@@ -45,7 +45,7 @@ def test_create_and_get_a_task(lamia):
         (p["name"], p["type"], p["nJobs"], p["thresholdProgress"]) for p in task["processes"]
     ] == [
         ("tstArray1", "array", 10, None),
-        ("tstArray2", "array", 10, 8),
+        ("tstArray2", "array", 10, None),
         ("someJob1", "solitary", None, None),
     ]
 
@@ -58,7 +58,7 @@ def test_get_a_process(lamia):
         "type": "array",
         "nJobs": 10,
         "fTolerance": 8,
-        "thresholdProgress": 8,
+        "thresholdProgress": None,
         "lastEventClass": "STARTED",
         "lastEventAt": lamia.get("/api/v0/t1/tstArray2").json()["lastEventAt"],
         "nEvents": 1,
@@ -249,9 +249,9 @@ def test_create_with_the_name_in_the_body(client):
         (
             "POST",
             "/api/v0/t9",
-            {"processes": {"a": [3, 4]}},
+            {"processes": {"a": [3, -1]}},
             400,
-            "the jobs needed must be an integer from 1 to 3",
+            "the jobs needed must be an integer from 0 to 1000000",
         ),
         ("POST", "/api/v0/t9", {"processes": {"a": 1}, "owner": "me"}, 400, "unknown field"),
         ("POST", "/api/v0", {"processes": {"a": 1}}, 400, "A task name is required."),
@@ -297,15 +297,22 @@ def test_create_with_the_name_in_the_body(client):
             400,
             "unknown field",
         ),
-        ("POST", "/api/v0/t1/someJob1/event", {"payload": "x"}, 400, "field required"),
+        ("POST", "/api/v0/t1/someJob1/event", {"eventClass": 5}, 400, "expected a string"),
         (
             "POST",
             "/api/v0/t1/someJob1/event",
-            {"eventClass": "PROGRESS", "progress": -5},
+            {"eventClass": "PROGRESS", "progress": "fifty"},
             400,
-            "expected a non-negative number",
+            "expected a number (or a string holding one)",
         ),
         ("POST", "/api/v0/t1/nothing/event", {"eventClass": "BEAT"}, 404, "Process not found."),
+        (
+            "POST",
+            "/api/v0/t1/nothing/event?arrayIndex=2",
+            {"eventClass": "BEAT"},
+            400,
+            "Process array does not exist.",
+        ),
         (
             "POST",
             "/api/v0/t9/someJob1/event",

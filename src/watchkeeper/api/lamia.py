@@ -290,6 +290,9 @@ async def post_event(task: str, proc: str, request: Request) -> JSONResponse:
         now=time.time(),
         submit_host=submit_host,
     )
+    if index is not None and found[1] is None:
+        # The original looked the array up by name and answered 400 when there was none.
+        raise LamiaError(400, "Process array does not exist.", {"processName": proc})
     _check_slot(task, proc, found, index)
     writer = request.app.state.writer
     ack = await writer.write(events)

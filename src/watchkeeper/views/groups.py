@@ -9,17 +9,18 @@ kept as a history point for charts.
 A job's *value* is the ``progress`` of its latest event carrying one; "latest" is arrival order
 (``seq``), which a rebuild replays identically. A process's progress is a percentage:
 
-=============  =====================  ==================================
-threshold      events carry progress  process progress
-=============  =====================  ==================================
-not set        no                     DONE jobs / nJobs x 100
-not set        yes                    sum of job values / nJobs
-set            no                     DONE jobs / threshold x 100
-set            yes                    sum of job values / threshold x 100
-=============  =====================  ==================================
+===================  =====================  ==================================
+threshold            events carry progress  process progress
+===================  =====================  ==================================
+not set              no                     DONE jobs / jobs x 100
+not set              yes                    sum of job values / jobs
+set (an amount)      no                     DONE jobs / threshold x 100
+set (an amount)      yes                    sum of job values / threshold x 100
+===================  =====================  ==================================
 
-``enough`` is true once the threshold is reached (or, with no threshold, once every job is
-``DONE``): the jobs may stop.
+"jobs" is the ``needed`` of the list form ``[nJobs, needed]``, or ``nJobs``. ``enough`` is true
+once the threshold amount is reached, or with no threshold once the jobs are ``DONE``: the jobs
+may stop.
 
 Duplicates are settled here, not only in the API: a create of an existing name and an event of
 a missing process are ignored, so the first create wins even when two requests race past the
@@ -41,6 +42,7 @@ from watchkeeper.events.lamia import (
     TASK_DELETED,
     is_done,
     job_id,
+    shape_of,
     status_of,
 )
 from watchkeeper.events.timefmt import iso
@@ -148,24 +150,40 @@ TABLES = (lamia_groups, lamia_group_tags, lamia_processes, lamia_jobs, lamia_eve
 
 
 def progress_of(
-    n_jobs: int | None, threshold: float | None, done: int, valued: int, value_sum: float
+    n_jobs: int | None,
+    threshold: float | None,
+    needed: int | None,
+    done: int,
+    valued: int,
+    value_sum: float,
 ) -> float:
-    """A process's progress in percent (it may exceed 100: jobs do not stop at once)."""
-    jobs = n_jobs or 1
-    if threshold is None:
-        # Each value is a job percentage: sum / (nJobs x 100) x 100.
-        return value_sum / jobs if valued else 100.0 * done / jobs
-    return 100.0 * (value_sum if valued else done) / threshold
+    """A process's progress in percent (it may exceed 100: jobs do not stop at once).
+
+    ``threshold`` is an amount (``thresholdProgress``): values and DONE jobs are measured
+    against it. Without one, values are job percentages and the work is ``needed`` jobs (the
+    list form ``[nJobs, needed]``) or every job: a value of 50 is half a job, never 50 jobs.
+    """
+    if threshold is not None:
+        return 100.0 * (value_sum if valued else done) / threshold
+    jobs = needed or n_jobs or 1
+    # Each value is a job percentage: sum / (jobs x 100) x 100.
+    return value_sum / jobs if valued else 100.0 * done / jobs
 
 
 def enough_of(
-    n_jobs: int | None, threshold: float | None, done: int, valued: int, value_sum: float
+    n_jobs: int | None,
+    threshold: float | None,
+    needed: int | None,
+    done: int,
+    valued: int,
+    value_sum: float,
 ) -> bool:
-    """Whether enough is done for the jobs to stop: the threshold is reached (compared on the
-    amounts, not the rounded percentage), or with no threshold every job is ``DONE``."""
-    if threshold is None:
-        return done >= (n_jobs or 1)
-    return (value_sum if valued else done) >= threshold
+    """Whether enough is done for the jobs to stop: the amount reaches ``threshold`` (compared
+    on the amounts, not the rounded percentage), or without one the ``needed`` jobs (every
+    job if not given) are ``DONE``; a job's own percentage never says it is done."""
+    if threshold is not None:
+        return (value_sum if valued else done) >= threshold
+    return done >= (needed or n_jobs or 1)
 
 
 #: What folding a job event left its process at: ``(progress, enough)``, or ``None`` when the
@@ -322,13 +340,14 @@ class _Segment:
         )
         self.tags.extend({"task": name, "tag": tag} for tag in a["tags"])
         for position, (proc, spec) in enumerate(a["processes"].items()):
+            n_jobs, threshold, needed = shape_of(spec)
             row = {
                 "task": name,
                 "name": proc,
                 "position": position,
-                "n_jobs": spec["nJobs"],
-                "threshold": spec["threshold"],
-                "tolerance": spec["tolerance"],
+                "n_jobs": n_jobs,
+                "threshold": threshold,
+                "tolerance": needed,
                 "last_class": None,
                 "last_event_at": None,
                 "events": 0,
@@ -414,6 +433,7 @@ class _Segment:
         args = (
             proc["n_jobs"],
             proc["threshold"],
+            proc["tolerance"],
             proc["done_jobs"],
             proc["valued_jobs"],
             proc["value_sum"],
