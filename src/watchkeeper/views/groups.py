@@ -571,6 +571,13 @@ TASK_ORDER = {
         lamia_groups.c.created_at,
     ),
     "username": lamia_groups.c.username,
+    # The original's other task columns: it ordered by any of them.
+    "comment": lamia_groups.c.comment,
+    "emailNotify": lamia_groups.c.email_notify,
+    "hostname": lamia_groups.c.host,
+    "submHostIP": lamia_groups.c.client_ip,
+    "config": lamia_groups.c.config,
+    "depGraph": lamia_groups.c.dep_graph,
 }
 #: Event fields ``GET /api/v0/<task>/<proc>/event?order=`` may sort by.
 EVENT_ORDER = {
@@ -579,6 +586,14 @@ EVENT_ORDER = {
     "receivedAt": lamia_events.c.received_at,
     "eventClass": lamia_events.c.event_class,
     "procNumInArray": lamia_events.c.idx,
+    # The original's other event columns, with its spelling of "received".
+    "recievedAt": lamia_events.c.received_at,
+    "payload": lamia_events.c.payload,
+    "progress": lamia_events.c.progress,
+    "hostname": lamia_events.c.host,
+    "clientIP": lamia_events.c.client_ip,
+    "procID": lamia_events.c.proc,
+    "taskID": lamia_events.c.task,
 }
 TASK_FIELDS = (
     "name",
