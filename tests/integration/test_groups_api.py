@@ -159,9 +159,14 @@ def test_rebuild_reproduces_the_view(db_url):
         post(c, "gone", "z", "STARTED")
         for i in range(3):
             post(c, "new", "arr", "PROGRESS", 0, progress=10.5 * (i + 1))
+        listed = [{"type": "array", "name": "e", "nJobs": 2, "thresholdProgress": 100}]
+        assert c.post("/api/v0/listed", json={"processes": listed}).status_code == 201
+        post(c, "listed", "e", "PROGRESS", 1, progress="40")
+        r = c.post("/api/v0/listed/e/event?arrayIndex=0", json={"progress": -5})
+        assert r.status_code == 201
     engine = db.make_engine(db_url, writer=True)
     before = snapshot(engine)
-    assert len(before["lamia_events"]) == 8 and len(before["lamia_groups"]) == 3
+    assert len(before["lamia_events"]) == 10 and len(before["lamia_groups"]) == 4
     assert rebuild(engine, ALL_VIEWS) > 0
     assert snapshot(engine) == before
     engine.dispose()

@@ -47,7 +47,8 @@ T = TypeVar("T")
 #: forget it at once. The view itself ignores events of processes that no longer exist, and
 #: the answer then says so, so a shape trusted a little too long never stores a wrong fact.
 SHAPE_TTL = 5.0
-SHAPES_KEPT = 10_000
+#: Enough for the processes of the biggest tasks at once (an entry is a few hundred bytes).
+SHAPES_KEPT = 50_000
 
 
 class LamiaError(Exception):
@@ -184,8 +185,11 @@ async def _shape(request: Request, task: str, proc: str) -> tuple[bool, dict[str
         return True, hit[0]
     found = await _read(request, groups.lookup, task, proc)
     if found[1] is not None:
-        if len(shapes) >= SHAPES_KEPT:
-            shapes.clear()
+        # Forget the oldest, not all: a task with more processes than fit would otherwise
+        # empty the memory again and again and pay a read for almost every event.
+        shapes.pop((task, proc), None)
+        while len(shapes) >= SHAPES_KEPT:
+            del shapes[next(iter(shapes))]
         shapes[(task, proc)] = (found[1], now + SHAPE_TTL)
     return found
 

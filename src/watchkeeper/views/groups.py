@@ -303,9 +303,14 @@ class _Segment:
                 names.add(e.attrs["task"])
         for part in chunks(sorted(names)):
             self.groups.update(self.conn.execute(_TAKEN, {"names": part}).scalars())
-        for part in chunks(sorted({task for task, _ in slots})):
-            for row in self.conn.execute(_PROCESSES, {"tasks": part}):
-                if (row.task, row.name) in slots:
+        # Only the processes the events name: a task of 10,000 processes costs one event no
+        # more than a task of 10.
+        by_task: dict[str, list[str]] = {}
+        for task, proc in slots:
+            by_task.setdefault(task, []).append(proc)
+        for task, procs in sorted(by_task.items()):
+            for part in chunks(sorted(procs)):
+                for row in self.conn.execute(_PROCESSES, {"task": task, "names": part}):
                     self.procs[(row.task, row.name)] = row._asdict()
         for (task, proc), indices in slots.items():
             if (task, proc) not in self.procs:
@@ -482,7 +487,8 @@ _TAKEN = sa.select(lamia_groups.c.name).where(
     lamia_groups.c.name.in_(sa.bindparam("names", expanding=True))
 )
 _PROCESSES = sa.select(lamia_processes).where(
-    lamia_processes.c.task.in_(sa.bindparam("tasks", expanding=True))
+    lamia_processes.c.task == sa.bindparam("task"),
+    lamia_processes.c.name.in_(sa.bindparam("names", expanding=True)),
 )
 _JOBS = sa.select(lamia_jobs).where(
     lamia_jobs.c.task == sa.bindparam("task"),
