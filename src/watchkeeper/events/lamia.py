@@ -5,12 +5,15 @@ report their lifecycle by posting events (``eventClass`` is free text; ``SUBMITT
 ``STARTED``, ``BEAT``, ``PROGRESS``, ``DONE``, ``FAILED`` and ``TERMINATED`` have a meaning).
 Each request becomes events here, and nowhere else:
 
-* ``lamia.task.created``: ``task``, ``processes`` (``{name: {"nJobs", "threshold",
-  "tolerance"}}``, ``nJobs`` is ``None`` for a solitary job), ``tags``, ``username``,
+* ``lamia.task.created``: ``task``, ``processes`` (``{name: {"nJobs",
+  "thresholdProgress", "tolerance"}}``: ``nJobs`` is ``None`` for a solitary job,
+  ``thresholdProgress`` an amount, ``tolerance`` the jobs that must be ``DONE``; see
+  :func:`shape_of` for creates stored before), ``tags``, ``username``,
   ``comment``, ``config``, ``emailNotify``, ``depGraph``, ``taskClass``, ``host``, ``sent_at``,
   ``client_ip``
 * ``lamia.task.deleted``: ``task``, ``client_ip``
-* ``lamia.event``: ``task``, ``proc``, ``index`` (``None`` for a solitary job), ``class``,
+* ``lamia.event``: ``task``, ``proc``, ``index`` (``None`` for a solitary job), ``class``
+  (``""`` when the job sent none),
   ``progress``, ``payload``, ``host``, ``sent_at``, ``client_ip``; it always travels with a
   ``task.status`` event for the job, so every job is also a watchkeeper task with the id
   ``<task>/<proc>`` or ``<task>/<proc>[<index>]``, produced by ``<task>``, whose agent is the
