@@ -1,4 +1,4 @@
-"""A Lamia session replayed: every request with the status the original server answered and the
+"""A Lamia exchange replayed: every request with the status the original server answered and the
 keys (with their JSON types) of its answer, checked against ours.
 
 The fixtures are written from the original's source (its ``lamia/monitoring`` resources,
@@ -92,7 +92,7 @@ def event(event_class: str | None = "STARTED", **fields: Any) -> dict[str, Any]:
 
 #: ``(method, path, body, original status, keys of the answer, keys of each list item)``;
 #: ``T`` is the walk-through's task. In order: the walk-through, then what the original took.
-SESSION: list[tuple[str, str, Any, int, dict[str, set[str]] | None, dict | None]] = [
+EXCHANGE: list[tuple[str, str, Any, int, dict[str, set[str]] | None, dict | None]] = [
     # Lamia's client probes the name first (set_task_name): 404 means it is free.
     ("GET", "/api/v0/T", None, 404, ERROR, None),
     (
@@ -213,8 +213,8 @@ def client(db_url: str) -> Iterator[TestClient]:
         yield c
 
 
-def test_the_session_answers_as_the_original_did(client):
-    for method, path, body, status, keys, items in SESSION:
+def test_the_exchange_answers_as_the_original_did(client):
+    for method, path, body, status, keys, items in EXCHANGE:
         r = client.request(method, path, json=body)
         where = f"{method} {path}"
         assert r.status_code == status, (where, r.text)
@@ -232,8 +232,8 @@ def test_the_session_answers_as_the_original_did(client):
                     assert mismatches(process, expected) == [], (where, process)
 
 
-def test_what_the_session_stored_means_what_it_meant(client):
-    for method, path, body, _, _, _ in SESSION[:-2]:
+def test_what_the_exchange_stored_means_what_it_meant(client):
+    for method, path, body, _, _, _ in EXCHANGE[:-2]:
         client.request(method, path, json=body)
     task = client.get("/api/v0/T").json()
     array = next(p for p in task["processes"] if p["name"] == "tstArray2")
