@@ -13,7 +13,12 @@ seconds for ``--seconds`` seconds per side in all, so that other work on a share
 disturbs both sides alike. Besides requests per second, the script prints the CPU time each
 server process spent per thousand events, which contention distorts much less.
 
-Run from the repository root: ``python benchmarks/lamia.py [--seconds 30] [--concurrency 16]``.
+With ``--sizes``, one server and one client instead: job events per second into tasks of 10,
+1,000 and 10,000 solitary processes and into an array of 10,000 jobs, in turns, with the ratio
+of each to the 10-process task (an event must not cost more in a bigger task).
+
+Run from the repository root: ``python benchmarks/lamia.py [--seconds 30] [--concurrency 16]``
+or ``python benchmarks/lamia.py --sizes --concurrency 1 --seconds 20``.
 The load generator is a bare asyncio HTTP client so that it costs the machine little.
 """
 
@@ -156,6 +161,43 @@ def lamia_request(jobs: int) -> Callable[[int], bytes]:
     return make
 
 
+def solitary_request(task: str, procs: int) -> Callable[[int], bytes]:
+    def make(i: int) -> bytes:
+        body = {"eventClass": "BEAT", "_meta": {"host": "wn1", "time": time.time()}}
+        return request(f"/api/v0/{task}/p{i * 7919 % procs}/event", orjson.dumps(body))
+
+    return make
+
+
+def array_request(task: str, jobs: int) -> Callable[[int], bytes]:
+    def make(i: int) -> bytes:
+        body = {"eventClass": "BEAT", "_meta": {"host": "wn1", "time": time.time()}}
+        return request(f"/api/v0/{task}/arr/event?arrayIndex={i % jobs}", orjson.dumps(body))
+
+    return make
+
+
+def sizes(args: argparse.Namespace) -> None:
+    """Events per second by the size of the task they go to, all on one server."""
+    with tempfile.TemporaryDirectory() as directory, server(directory, "sizes") as (port, proc):
+        base = f"http://{HOST}:{port}/api/v0"
+        sides = []
+        for procs in (10, 1000, 10_000):
+            processes = {f"p{i}": None for i in range(procs)}
+            httpx.post(f"{base}/s{procs}", json={"processes": processes}, timeout=120)
+            sides.append(
+                Side(f"{procs} solitary", port, proc, solitary_request(f"s{procs}", procs))
+            )
+        httpx.post(f"{base}/a10000", json={"processes": {"arr": 10_000}}).raise_for_status()
+        sides.append(Side("array of 10000", port, proc, array_request("a10000", 10_000)))
+        asyncio.run(measure(sides, args))
+    if any(side.bad for side in sides):
+        raise SystemExit(f"refused requests: {[(s.name, s.bad) for s in sides]}")
+    rates = [side.report() for side in sides]
+    for side, rate in zip(sides[1:], rates[1:], strict=True):
+        print(f"ratio {side.name} / 10 solitary: {rate / rates[0]:.2f}")
+
+
 async def measure(sides: list[Side], args: argparse.Namespace) -> None:
     for side in sides:
         await side.open(args.concurrency)
@@ -176,7 +218,11 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--jobs", type=int, default=1000, help="jobs in the benchmark array")
+    parser.add_argument("--sizes", action="store_true", help="rate by the size of the task")
     args = parser.parse_args()
+    if args.sizes:
+        sizes(args)
+        return
     print(
         f"{args.concurrency} keep-alive connections per side, {args.seconds:.0f} s per side in "
         f"{args.slice:g} s turns, SQLite, {os.cpu_count()} CPUs"

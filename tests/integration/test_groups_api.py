@@ -47,8 +47,8 @@ def test_list_groups(client):
         "events": 4,
         "process_count": 2,
     }
-    # arr: 60 / 2 x 100 = 3000 (a value against a threshold of 2); solo: 0 -> mean 1500.
-    assert (new["progress"], new["enough"], new["stale_jobs"]) == (1500.0, False, 0)
+    # arr: a job at 60 % of the 2 jobs needed is 60 / (2 x 100) x 100 = 30; solo: 0 -> 15.
+    assert (new["progress"], new["enough"], new["stale_jobs"]) == (15.0, False, 0)
 
     def names(**params) -> list[str]:
         return [g["name"] for g in client.get("/api/v1/groups", params=params).json()["groups"]]
@@ -68,7 +68,7 @@ def test_group_detail_has_slots_and_history(client):
         "arr",
         "array",
         3,
-        2,
+        None,
         2,
     )
     assert [
@@ -81,7 +81,7 @@ def test_group_detail_has_slots_and_history(client):
     ]
     assert arr["status_counts"] == {"running": 2, "finished": 1}
     assert (arr["done_jobs"], arr["jobs_with_progress"], arr["events"]) == (1, 1, 3)
-    assert [(h["progress"], h["enough"]) for h in arr["history"]] == [(0.0, False), (3000.0, True)]
+    assert [(h["progress"], h["enough"]) for h in arr["history"]] == [(0.0, False), (30.0, False)]
     assert [(s["index"], s["status"]) for s in solo["slots"]] == [(None, "queued")]
     assert solo["last_event_class"] == "SUBMITTED"
 
@@ -159,9 +159,14 @@ def test_rebuild_reproduces_the_view(db_url):
         post(c, "gone", "z", "STARTED")
         for i in range(3):
             post(c, "new", "arr", "PROGRESS", 0, progress=10.5 * (i + 1))
+        listed = [{"type": "array", "name": "e", "nJobs": 2, "thresholdProgress": 100}]
+        assert c.post("/api/v0/listed", json={"processes": listed}).status_code == 201
+        post(c, "listed", "e", "PROGRESS", 1, progress="40")
+        r = c.post("/api/v0/listed/e/event?arrayIndex=0", json={"progress": -5})
+        assert r.status_code == 201
     engine = db.make_engine(db_url, writer=True)
     before = snapshot(engine)
-    assert len(before["lamia_events"]) == 8 and len(before["lamia_groups"]) == 3
+    assert len(before["lamia_events"]) == 10 and len(before["lamia_groups"]) == 4
     assert rebuild(engine, ALL_VIEWS) > 0
     assert snapshot(engine) == before
     engine.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 
 import pytest
@@ -75,7 +76,8 @@ def test_no_threshold_with_progress_averages_job_percentages(client):
         ("PROGRESS", 2, {"progress": 30}),
         ("BEAT", 0, {}),  # carries no progress: job 0 keeps 50
         ("PROGRESS", 0, {"progress": 80}),  # the latest value replaces the earlier one
-        ("PROGRESS", 3, {"payload": '{"progress" : 90}'}),  # Lamia's own walk-through form
+        ("STARTED", 3, {"payload": '{"progress" : 90}'}),  # opaque: carries no progress
+        ("PROGRESS", 3, {"progress": "90"}),  # a shell script's quoted number
     ]
     assert answers(client, "t", "arr", steps) == [
         (12.5, False),  # 50 / (4 x 100) x 100
@@ -83,6 +85,7 @@ def test_no_threshold_with_progress_averages_job_percentages(client):
         (45.0, False),  # (50 + 100 + 30) / 4
         (45.0, False),
         (52.5, False),  # (80 + 100 + 30) / 4
+        (52.5, False),
         (75.0, False),  # (80 + 100 + 30 + 90) / 4
     ]
     done = [("DONE", i, {}) for i in range(4)]
@@ -162,3 +165,65 @@ def test_history_points_follow_every_change(client):
     assert proc["enough_at"] == proc["history"][2]["ts"]
     limited = client.get("/api/v1/groups/t", params={"history_limit": 2}).json()
     assert [h["progress"] for h in limited["processes"][0]["history"]] == [100.0, 150.0]
+
+
+def test_jobs_needed_measure_job_percentages_against_those_jobs(client):
+    # [10, 8]: 8 jobs must be DONE. A job at 50 % is half of one of them (6.25 %), never
+    # 50 jobs' worth (625 % and "enough", which would stop every job at once).
+    create(client, "t", {"search": [10, 8]})
+    assert answers(client, "t", "search", [("PROGRESS", 0, {"progress": 50})]) == [(6.25, False)]
+    walk = [("STARTED", 3, {"payload": '{"progress" : 90}'})]  # Lamia's walk-through
+    assert answers(client, "t", "search", walk) == [(6.25, False)]
+    p = client.get("/api/v0/t/search").json()
+    assert (p["thresholdProgress"], p["fTolerance"], p["enough"]) == (None, 8, False)
+
+
+def expected(shape: dict, history: list[tuple[str, int | None, float | None]]) -> tuple:
+    """The seed's table, recomputed from every event so far (not folded one by one): each
+    job's latest class and latest value, then the row of the table the process falls in."""
+    latest_class: dict[int | None, str] = {}
+    latest_value: dict[int | None, float] = {}
+    for event_class, index, value in history:
+        latest_class[index] = event_class
+        if value is not None:
+            latest_value[index] = value
+    done = sum(1 for c in latest_class.values() if c == "DONE")
+    amount, needed = shape.get("threshold"), shape.get("needed")
+    if amount is not None:  # rows 2,4 and 5: measured against the amount
+        measure = sum(latest_value.values()) if latest_value else done
+        return round(100 * measure / amount, 6), measure >= amount
+    jobs = needed or shape.get("nJobs") or 1  # rows 1 and 3: job percentages
+    percent = sum(latest_value.values()) / (jobs * 100) * 100 if latest_value else 100 * done / jobs
+    return round(percent, 6), done >= jobs
+
+
+SHAPES = {
+    "arr": ({"nJobs": 5}, 5),
+    "solo": ({}, None),
+    "needed": ({"nJobs": 6, "needed": 3}, [6, 3]),
+    "amount": ({"nJobs": 4, "threshold": 700}, {"nJobs": 4, "threshold": 700}),
+    "solo_amount": ({"threshold": 150}, {"threshold": 150}),
+}
+
+
+@pytest.mark.parametrize("valued", [False, True], ids=["DONE-only", "with-values"])
+def test_every_row_of_the_table_against_an_independent_count(client, valued):
+
+    rng = random.Random(1003)
+    create(client, "t", {name: spec for name, (_, spec) in SHAPES.items()})
+    histories: dict[str, list] = {name: [] for name in SHAPES}
+    for _ in range(60):
+        name = rng.choice(list(SHAPES))
+        shape = SHAPES[name][0]
+        index = rng.randrange(shape["nJobs"]) if "nJobs" in shape else None
+        event_class = rng.choice(["STARTED", "BEAT", "PROGRESS", "DONE", "DONE", "FAILED"])
+        value = None
+        if valued and event_class == "PROGRESS":
+            value = rng.choice([0, 10, 25, 50, 90, 100, 120, 300])
+        fields = {} if value is None else {"progress": value}
+        answer = post(client, "t", name, event_class, index, **fields)
+        histories[name].append((event_class, index, value))
+        want = expected(shape, histories[name])
+        assert (answer["progress"], answer["enough"]) == pytest.approx(want), (name, histories)
+    for name, (shape, _) in SHAPES.items():
+        assert process(client, "t", name) == pytest.approx(expected(shape, histories[name]))

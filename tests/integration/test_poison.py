@@ -53,6 +53,9 @@ def v1_paths(response: Any) -> list[str]:
 
 def lamia_paths(response: Any) -> list[str]:
     body = response.json()
+    if isinstance(body["errors"], dict):  # a query parameter, in the original's shape
+        assert all(body["errors"].values())
+        return list(body["errors"])
     assert body["errors"] and all(set(e) == {"reason", "details"} for e in body["errors"])
     paths = []
     for error in body["errors"]:

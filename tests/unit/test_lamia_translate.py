@@ -34,13 +34,55 @@ def test_the_four_process_forms():
             }
         }
     )
-    assert attrs["processes"] == {
-        "solo": {"nJobs": None, "threshold": None, "tolerance": None},
-        "plain": {"nJobs": 10, "threshold": None, "tolerance": None},
-        "needed": {"nJobs": 10, "threshold": 8, "tolerance": 8},
-        "amount": {"nJobs": 4, "threshold": 2500.0, "tolerance": None},
-        "solo_amount": {"nJobs": None, "threshold": 1e6, "tolerance": None},
+    assert {name: lamia.shape_of(spec) for name, spec in attrs["processes"].items()} == {
+        "solo": (None, None, None),
+        "plain": (10, None, None),
+        "needed": (10, None, 8),  # jobs needed, not an amount of progress
+        "amount": (4, 2500.0, None),
+        "solo_amount": (None, 1e6, None),
     }
+
+
+def test_the_original_list_form_and_its_columns():
+    attrs = created(
+        {
+            "processes": [
+                {"type": "array", "name": "entries", "nJobs": 3, "thresholdProgress": 1000},
+                {"type": "solitary", "name": "solo"},
+                {"type": "array", "name": "needed", "nJobs": 10, "fTolerance": 8},
+                {"name": "inferred", "nJobs": 2},
+            ]
+        }
+    )
+    assert {name: lamia.shape_of(spec) for name, spec in attrs["processes"].items()} == {
+        "entries": (3, 1000.0, None),
+        "solo": (None, None, None),
+        "needed": (10, None, 8),
+        "inferred": (2, None, None),
+    }
+
+
+def test_shapes_the_original_took():
+    attrs = created(
+        {
+            "processes": {"over": [10, 12], "empty": 0, "zero_needed": [4, 0]},
+            "name": "other",  # the path's name wins, as in the original
+            "hostname": "submit02",
+        }
+    )
+    shapes = {name: lamia.shape_of(spec) for name, spec in attrs["processes"].items()}
+    assert shapes == {
+        "over": (10, None, 12),
+        "empty": (0, None, None),
+        "zero_needed": (4, None, None),
+    }
+    assert (attrs["task"], attrs["host"]) == ("t", "submit02")
+
+
+def test_creates_stored_before_needed_and_amount_were_apart_still_read():
+    # The list form used to carry its needed jobs in both keys.
+    assert lamia.shape_of({"nJobs": 10, "threshold": 8, "tolerance": 8}) == (10, None, 8)
+    assert lamia.shape_of({"nJobs": 4, "threshold": 25.0, "tolerance": None}) == (4, 25.0, None)
 
 
 def test_task_fields_and_meta_are_recorded():
@@ -100,11 +142,16 @@ def test_a_double_encoded_body_is_unwrapped():
         ({"processes": {}}, "processes"),
         ({"processes": []}, "processes"),
         ({"processes": "a"}, "processes"),
-        ({"processes": {"a": 0}}, "processes.a"),
+        ({"processes": {"a": -1}}, "processes.a"),
         ({"processes": {"a": True}}, "processes.a"),
         ({"processes": {"a": [10]}}, "processes.a"),
-        ({"processes": {"a": [10, 11]}}, "processes.a[1]"),
-        ({"processes": {"a": [10, 0]}}, "processes.a[1]"),
+        ({"processes": {"a": [10, -1]}}, "processes.a[1]"),
+        ({"processes": {"a": [10, 2.5]}}, "processes.a[1]"),
+        ({"processes": [{"type": "array", "name": "a"}]}, "processes[0].nJobs"),
+        ({"processes": [{"type": "queue", "name": "a"}]}, "processes[0].type"),
+        ({"processes": [{"nJobs": 3}]}, "processes[0]"),
+        ({"processes": [{"name": "a", "colour": 1}]}, "processes[0].colour"),
+        ({"processes": [{"name": "a"}, {"name": "a"}]}, "processes[1].name"),
         ({"processes": {"a": {"nJobs": 2, "tolerance": 1}}}, "processes.a.tolerance"),
         ({"processes": {"a": {"threshold": -1}}}, "processes.a.threshold"),
         ({"processes": {"a/b": None}}, "processes.a/b"),
@@ -115,7 +162,8 @@ def test_a_double_encoded_body_is_unwrapped():
         ({"processes": {"a": None}, "tags": ["x", 3]}, "tags[1]"),
         ({"processes": {"a": None}, "_meta": {"time": "soon"}}, "_meta.time"),
         ({"processes": {"a": None}, "_meta": {"when": 1}}, "_meta.when"),
-        ({"processes": {"a": None}, "name": "other"}, "name"),
+        ({"processes": {"a": None}, "name": 3}, "name"),
+        ({"processes": {"a": None}, "hostname": 3}, "hostname"),
     ],
 )
 def test_bad_task_bodies_name_the_field(body, path):
@@ -220,15 +268,19 @@ def test_lifecycle_classes_map_onto_task_statuses(event_class, status, level):
     [
         ({"eventClass": "PROGRESS", "progress": 42}, 42.0),
         ({"eventClass": "PROGRESS", "progress": 2.5}, 2.5),
-        ({"eventClass": "PROGRESS", "payload": '{"progress" : 90}'}, 90.0),
-        ({"eventClass": "PROGRESS", "payload": {"progress": 7, "x": 1}}, 7.0),
+        ({"eventClass": "PROGRESS", "progress": "50"}, 50.0),
+        ({"eventClass": "PROGRESS", "progress": " 12.5 "}, 12.5),
+        ({"eventClass": "PROGRESS", "progress": -5}, -5.0),
+        # The payload is opaque, as in the original: only ``progress`` carries progress.
+        ({"eventClass": "STARTED", "payload": '{"progress" : 90}'}, None),
+        ({"eventClass": "PROGRESS", "payload": {"progress": 7, "x": 1}}, None),
         ({"eventClass": "PROGRESS", "payload": {"progress": "a lot"}}, None),
         ({"eventClass": "PROGRESS", "payload": "{not json"}, None),
         ({"eventClass": "PROGRESS", "progress": None, "payload": {"progress": 7}}, None),
         ({"eventClass": "BEAT"}, None),
     ],
 )
-def test_progress_comes_from_the_event_or_its_payload(body, progress):
+def test_progress_comes_from_the_progress_field_only(body, progress):
     event, _ = job(body)
     assert event.attrs["progress"] == progress
 
@@ -236,19 +288,27 @@ def test_progress_comes_from_the_event_or_its_payload(body, progress):
 @pytest.mark.parametrize(
     ("body", "path"),
     [
-        ({}, "eventClass"),
-        ({"eventClass": ""}, "eventClass"),
         ({"eventClass": 3}, "eventClass"),
         ({"eventClass": "x" * 65}, "eventClass"),
-        ({"eventClass": "PROGRESS", "progress": -1}, "progress"),
-        ({"eventClass": "PROGRESS", "progress": "50"}, "progress"),
+        ({"eventClass": "PROGRESS", "progress": "fifty"}, "progress"),
+        ({"eventClass": "PROGRESS", "progress": "nan"}, "progress"),
         ({"eventClass": "PROGRESS", "progress": True}, "progress"),
-        ({"eventClass": "BEAT", "procNumInArray": 2}, "procNumInArray"),
+        ({"eventClass": "PROGRESS", "progress": [50]}, "progress"),
+        ({"eventClass": "BEAT", "hostname": 7}, "hostname"),
+        ({"eventClass": "BEAT", "colour": 2}, "colour"),
         ({"eventClass": "BEAT", "_meta": "host"}, "_meta"),
     ],
 )
 def test_bad_event_bodies_name_the_field(body, path):
     assert path in refused(lambda: job(body))
+
+
+def test_an_event_without_a_class_says_the_job_is_running():
+    for body in ({}, {"eventClass": ""}, {"hostname": "wn3", "payload": "x"}):
+        event, status = job(body)
+        assert (event.attrs["class"], status.attrs["status"]) == ("", "running")
+    assert job({"hostname": "wn3"})[0].attrs["host"] == "wn3"
+    assert job({"hostname": "wn3", "_meta": {"host": "wn4"}})[0].attrs["host"] == "wn4"
 
 
 def test_array_index_parsing():
@@ -263,22 +323,26 @@ def test_job_ids():
     assert lamia.job_id("t", "arr", 0) == "t/arr[0]"
 
 
-# The table of the issue: (nJobs, threshold, DONE jobs, jobs with a value, sum of values).
+# (nJobs, threshold amount, jobs needed, DONE jobs, jobs with a value, sum of values).
 @pytest.mark.parametrize(
     ("args", "progress", "enough"),
     [
-        ((4, None, 1, 0, 0.0), 25.0, False),
-        ((4, None, 4, 0, 0.0), 100.0, True),
-        ((None, None, 0, 0, 0.0), 0.0, False),
-        ((None, None, 1, 0, 0.0), 100.0, True),
-        ((4, None, 0, 3, 180.0), 45.0, False),
-        ((None, None, 0, 1, 40.0), 40.0, False),
-        ((None, None, 0, 1, 130.0), 130.0, False),
-        ((10, 8, 2, 0, 0.0), 25.0, False),
-        ((10, 8, 8, 0, 0.0), 100.0, True),
-        ((10, 8, 9, 0, 0.0), 112.5, True),
-        ((3, 1000, 3, 2, 550.0), 55.0, False),
-        ((3, 1000, 0, 3, 1050.0), 105.0, True),
+        ((4, None, None, 1, 0, 0.0), 25.0, False),
+        ((4, None, None, 4, 0, 0.0), 100.0, True),
+        ((None, None, None, 0, 0, 0.0), 0.0, False),
+        ((None, None, None, 1, 0, 0.0), 100.0, True),
+        ((4, None, None, 0, 3, 180.0), 45.0, False),
+        ((None, None, None, 0, 1, 40.0), 40.0, False),
+        ((None, None, None, 0, 1, 130.0), 130.0, False),
+        ((10, None, 8, 2, 0, 0.0), 25.0, False),
+        ((10, None, 8, 8, 0, 0.0), 100.0, True),
+        ((10, None, 8, 9, 0, 0.0), 112.5, True),
+        # [10, 8] with one job at 50 %: half of one of the 8 jobs, not 50 jobs (625 %).
+        ((10, None, 8, 0, 1, 50.0), 6.25, False),
+        ((10, None, 8, 8, 1, 50.0), 6.25, True),
+        ((3, 1000, None, 3, 2, 550.0), 55.0, False),
+        ((3, 1000, None, 0, 3, 1050.0), 105.0, True),
+        ((0, None, None, 1, 0, 0.0), 100.0, True),
     ],
 )
 def test_progress_table(args, progress, enough):

@@ -28,6 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Route
 
+from watchkeeper.api import lamia_wire as wire
 from watchkeeper.api.auth import check, public, require
 from watchkeeper.api.body import read_body
 from watchkeeper.api.deps import read_conn
@@ -48,7 +49,8 @@ T = TypeVar("T")
 #: forget it at once. The view itself ignores events of processes that no longer exist, and
 #: the answer then says so, so a shape trusted a little too long never stores a wrong fact.
 SHAPE_TTL = 5.0
-SHAPES_KEPT = 10_000
+#: Enough for the processes of the biggest tasks at once (an entry is a few hundred bytes).
+SHAPES_KEPT = 50_000
 #: The most entries one list answers (and what it answers without a ``limit``); ``total``
 #: counts them all and ``offset`` pages through them.
 MAX_ENTRIES = 10_000
@@ -63,10 +65,15 @@ class LamiaError(Exception):
         reason: str,
         details: Any = None,
         headers: dict[str, str] | None = None,
+        *,
+        param: str | None = None,
     ) -> None:
         super().__init__(reason)
         self.status = status
-        self.errors = [{"reason": reason, "details": details}]
+        self.errors: Any = [{"reason": reason, "details": details}]
+        if param is not None:
+            # A bad query parameter, in the shape of the original's query schema errors.
+            self.errors = {param: [reason]}
         self.headers = headers
 
 
@@ -99,6 +106,9 @@ def lamia_response(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error", exc_info=exc)
         status, errors = 500, [{"reason": "Generic server error.", "details": None}]
     body: dict[str, Any] = {"errors": errors}
+    if isinstance(exc, LamiaError) and status in (403, 404) and isinstance(errors, list):
+        # The original's 403 and 404 answers were {"error": "<sentence>"}.
+        body["error"] = errors[0]["reason"]
     if request.method == "POST":
         body = {"created": False, **body}
     return JSONResponse(body, status_code=status, headers=headers)
@@ -126,10 +136,13 @@ class LamiaReason(BaseModel):
 
 
 class LamiaErrors(BaseModel):
-    """Lamia's error envelope; ``created`` (false) only in answers to a POST."""
+    """Lamia's error envelope; ``created`` (false) only in answers to a POST, ``error`` (the
+    original's sentence) in a 403 or 404, and ``errors`` as ``{"<parameter>": ["<reason>"]}``
+    for a bad query parameter, as the original's query schemas answered."""
 
     created: bool | None = None
-    errors: list[LamiaReason]
+    error: str | None = None
+    errors: list[LamiaReason] | dict[str, list[str]]
 
 
 #: Answers of every /api/v0 route, and of those storing a body; any 4xx is in Lamia's envelope.
@@ -179,8 +192,11 @@ async def _shape(request: Request, task: str, proc: str) -> tuple[bool, dict[str
         return True, hit[0]
     found = await _read(request, groups.lookup, task, proc)
     if found[1] is not None:
-        if len(shapes) >= SHAPES_KEPT:
-            shapes.clear()
+        # Forget the oldest, not all: a task with more processes than fit would otherwise
+        # empty the memory again and again and pay a read for almost every event.
+        shapes.pop((task, proc), None)
+        while len(shapes) >= SHAPES_KEPT:
+            del shapes[next(iter(shapes))]
         shapes[(task, proc)] = (found[1], now + SHAPE_TTL)
     return found
 
@@ -203,11 +219,7 @@ def _count(query: QueryParams, name: str) -> int | None:
         return None
     number = int_from_text(value, low=0)
     if number is None:
-        raise LamiaError(
-            400,
-            f"`{name}' must be a non-negative integer.",
-            {"parameter": name, "value": value[:40], "max": MAX_INT},
-        )
+        raise LamiaError(400, f"`{name}' must be a non-negative integer.", param=name)
     return number
 
 
@@ -217,11 +229,7 @@ def _page_size(query: QueryParams) -> int:
     if limit is None:
         return MAX_ENTRIES
     if limit > MAX_ENTRIES:
-        raise LamiaError(
-            422,
-            f"`limit' must be at most {MAX_ENTRIES}.",
-            {"parameter": "limit", "value": limit, "max": MAX_ENTRIES},
-        )
+        raise LamiaError(422, f"Must be at most {MAX_ENTRIES}.", param="limit")
     return limit
 
 
@@ -229,7 +237,7 @@ def _fields(query: QueryParams, allowed: Sequence[str]) -> list[str]:
     fields = _multi(query, "fields")
     unknown = [f for f in fields if f not in allowed]
     if unknown:
-        raise LamiaError(400, "Unknown field.", {"fields": unknown, "allowed": list(allowed)})
+        raise LamiaError(400, f"Unknown field: {', '.join(unknown)}.", param="fields")
     return fields
 
 
@@ -237,16 +245,12 @@ def _ordering(query: QueryParams, allowed: Mapping[str, Any]) -> tuple[str | Non
     """``order`` and ``sort``; as in Lamia, an order without a sort is descending."""
     order = query.get("order") or None
     if order is not None and order not in allowed:
-        raise LamiaError(
-            400, "Unknown field.", {"parameter": "order", "value": order, "allowed": list(allowed)}
-        )
+        raise LamiaError(400, f"Unknown field: {order}.", param="order")
     sort = query.get("sort")
     if sort is None:
         return order, order is not None
     if sort not in ("asc", "desc"):
-        raise LamiaError(
-            400, f"`sort' is \"{sort}\" (`desc', `asc' are only allowed).", {"parameter": "sort"}
-        )
+        raise LamiaError(400, "Must be one of: asc, desc.", param="sort")
     return order, sort == "desc"
 
 
@@ -314,6 +318,9 @@ async def post_event(task: str, proc: str, request: Request) -> JSONResponse:
         now=time.time(),
         submit_host=submit_host,
     )
+    if index is not None and found[1] is None:
+        # The original looked the array up by name and answered 400 when there was none.
+        raise LamiaError(400, "Process array does not exist.", {"processName": proc})
     _check_slot(task, proc, found, index)
     writer = request.app.state.writer
     ack = await writer.write(events)
@@ -355,7 +362,7 @@ def list_tasks(request: Request, conn: Conn) -> JSONResponse:
     """``tags``/``tag`` (a task must have all of them), ``fields``, ``offset``, ``limit``,
     ``order`` (name, submittedAt, createdAt, updatedAt, username) and ``sort`` (asc, desc)."""
     query = request.query_params
-    fields = _fields(query, groups.TASK_FIELDS)
+    fields = _fields(query, groups.TASK_FIELDS + wire.TASK_KEYS)
     order, descending = _ordering(query, groups.TASK_ORDER)
     rows, total = groups.list_tasks(
         conn,
@@ -365,7 +372,7 @@ def list_tasks(request: Request, conn: Conn) -> JSONResponse:
         offset=_count(query, "offset") or 0,
         limit=_page_size(query),
     )
-    entries = groups.tasks_v0(conn, rows, **_staleness(request))
+    entries = [wire.task(t) for t in groups.tasks_v0(conn, rows, **_staleness(request))]
     return JSONResponse({"entries": _select(entries, fields), "total": total})
 
 
@@ -424,7 +431,7 @@ def get_task(task: str, request: Request, conn: Conn) -> JSONResponse:
     item = groups.get_task(conn, task, **_staleness(request))
     if item is None:
         raise _no_task(task)
-    return JSONResponse(item)
+    return JSONResponse(wire.task(item))
 
 
 @router.delete("/{task}", dependencies=[require("admin")], summary="Delete a task")
@@ -452,13 +459,13 @@ def get_process(task: str, proc: str, request: Request, conn: Conn) -> JSONRespo
             raise _no_task(task)
         event_class = request.query_params.get("hasEventsOfClass") or None
         items = groups.processes_with_class(conn, task, event_class, **_staleness(request))
-        return JSONResponse(items)
+        return JSONResponse([wire.process(p) for p in items])
     item = groups.get_process(conn, task, proc, **_staleness(request))
     if item is None:
         if groups.created_seq(conn, task) is None:
             raise _no_task(task)
         raise _no_process(task, proc)
-    return JSONResponse(item)
+    return JSONResponse(wire.process(item))
 
 
 # --- events ---------------------------------------------------------------------------------
@@ -484,7 +491,7 @@ def list_events(task: str, proc: str, request: Request, conn: Conn) -> JSONRespo
     selects the fields of each entry."""
     query = request.query_params
     index = _event_slot(conn, task, proc, request)
-    fields = _fields(query, groups.EVENT_FIELDS)
+    fields = _fields(query, groups.EVENT_FIELDS + wire.EVENT_KEYS)
     order, descending = _ordering(query, groups.EVENT_ORDER)
     entries, total = groups.list_events(
         conn,
@@ -499,6 +506,7 @@ def list_events(task: str, proc: str, request: Request, conn: Conn) -> JSONRespo
         offset=_count(query, "offset") or 0,
         limit=_page_size(query),
     )
+    entries = [wire.event(e) for e in entries]
     return JSONResponse({"entries": _select(entries, fields), "total": total})
 
 
@@ -517,7 +525,7 @@ def get_event(task: str, proc: str, event_id: str, request: Request, conn: Conn)
         item = groups.get_event(conn, task, proc, number, index)
     if item is None:
         raise LamiaError(404, "Event not found.", {"id": event_id})
-    return JSONResponse(item)
+    return JSONResponse(wire.event(item))
 
 
 #: The methods of each shape of path under ``/api/v0``, by its number of segments.

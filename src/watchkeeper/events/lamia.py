@@ -5,12 +5,15 @@ report their lifecycle by posting events (``eventClass`` is free text; ``SUBMITT
 ``STARTED``, ``BEAT``, ``PROGRESS``, ``DONE``, ``FAILED`` and ``TERMINATED`` have a meaning).
 Each request becomes events here, and nowhere else:
 
-* ``lamia.task.created``: ``task``, ``processes`` (``{name: {"nJobs", "threshold",
-  "tolerance"}}``, ``nJobs`` is ``None`` for a solitary job), ``tags``, ``username``,
+* ``lamia.task.created``: ``task``, ``processes`` (``{name: {"nJobs",
+  "thresholdProgress", "tolerance"}}``: ``nJobs`` is ``None`` for a solitary job,
+  ``thresholdProgress`` an amount, ``tolerance`` the jobs that must be ``DONE``; see
+  :func:`shape_of` for creates stored before), ``tags``, ``username``,
   ``comment``, ``config``, ``emailNotify``, ``depGraph``, ``taskClass``, ``host``, ``sent_at``,
   ``client_ip``
 * ``lamia.task.deleted``: ``task``, ``client_ip``
-* ``lamia.event``: ``task``, ``proc``, ``index`` (``None`` for a solitary job), ``class``,
+* ``lamia.event``: ``task``, ``proc``, ``index`` (``None`` for a solitary job), ``class``
+  (``""`` when the job sent none),
   ``progress``, ``payload``, ``host``, ``sent_at``, ``client_ip``; it always travels with a
   ``task.status`` event for the job, so every job is also a watchkeeper task with the id
   ``<task>/<proc>`` or ``<task>/<proc>[<index>]``, produced by ``<task>``, whose agent is the
@@ -67,17 +70,55 @@ _TASK_FIELDS = frozenset(
         "taskClass",
         "typeLabel",
         "name",
+        "hostname",
         "_meta",
+        # Columns of the original's task model its schema loaded too; they are filled in here.
+        "submittedAt",
+        "submHostIP",
     }
 )
-_EVENT_FIELDS = frozenset({"eventClass", "payload", "progress", "_meta"})
+_EVENT_FIELDS = frozenset(
+    {
+        "eventClass",
+        "payload",
+        "progress",
+        "hostname",
+        "_meta",
+        # Columns of the original's event model; the server fills them in itself.
+        "id",
+        "sentAt",
+        "recievedAt",
+        "clientIP",
+        "procNumInArray",
+        "procID",
+        "taskID",
+    }
+)
 _META_FIELDS = frozenset({"host", "time"})
-_PROCESS_FIELDS = frozenset({"nJobs", "threshold"})
+_PROCESS_FIELDS = frozenset({"nJobs", "threshold", "thresholdProgress", "fTolerance"})
+#: Keys of one process in the list form of ``processes`` (the original's process columns).
+_PROCESS_ITEM_FIELDS = _PROCESS_FIELDS | {"name", "type", "kin", "taskID"}
 
 
 def status_of(event_class: str) -> str:
-    """The watchkeeper status of a Lamia event class; any other class is kept, lowercased."""
+    """The watchkeeper status of a Lamia event class; any other class is kept, lowercased,
+    and an event without a class (``""``) means the job is running."""
+    if not event_class:
+        return "running"
     return STATUS.get(event_class.upper(), event_class.lower()[:64])
+
+
+def shape_of(spec: Mapping[str, Any]) -> tuple[int | None, float | None, int | None]:
+    """``(nJobs, threshold, needed)`` of a process as ``lamia.task.created`` carries it.
+
+    ``threshold`` is an amount (``thresholdProgress``), ``needed`` the jobs that must be
+    ``DONE`` (the list form ``[nJobs, needed]``). Creates stored before the two were told
+    apart carried the list form's ``needed`` as ``threshold`` as well as ``tolerance``.
+    """
+    if "thresholdProgress" in spec:
+        return spec["nJobs"], spec["thresholdProgress"], spec["tolerance"]
+    needed = spec.get("tolerance")
+    return spec.get("nJobs"), None if needed is not None else spec.get("threshold"), needed
 
 
 def is_done(event_class: str | None) -> bool:
@@ -166,10 +207,10 @@ def task_created(task: str, body: bytes, *, client_ip: str | None, now: float) -
     item = load_object(body)
     f = Fields(item, "", issues)
     _unknown(item, _TASK_FIELDS, "", issues)
-    name = item.get("name")
-    if name is not None and name != task:
-        f.fail("name", f"differs from the task name in the path ({task!r})")
+    # A body ``name`` other than the path's is overridden by the path, as the original did.
+    f.text("name", max_len=MAX_TASK_NAME)
     host, sent_at = _meta(f)
+    host = host or f.text("hostname", max_len=200)
     processes = _processes(f)
     attrs = {
         "task": task,
@@ -218,15 +259,15 @@ def job_event(
     item = load_object(body)
     f = Fields(item, "", issues)
     _unknown(item, _EVENT_FIELDS, "", issues)
-    event_class = f.text("eventClass", required=True, max_len=64)
+    # The original took events without a class; such an event says only that the job lives.
+    event_class = f.text("eventClass", max_len=64) or ""
     host, sent_at = _meta(f)
+    host = host or f.text("hostname", max_len=200)
     progress = _progress(f)
     if issues:
         raise InvalidBatch(issues)
-    assert event_class is not None
+    # The payload is opaque, as in the original: only ``progress`` carries progress.
     payload = item.get("payload")
-    if progress is None and "progress" not in item:
-        progress = _progress_in_payload(payload)
     ts = sent_at if sent_at is not None else now
     level = _LEVELS.get(event_class.upper(), "info")
     jid = job_id(task, proc, index)
@@ -305,30 +346,18 @@ def _number(value: Any) -> float | None:
 
 
 def _progress(f: Fields) -> float | None:
+    """``progress``: a number, or a string holding one (shell scripts quote their values); the
+    original's integer column took negative values too."""
     value = f.obj.get("progress")
     if value is None:
         return None
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            value = float(value.strip())
     number = _number(value)
-    if number is None or number < 0:
-        f.fail("progress", "expected a non-negative number")
-        return None
+    if number is None:
+        f.fail("progress", "expected a number (or a string holding one)")
     return number
-
-
-def _progress_in_payload(payload: Any) -> float | None:
-    """Lamia's own walk-through sends ``"payload": "{\\"progress\\" : 90}"``; a numeric
-    ``progress`` inside a payload object (or a payload string holding one) counts when the
-    event has no ``progress`` of its own."""
-    if isinstance(payload, str) and payload.lstrip().startswith("{"):
-        try:
-            payload = orjson.loads(payload)
-        except orjson.JSONDecodeError:
-            return None
-    if isinstance(payload, dict):
-        number = _number(payload.get("progress"))
-        if number is not None and number >= 0:
-            return number
-    return None
 
 
 def _tags(f: Fields) -> list[str]:
@@ -352,17 +381,21 @@ def _tags(f: Fields) -> list[str]:
 
 
 def _processes(f: Fields) -> dict[str, dict[str, Any]]:
-    """``processes``: ``{name: null | nJobs | [nJobs, threshold] | {"nJobs", "threshold"}}``.
+    """``processes``: ``{name: null | nJobs | [nJobs, needed] | {"nJobs", "threshold"}}``, or
+    the original's list form ``[{"type", "name", "nJobs", "fTolerance",
+    "thresholdProgress"}]`` (the only way it could set a threshold amount).
 
-    The list form's second number is the number of jobs that must be ``DONE`` (Lamia's client
-    sends its ``minSuccess`` there, although the original schema called it ``fTolerance``).
+    ``needed`` is the number of jobs that must be ``DONE`` (Lamia's client sends its
+    ``minSuccess`` there, although the original schema called it ``fTolerance``).
     """
     value = f.obj.get("processes")
     if value is None or (isinstance(value, Mapping | list) and not value):
         f.fail("processes", "a task needs at least one process")
         return {}
+    if isinstance(value, list):
+        value = _named(value, f.path("processes"), f.issues)
     if not isinstance(value, Mapping):
-        f.fail("processes", "expected an object of process names")
+        f.fail("processes", "expected an object of process names, or a list of processes")
         return {}
     out: dict[str, dict[str, Any]] = {}
     for name, spec in value.items():
@@ -375,39 +408,76 @@ def _processes(f: Fields) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _named(items: list[Any], path: str, issues: list[Issue]) -> dict[str, Any]:
+    """The list form as the object form: ``{name: {"nJobs", ...}}`` (``None`` if solitary)."""
+    out: dict[str, Any] = {}
+    for i, item in enumerate(items):
+        where = f"{path}[{i}]"
+        if not isinstance(item, Mapping) or not isinstance(item.get("name"), str):
+            issues.append(Issue(where, "expected a process object with a string name"))
+            continue
+        _unknown(item, _PROCESS_ITEM_FIELDS, where, issues)
+        kind = item.get("type", "array" if item.get("nJobs") is not None else "solitary")
+        if kind not in ("solitary", "array"):
+            issues.append(Issue(f"{where}.type", "expected 'solitary' or 'array'"))
+            continue
+        if kind == "array" and item.get("nJobs") is None:
+            issues.append(Issue(f"{where}.nJobs", "an array needs nJobs"))
+            continue
+        if item["name"] in out:
+            issues.append(Issue(f"{where}.name", "a process of this name is listed already"))
+            continue
+        spec = {k: item[k] for k in _PROCESS_FIELDS if item.get(k) is not None}
+        if kind == "solitary":
+            spec.pop("nJobs", None)
+        out[item["name"]] = spec
+    return out
+
+
+def _needed(value: Any, where: str, issues: list[Issue]) -> int | None:
+    """The jobs that must be ``DONE``; 0 (or none) means every job, as no tolerance did."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_JOBS:
+        issues.append(Issue(where, f"the jobs needed must be an integer from 0 to {MAX_JOBS}"))
+        return None
+    return value or None
+
+
 def _process(spec: Any, path: str, issues: list[Issue]) -> dict[str, Any] | None:
+    # The original's nJobs was any integer; 0 is an array whose only index is 0.
     def jobs(value: Any, where: str) -> int | None:
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_JOBS:
-            issues.append(Issue(where, f"nJobs must be an integer from 1 to {MAX_JOBS}"))
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_JOBS:
+            issues.append(Issue(where, f"nJobs must be an integer from 0 to {MAX_JOBS}"))
             return None
         return value
 
+    def shape(n: int | None, threshold: float | None, needed: int | None) -> dict[str, Any]:
+        return {"nJobs": n, "thresholdProgress": threshold, "tolerance": needed}
+
     if spec is None:
-        return {"nJobs": None, "threshold": None, "tolerance": None}
+        return shape(None, None, None)
     if isinstance(spec, list):
         if len(spec) != 2:
-            issues.append(Issue(path, "expected [nJobs, threshold]"))
+            issues.append(Issue(path, "expected [nJobs, needed]"))
             return None
         n = jobs(spec[0], f"{path}[0]")
-        needed = spec[1]
-        if n is not None and (
-            isinstance(needed, bool) or not isinstance(needed, int) or not 1 <= needed <= n
-        ):
-            issues.append(Issue(f"{path}[1]", f"the jobs needed must be an integer from 1 to {n}"))
-            return None
-        return None if n is None else {"nJobs": n, "threshold": needed, "tolerance": needed}
+        # More jobs needed than exist is taken, as the original did: enough never comes.
+        needed = _needed(spec[1], f"{path}[1]", issues)
+        return None if n is None else shape(n, None, needed)
     if isinstance(spec, Mapping):
         _unknown(spec, _PROCESS_FIELDS, path, issues)
         n = spec.get("nJobs")
         if n is not None:
             n = jobs(n, f"{path}.nJobs")
-        threshold = spec.get("threshold")
+        key = "thresholdProgress" if spec.get("threshold") is None else "threshold"
+        threshold = spec.get(key)
         if threshold is not None:
             number = _number(threshold)
             if number is None or number <= 0:
-                issues.append(Issue(f"{path}.threshold", "expected a positive number"))
+                issues.append(Issue(f"{path}.{key}", "expected a positive number"))
                 return None
             threshold = number
-        return {"nJobs": n, "threshold": threshold, "tolerance": None}
+        return shape(n, threshold, _needed(spec.get("fTolerance"), f"{path}.fTolerance", issues))
     number = jobs(spec, path)
-    return None if number is None else {"nJobs": number, "threshold": None, "tolerance": None}
+    return None if number is None else shape(number, None, None)

@@ -9,17 +9,18 @@ kept as a history point for charts.
 A job's *value* is the ``progress`` of its latest event carrying one; "latest" is arrival order
 (``seq``), which a rebuild replays identically. A process's progress is a percentage:
 
-=============  =====================  ==================================
-threshold      events carry progress  process progress
-=============  =====================  ==================================
-not set        no                     DONE jobs / nJobs x 100
-not set        yes                    sum of job values / nJobs
-set            no                     DONE jobs / threshold x 100
-set            yes                    sum of job values / threshold x 100
-=============  =====================  ==================================
+===================  =====================  ==================================
+threshold            events carry progress  process progress
+===================  =====================  ==================================
+not set              no                     DONE jobs / jobs x 100
+not set              yes                    sum of job values / jobs
+set (an amount)      no                     DONE jobs / threshold x 100
+set (an amount)      yes                    sum of job values / threshold x 100
+===================  =====================  ==================================
 
-``enough`` is true once the threshold is reached (or, with no threshold, once every job is
-``DONE``): the jobs may stop.
+"jobs" is the ``needed`` of the list form ``[nJobs, needed]``, or ``nJobs``. ``enough`` is true
+once the threshold amount is reached, or with no threshold once the jobs are ``DONE``: the jobs
+may stop.
 
 Duplicates are settled here, not only in the API: a create of an existing name and an event of
 a missing process are ignored, so the first create wins even when two requests race past the
@@ -41,6 +42,7 @@ from watchkeeper.events.lamia import (
     TASK_DELETED,
     is_done,
     job_id,
+    shape_of,
     status_of,
 )
 from watchkeeper.events.timefmt import iso
@@ -148,24 +150,40 @@ TABLES = (lamia_groups, lamia_group_tags, lamia_processes, lamia_jobs, lamia_eve
 
 
 def progress_of(
-    n_jobs: int | None, threshold: float | None, done: int, valued: int, value_sum: float
+    n_jobs: int | None,
+    threshold: float | None,
+    needed: int | None,
+    done: int,
+    valued: int,
+    value_sum: float,
 ) -> float:
-    """A process's progress in percent (it may exceed 100: jobs do not stop at once)."""
-    jobs = n_jobs or 1
-    if threshold is None:
-        # Each value is a job percentage: sum / (nJobs x 100) x 100.
-        return value_sum / jobs if valued else 100.0 * done / jobs
-    return 100.0 * (value_sum if valued else done) / threshold
+    """A process's progress in percent (it may exceed 100: jobs do not stop at once).
+
+    ``threshold`` is an amount (``thresholdProgress``): values and DONE jobs are measured
+    against it. Without one, values are job percentages and the work is ``needed`` jobs (the
+    list form ``[nJobs, needed]``) or every job: a value of 50 is half a job, never 50 jobs.
+    """
+    if threshold is not None:
+        return 100.0 * (value_sum if valued else done) / threshold
+    jobs = needed or n_jobs or 1
+    # Each value is a job percentage: sum / (jobs x 100) x 100.
+    return value_sum / jobs if valued else 100.0 * done / jobs
 
 
 def enough_of(
-    n_jobs: int | None, threshold: float | None, done: int, valued: int, value_sum: float
+    n_jobs: int | None,
+    threshold: float | None,
+    needed: int | None,
+    done: int,
+    valued: int,
+    value_sum: float,
 ) -> bool:
-    """Whether enough is done for the jobs to stop: the threshold is reached (compared on the
-    amounts, not the rounded percentage), or with no threshold every job is ``DONE``."""
-    if threshold is None:
-        return done >= (n_jobs or 1)
-    return (value_sum if valued else done) >= threshold
+    """Whether enough is done for the jobs to stop: the amount reaches ``threshold`` (compared
+    on the amounts, not the rounded percentage), or without one the ``needed`` jobs (every
+    job if not given) are ``DONE``; a job's own percentage never says it is done."""
+    if threshold is not None:
+        return (value_sum if valued else done) >= threshold
+    return done >= (needed or n_jobs or 1)
 
 
 #: What folding a job event left its process at: ``(progress, enough)``, or ``None`` when the
@@ -285,9 +303,14 @@ class _Segment:
                 names.add(e.attrs["task"])
         for part in chunks(sorted(names)):
             self.groups.update(self.conn.execute(_TAKEN, {"names": part}).scalars())
-        for part in chunks(sorted({task for task, _ in slots})):
-            for row in self.conn.execute(_PROCESSES, {"tasks": part}):
-                if (row.task, row.name) in slots:
+        # Only the processes the events name: a task of 10,000 processes costs one event no
+        # more than a task of 10.
+        by_task: dict[str, list[str]] = {}
+        for task, proc in slots:
+            by_task.setdefault(task, []).append(proc)
+        for task, procs in sorted(by_task.items()):
+            for part in chunks(sorted(procs)):
+                for row in self.conn.execute(_PROCESSES, {"task": task, "names": part}):
                     self.procs[(row.task, row.name)] = row._asdict()
         for (task, proc), indices in slots.items():
             if (task, proc) not in self.procs:
@@ -322,13 +345,14 @@ class _Segment:
         )
         self.tags.extend({"task": name, "tag": tag} for tag in a["tags"])
         for position, (proc, spec) in enumerate(a["processes"].items()):
+            n_jobs, threshold, needed = shape_of(spec)
             row = {
                 "task": name,
                 "name": proc,
                 "position": position,
-                "n_jobs": spec["nJobs"],
-                "threshold": spec["threshold"],
-                "tolerance": spec["tolerance"],
+                "n_jobs": n_jobs,
+                "threshold": threshold,
+                "tolerance": needed,
                 "last_class": None,
                 "last_event_at": None,
                 "events": 0,
@@ -414,6 +438,7 @@ class _Segment:
         args = (
             proc["n_jobs"],
             proc["threshold"],
+            proc["tolerance"],
             proc["done_jobs"],
             proc["valued_jobs"],
             proc["value_sum"],
@@ -462,7 +487,8 @@ _TAKEN = sa.select(lamia_groups.c.name).where(
     lamia_groups.c.name.in_(sa.bindparam("names", expanding=True))
 )
 _PROCESSES = sa.select(lamia_processes).where(
-    lamia_processes.c.task.in_(sa.bindparam("tasks", expanding=True))
+    lamia_processes.c.task == sa.bindparam("task"),
+    lamia_processes.c.name.in_(sa.bindparam("names", expanding=True)),
 )
 _JOBS = sa.select(lamia_jobs).where(
     lamia_jobs.c.task == sa.bindparam("task"),
@@ -551,6 +577,13 @@ TASK_ORDER = {
         lamia_groups.c.created_at,
     ),
     "username": lamia_groups.c.username,
+    # The original's other task columns: it ordered by any of them.
+    "comment": lamia_groups.c.comment,
+    "emailNotify": lamia_groups.c.email_notify,
+    "hostname": lamia_groups.c.host,
+    "submHostIP": lamia_groups.c.client_ip,
+    "config": lamia_groups.c.config,
+    "depGraph": lamia_groups.c.dep_graph,
 }
 #: Event fields ``GET /api/v0/<task>/<proc>/event?order=`` may sort by.
 EVENT_ORDER = {
@@ -559,6 +592,14 @@ EVENT_ORDER = {
     "receivedAt": lamia_events.c.received_at,
     "eventClass": lamia_events.c.event_class,
     "procNumInArray": lamia_events.c.idx,
+    # The original's other event columns, with its spelling of "received".
+    "recievedAt": lamia_events.c.received_at,
+    "payload": lamia_events.c.payload,
+    "progress": lamia_events.c.progress,
+    "hostname": lamia_events.c.host,
+    "clientIP": lamia_events.c.client_ip,
+    "procID": lamia_events.c.proc,
+    "taskID": lamia_events.c.task,
 }
 TASK_FIELDS = (
     "name",
