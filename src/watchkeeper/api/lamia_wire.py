@@ -35,10 +35,15 @@ EVENT_KEYS = ("recievedAt",)
 
 
 def naive(value: str | None) -> str | None:
-    """An ISO 8601 UTC timestamp as the original wrote it: no zone, microseconds."""
+    """An ISO 8601 UTC timestamp as the original wrote it: no zone, microseconds. A time no
+    date can show comes as its raw number (see ``timefmt.iso``) and stays so."""
     if value is None:
         return None
-    return datetime.fromisoformat(value).replace(tzinfo=None).isoformat(timespec="microseconds")
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return when.replace(tzinfo=None).isoformat(timespec="microseconds")
 
 
 def _path(*parts: str) -> str:
