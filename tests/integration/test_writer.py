@@ -22,7 +22,7 @@ from watchkeeper.store import db
 from watchkeeper.store.tables import events as events_table
 from watchkeeper.store.writer import Ack, Writer
 from watchkeeper.store.writerproc import ProcessWriter, WriterFailed
-from watchkeeper.views import ALL_VIEWS, groups
+from watchkeeper.views import ALL_VIEWS, ALL_VIEWS_REF, groups
 from watchkeeper.views.tasks import tasks as tasks_table
 
 
@@ -149,13 +149,13 @@ def broken_task_event() -> Event:
 
 
 def process_writer(engine: sa.Engine) -> ProcessWriter:
-    return ProcessWriter(engine, ALL_VIEWS)
+    return ProcessWriter(engine, ALL_VIEWS_REF)
 
 
 def test_process_writer_groups_batches_with_gap_free_seqs(engine):
     batches = [[task_event(n * 3 + i) for i in range(3)] for n in range(40)]
     committed: list[int] = []
-    writer = ProcessWriter(engine, ALL_VIEWS, on_commit=committed.append)
+    writer = ProcessWriter(engine, ALL_VIEWS_REF, on_commit=committed.append)
     acks = asyncio.run(write_all(writer, batches))
     assert all(isinstance(a, Ack) for a in acks)
     spans = sorted((a.first_seq, a.last_seq) for a in acks)

@@ -28,7 +28,7 @@ from watchkeeper.store import db, eventlog, rebuild
 from watchkeeper.store.hub import CommitHub
 from watchkeeper.store.writer import Writer
 from watchkeeper.store.writerproc import ProcessWriter
-from watchkeeper.views import ALL_VIEWS
+from watchkeeper.views import ALL_VIEWS, ALL_VIEWS_REF
 
 #: Every router of the server; a new resource family adds its router here.
 ROUTERS: Sequence[APIRouter] = (
@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.writer == "process":
             writer = ProcessWriter(
                 write_engine,
-                ALL_VIEWS,
+                ALL_VIEWS_REF,
                 synchronous=settings.sqlite_synchronous,
                 on_commit=hub.committed,
             )

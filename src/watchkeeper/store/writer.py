@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from watchkeeper.events import Event, InvalidBatch, Issue
 from watchkeeper.store import bulk, db
 from watchkeeper.store.tables import events as events_table
-from watchkeeper.views.base import View, chunks
+from watchkeeper.store.view import View, chunks
 
 log = logging.getLogger(__name__)
 

@@ -43,6 +43,7 @@ import sqlalchemy as sa
 
 from watchkeeper.events import Event
 from watchkeeper.store import db
+from watchkeeper.store.view import View, load_views
 from watchkeeper.store.writer import (
     STOP_GRACE,
     Ack,
@@ -51,7 +52,6 @@ from watchkeeper.store.writer import (
     settle,
     unstorable,
 )
-from watchkeeper.views.base import View
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ class ProcessWriter:
     def __init__(
         self,
         engine: sa.Engine,
-        views: Sequence[View],
+        views: str,
         *,
         synchronous: str = "FULL",
         on_commit: Callable[[int], None] | None = None,
@@ -101,7 +101,10 @@ class ProcessWriter:
         #: results views carry back are remembered under it, as the in-process writer's are.
         self.engine = engine
         self.url = engine.url.render_as_string(hide_password=False)
-        self.views = tuple(views)
+        #: The views, named as ``module:attribute`` (:func:`~watchkeeper.store.view.load_views`):
+        #: the child is handed the name and imports the same views this process does.
+        self.views_ref = views
+        self.views = load_views(views)
         self.synchronous = synchronous
         self.on_commit = on_commit
         self.max_group_events = max_group_events
@@ -198,6 +201,8 @@ class ProcessWriter:
                     "watchkeeper.store.writerproc",
                     "--fd",
                     str(theirs.fileno()),
+                    "--views",
+                    self.views_ref,
                     "--synchronous",
                     self.synchronous,
                     "--max-group-events",
@@ -356,10 +361,9 @@ def serve(sock: socket.socket, engine: sa.Engine, views: Sequence[View], max_eve
 
 
 def main(argv: list[str] | None = None) -> None:
-    from watchkeeper.views import ALL_VIEWS
-
     parser = argparse.ArgumentParser(prog="watchkeeper.store.writerproc")
     parser.add_argument("--fd", type=int, required=True)
+    parser.add_argument("--views", required=True, help="the views, as module:attribute")
     parser.add_argument("--synchronous", default="FULL")
     parser.add_argument("--max-group-events", type=int, default=50_000)
     args = parser.parse_args(argv)
@@ -368,7 +372,7 @@ def main(argv: list[str] | None = None) -> None:
     sock.setblocking(True)
     engine = db.make_engine(os.environ[_DB_ENV], writer=True, synchronous=args.synchronous)
     try:
-        serve(sock, engine, ALL_VIEWS, args.max_group_events)
+        serve(sock, engine, load_views(args.views), args.max_group_events)
     except Exception:
         log.exception("the writer process failed")
         sys.exit(1)

@@ -14,7 +14,7 @@ Tables (all derived from ``state.shard`` events, rebuilt exactly by ``watchkeepe
 * ``state_errors``: the error report, per source and key path.
 
 Shards are applied in ``seq`` order, so the last writer wins by commit order. This is the
-sequential reading of the CRDT in :mod:`watchkeeper.views.statedoc` (the tests check that both
+sequential reading of the CRDT in :mod:`watchkeeper.events.statedoc` (the tests check that both
 give the same document).
 
 Expiry is decided by event time: a key given a time to live of ``t`` seconds by a shard of event
@@ -36,10 +36,7 @@ import sqlalchemy as sa
 
 from watchkeeper.events import Event
 from watchkeeper.events.state import KIND
-from watchkeeper.events.timefmt import iso
-from watchkeeper.store.tables import BigKey, Time, metadata
-from watchkeeper.views.base import chunks, dumps, loads
-from watchkeeper.views.statedoc import (
+from watchkeeper.events.statedoc import (
     CTR,
     DEFAULT_TOTALS,
     DEL,
@@ -60,6 +57,9 @@ from watchkeeper.views.statedoc import (
     totals_tree,
     writes,
 )
+from watchkeeper.events.timefmt import iso
+from watchkeeper.store.tables import BigKey, Time, metadata
+from watchkeeper.views.base import chunks, dumps, loads
 
 #: Paths compare byte by byte on every backend (PostgreSQL's "C" collation, SQLite's default),
 #: which is what makes "every descendant of /a" the range ``[/a/, /a0)``.
