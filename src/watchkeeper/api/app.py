@@ -27,6 +27,7 @@ from watchkeeper.config import Settings
 from watchkeeper.store import db, eventlog, rebuild
 from watchkeeper.store.hub import CommitHub
 from watchkeeper.store.writer import Writer
+from watchkeeper.store.writerbase import BaseWriter
 from watchkeeper.store.writerproc import ProcessWriter
 from watchkeeper.views import ALL_VIEWS, ALL_VIEWS_REF
 
@@ -66,7 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         hub = CommitHub()
         with read_engine.connect() as conn:
             hub.latest = eventlog.last_seq(conn)
-        writer: Writer | ProcessWriter
+        writer: BaseWriter
         if settings.writer == "process":
             writer = ProcessWriter(
                 write_engine,

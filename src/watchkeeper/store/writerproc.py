@@ -2,9 +2,9 @@
 
 The server's event loop parses HTTP and decodes events; storing them (SQL, view logic, the
 commit) costs as much again, and in the same process it competes for the one GIL however it
-is threaded. :class:`ProcessWriter` has the interface of :class:`~watchkeeper.store.writer.Writer`
-and hands every batch to a child process (``python -m watchkeeper.store.writerproc``) over a
-socket pair, so the two run on two cores.
+is threaded. :class:`ProcessWriter` keeps the writers' one contract
+(:class:`~watchkeeper.store.writerbase.BaseWriter`) and hands every batch to a child process
+(``python -m watchkeeper.store.writerproc``) over a socket pair, so the two run on two cores.
 
 Group commit happens in the child: it blocks for one batch, then takes every batch that has
 arrived meanwhile, commits them in one transaction (``writer.commit_batches``: one bad batch
@@ -44,14 +44,8 @@ import sqlalchemy as sa
 from watchkeeper.events import Event
 from watchkeeper.store import db
 from watchkeeper.store.view import View, load_views
-from watchkeeper.store.writer import (
-    STOP_GRACE,
-    Ack,
-    WriterStopped,
-    commit_batches,
-    settle,
-    unstorable,
-)
+from watchkeeper.store.writer import commit_batches, unstorable
+from watchkeeper.store.writerbase import STOP_GRACE, Ack, BaseWriter, WriterStopped, settle
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +79,8 @@ def frame(document: Any) -> bytes:
     return _LENGTH.pack(len(payload)) + payload
 
 
-class ProcessWriter:
-    """Same interface as :class:`~watchkeeper.store.writer.Writer`; stores in a child process."""
+class ProcessWriter(BaseWriter):
+    """A :class:`~watchkeeper.store.writerbase.BaseWriter` that stores in a child process."""
 
     def __init__(
         self,
@@ -97,6 +91,7 @@ class ProcessWriter:
         on_commit: Callable[[int], None] | None = None,
         max_group_events: int = 50_000,
     ) -> None:
+        super().__init__(on_commit=on_commit)
         #: The database the child writes to. This process does not write through it, but the
         #: results views carry back are remembered under it, as the in-process writer's are.
         self.engine = engine
@@ -106,10 +101,7 @@ class ProcessWriter:
         self.views_ref = views
         self.views = load_views(views)
         self.synchronous = synchronous
-        self.on_commit = on_commit
         self.max_group_events = max_group_events
-        self.committed_events = 0
-        self.commits = 0
         self._pending: dict[int, asyncio.Future[Ack]] = {}
         self._next_id = 0
         self._stopping = False
@@ -226,7 +218,7 @@ class ProcessWriter:
                 document = await _read_frame(reader)
                 if document is None:
                     break
-                self._answer(document)
+                self._answer_frame(document)
         finally:
             gone = WriterStopped("the writer process exited; retry")
             for future in self._pending.values():
@@ -235,25 +227,21 @@ class ProcessWriter:
             if self._stream is not None:
                 self._stream.close()
 
-    def _answer(self, document: dict[str, Any]) -> None:
+    def _answer_frame(self, document: dict[str, Any]) -> None:
         for view in self.views:
             results = document["results"].get(view.name)
             if results:
                 view.put_results(self.engine, results)  # type: ignore[attr-defined]
-        self.commits += document["commits"]
-        last = 0
-        for batch_id, answer in document["answers"]:
-            future = self._pending.pop(batch_id, None)
-            if isinstance(answer, dict):
-                result: Ack | BaseException = WriterFailed(answer["error"])
-            else:
-                result = Ack(*answer)
-                self.committed_events += result.accepted - result.duplicates
-                last = max(last, result.last_seq or 0)
-            if future is not None:
-                settle(future, result)
-        if last and self.on_commit is not None:
-            self.on_commit(last)
+        self._answer(
+            (
+                (
+                    self._pending.pop(batch_id, None),
+                    WriterFailed(answer["error"]) if isinstance(answer, dict) else Ack(*answer),
+                )
+                for batch_id, answer in document["answers"]
+            ),
+            document["commits"],
+        )
 
 
 async def _read_frame(reader: asyncio.StreamReader) -> Any:
