@@ -26,10 +26,6 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def is_sqlite(engine: sa.Engine) -> bool:
-    return engine.dialect.name == "sqlite"
-
-
 def make_engine(url: str, *, writer: bool = False, synchronous: str = "FULL") -> sa.Engine:
     """Create an engine.
 

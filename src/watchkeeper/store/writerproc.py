@@ -60,14 +60,15 @@ class WriterFailed(RuntimeError):
     """The writer process refused a batch; carries the reason it gave."""
 
 
-def encode_events(events: Sequence[Event]) -> list[list[Any]]:
+def to_rows(events: Sequence[Event]) -> list[list[Any]]:
+    """Events as the frames carry them (:func:`from_rows` makes them again)."""
     return [
         [e.kind, e.ts, e.level, e.source, e.subject, e.attrs, e.body, e.event_id, e.received_at]
         for e in events
     ]
 
 
-def decode_events(rows: list[list[Any]]) -> list[Event]:
+def from_rows(rows: list[list[Any]]) -> list[Event]:
     return [
         Event(kind, ts, level, source, subject, attrs, body, event_id, received_at)
         for kind, ts, level, source, subject, attrs, body, event_id, received_at in rows
@@ -153,7 +154,7 @@ class ProcessWriter(BaseWriter):
         self._next_id += 1
         batch_id = self._next_id
         try:
-            data = frame({"id": batch_id, "events": encode_events(events)})
+            data = frame({"id": batch_id, "events": to_rows(events)})
         except orjson.JSONEncodeError as exc:
             # Before the batch is pending: nothing waits for an answer that cannot come.
             raise unstorable(exc) from None
@@ -326,7 +327,7 @@ def serve(sock: socket.socket, engine: sa.Engine, views: Sequence[View], max_eve
             group.append(more)
             size += len(more["events"])
         results, commits = commit_batches(
-            engine, views, [decode_events(item["events"]) for item in group]
+            engine, views, [from_rows(item["events"]) for item in group]
         )
         answers = [
             [

@@ -452,15 +452,6 @@ def get_component(
     return out
 
 
-def liveness_counts(
-    conn: sa.Connection, *, now: float, stale_after: float, offline_after: float
-) -> dict[str, int]:
-    counts = {"online": 0, "stale": 0, "offline": 0}
-    for (last_seen,) in conn.execute(sa.select(components.c.last_seen)):
-        counts[liveness(last_seen, now, stale_after, offline_after)] += 1
-    return counts
-
-
 def latest_activity(conn: sa.Connection) -> float | None:
     """When a component was last heard from (event time), ``None`` before the first: what the
     state timeline fits its default window to."""
