@@ -7,9 +7,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from watchkeeper.events.kinds import ABORTED, FAILED, FINISHED
 from watchkeeper.store import bulk
 from watchkeeper.store.tables import metadata
-from watchkeeper.views.tasks import ABORTED, FAILED, FINISHED
 
 component_group_results = sa.Table(
     "component_group_results",
