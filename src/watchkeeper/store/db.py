@@ -26,6 +26,15 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def driver(conn: sa.Connection) -> Any:
+    """The DB-API connection under ``conn`` (``sqlite3``'s on SQLite), for the statements the
+    hot path hands the driver directly."""
+    raw = conn.connection.driver_connection
+    if raw is None:
+        raise RuntimeError("the connection is closed")
+    return raw
+
+
 def make_engine(url: str, *, writer: bool = False, synchronous: str = "FULL") -> sa.Engine:
     """Create an engine.
 

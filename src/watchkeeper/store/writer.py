@@ -18,6 +18,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import orjson
 import sqlalchemy as sa
@@ -76,7 +77,7 @@ def store_events(
         )
     acks: list[Ack] = []
     stored: list[Event] = []
-    rows: list[tuple] = []
+    rows: list[tuple[Any, ...]] = []
     for batch in batches:
         first = None
         dups = 0
@@ -152,8 +153,8 @@ def _last_seq(conn: sa.Connection) -> int:
     if conn.dialect.name == "sqlite":
         # Asked once per commit; SQLAlchemy's statement cache lookup costs more than SQLite's
         # answer from the primary key.
-        row = conn.connection.driver_connection.execute("SELECT max(seq) FROM events").fetchone()
-        return row[0] or 0
+        row = db.driver(conn).execute("SELECT max(seq) FROM events").fetchone()
+        return int(row[0] or 0)
     return conn.execute(sa.select(sa.func.max(events_table.c.seq))).scalar() or 0
 
 
@@ -279,7 +280,7 @@ class Writer(BaseWriter):
     def _begin_now(self) -> sa.Connection | None:
         """A connection in a write transaction, or ``None`` if the lock is taken right now."""
         conn = self.engine.connect()
-        raw = conn.connection.driver_connection
+        raw = db.driver(conn)
         try:
             # Never wait for the lock on the loop's thread: fail at once instead.
             raw.execute("PRAGMA busy_timeout=0")

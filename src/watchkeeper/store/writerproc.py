@@ -339,9 +339,7 @@ def serve(sock: socket.socket, engine: sa.Engine, views: Sequence[View], max_eve
             for item, r in zip(group, results, strict=True)
         ]
         carried = {
-            view.name: view.take_results(engine)  # type: ignore[attr-defined]
-            for view in views
-            if hasattr(view, "take_results")
+            view.name: view.take_results(engine) for view in views if hasattr(view, "take_results")
         }
         try:
             sock.sendall(frame({"answers": answers, "commits": commits, "results": carried}))
