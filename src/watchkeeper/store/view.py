@@ -25,9 +25,17 @@ CHUNK = 500
 
 
 class View(Protocol):
-    name: str
-    kinds: frozenset[str]
-    tables: tuple[sa.Table, ...]
+    # Read-only, so a view may declare them as plain class attributes of narrower types.
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        """The kinds of event ``apply`` is given."""
+
+    @property
+    def tables(self) -> tuple[sa.Table, ...]:
+        """Its tables, parents first: a rebuild empties them in reverse order."""
 
     def apply(self, conn: sa.Connection, events: Sequence[Event]) -> None:
         """Fold ``events`` (in ``seq`` order, all of a kind in ``kinds``) into the tables."""

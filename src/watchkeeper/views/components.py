@@ -250,6 +250,7 @@ class ComponentsView:
                 pending["end"] = event.ts
             else:
                 closes.append((event.ts, open_span))
+        assert event.seq is not None  # the writer numbered it before any view sees it
         spans[event.seq] = {
             "seq": event.seq,
             "type": row["type"],
@@ -263,7 +264,9 @@ class ComponentsView:
         row["state_since"] = event.ts
 
     @staticmethod
-    def _load(conn: sa.Connection, keys: set[tuple[str, str]]) -> dict[tuple[str, str], dict]:
+    def _load(
+        conn: sa.Connection, keys: set[tuple[str, str]]
+    ) -> dict[tuple[str, str], dict[str, Any]]:
         out: dict[tuple[str, str], dict[str, Any]] = {}
         key_list = sorted(keys)
         s = component_spans
@@ -436,13 +439,15 @@ def get_component(
     if row is None:
         return None
     s = component_spans
-    spans = conn.execute(
+    newest_first = conn.execute(
         sa.select(s.c.state, s.c.start, s.c.end)
         .where(s.c.type == ctype, s.c.cid == cid)
         .order_by(s.c.start.desc())
         .limit(history_limit)
     ).all()
-    spans = [tuple(sp) for sp in reversed(spans)]
+    spans: list[tuple[str, float, float | None]] = [
+        (state, start, end) for state, start, end in reversed(newest_first)
+    ]
     if spans:
         key = (ctype, cid)
         gaps = silences.find(conn, {key: row.last_ping}, spans[0][1], now, now, offline_after)
@@ -463,4 +468,5 @@ def get_component(
 def latest_activity(conn: sa.Connection) -> float | None:
     """When a component was last heard from (event time), ``None`` before the first: what the
     state timeline fits its default window to."""
-    return conn.execute(sa.select(sa.func.max(components.c.last_seen))).scalar_one()
+    latest: float | None = conn.execute(sa.select(sa.func.max(components.c.last_seen))).scalar_one()
+    return latest

@@ -58,4 +58,4 @@ def take(conn: sa.Connection, group: str) -> list[Any]:
     g = component_group_results
     rows = conn.execute(sa.select(g).where(g.c.grp == group)).all()
     conn.execute(g.delete().where(g.c.grp == group))
-    return rows
+    return list(rows)

@@ -341,9 +341,9 @@ class _Batch:
         """Delete every key expired by ``tick``, folding its counts into ``state_totals``."""
         self.flush()
         n, c = state_nodes, state_counters
-        due = self.conn.execute(
-            sa.select(n.c.path, n.c.expires_at).where(n.c.expires_at <= tick)
-        ).all()
+        due = list(
+            self.conn.execute(sa.select(n.c.path, n.c.expires_at).where(n.c.expires_at <= tick))
+        )
         due.sort(key=lambda r: (r.expires_at, r.path.count("/"), r.path))
         removed: set[str] = set()
         folded: dict[tuple[str, str], list[float]] = {}
@@ -458,7 +458,7 @@ def _record_errors(conn: sa.Connection, events: Sequence[Event]) -> None:
             row["level"] = event.level
             row["details"] = dumps(details)
             row["seq"] = event.seq
-        if key in have:
+        if key in have and row is not None:
             updates.append({**row, "b_source": key[0], "b_path": key[1]})
     if inserts:
         conn.execute(e.insert(), inserts)
@@ -542,7 +542,7 @@ def _counters_by_path(rows: Iterable[Any]) -> dict[str, dict[str, list[float]]]:
 
 def _tree(
     rows: Sequence[Any], counters: Mapping[str, Mapping[str, list[float]]], now: float, base: Path
-) -> tuple[dict[str, Any], dict[Path, dict[str, list[float]]], dict[Path, list]]:
+) -> tuple[dict[str, Any], dict[Path, dict[str, list[float]]], dict[Path, list[Any]]]:
     """Nest rows (all below ``base``) into a document; expired keys are left out and the counts
     inside them are returned as folds, each going to the earliest-expired key above it."""
     tree: dict[str, Any] = {}

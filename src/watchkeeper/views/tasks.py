@@ -499,7 +499,8 @@ def aborted_tasks(
 def latest_activity(conn: sa.Connection) -> float | None:
     """When a task last changed (event time), ``None`` before the first: what a chart of tasks
     fits its default window to."""
-    return conn.execute(sa.select(sa.func.max(tasks.c.updated_at))).scalar_one()
+    latest: float | None = conn.execute(sa.select(sa.func.max(tasks.c.updated_at))).scalar_one()
+    return latest
 
 
 def aborted_counts(
