@@ -17,8 +17,9 @@ $(STAMP): pyproject.toml
 run: $(STAMP)  ## start the server on http://127.0.0.1:7070 with SQLite at ./watchkeeper.db
 	$(BIN)/watchkeeper serve --db $(DB) --port $(PORT)
 
-test: $(STAMP)  ## lint, then the whole test suite
+test: $(STAMP)  ## lint, type-check, then the whole test suite
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

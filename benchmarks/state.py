@@ -75,7 +75,7 @@ def plain_merge(dst: dict, src: dict) -> None:
 
 
 def in_process(count: int) -> dict[str, float]:
-    from watchkeeper.views.statedoc import Doc
+    from watchkeeper.events.statedoc import Doc
 
     shards = []
     for i in range(count):
@@ -207,7 +207,7 @@ def memory_child(kind: str, keys: int) -> None:
     included, shards built and dropped one by one while tracing), as JSON on stdout."""
     import tracemalloc
 
-    from watchkeeper.views.statedoc import Doc
+    from watchkeeper.events.statedoc import Doc
 
     gc.collect()
     tracemalloc.start()

@@ -37,15 +37,27 @@ def sqlite_url(tmp_path) -> str:
 def make_client(db: str, **settings) -> TestClient:
     """An in-process app. Its writer is the in-process one unless a test asks for the writer
     process (``writer="process"``, the server's default, which every test that starts a real
-    ``watchkeeper serve`` uses): starting a child process for each of hundreds of apps would
-    triple the suite's time, and tests/integration/test_writer.py holds the two to the same
-    behaviour. TestClient's requests name the host ``testserver``, which the app serves only
-    because it is listed in ``allowed_hosts`` here."""
+    ``watchkeeper serve`` uses, and the tests marked :data:`ON_EACH_WRITER`): starting a child
+    process for each of hundreds of apps doubles the time of a test file, and
+    tests/integration/test_writer.py holds the two to the same behaviour. TestClient's requests
+    name the host ``testserver``, which the app serves only because it is listed in
+    ``allowed_hosts`` here."""
     defaults = {"writer": "thread", "allowed_hosts": ("testserver",)}
     return TestClient(create_app(Settings(db=db, **{**defaults, **settings})))
 
 
 @pytest.fixture
-def client(db_url: str) -> Iterator[TestClient]:
-    with make_client(db_url) as c:
+def writer_kind() -> str:
+    """The writer of the ``client`` fixture's app; :data:`ON_EACH_WRITER` runs a test on both."""
+    return "thread"
+
+
+#: Runs a test that uses ``client`` once with each writer: the in-process one and the writer
+#: process the server runs by default.
+ON_EACH_WRITER = pytest.mark.parametrize("writer_kind", ["thread", "process"])
+
+
+@pytest.fixture
+def client(db_url: str, writer_kind: str) -> Iterator[TestClient]:
+    with make_client(db_url, writer=writer_kind) as c:
         yield c

@@ -43,6 +43,8 @@ db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 console = Console()
 err = Console(stderr=True)
+#: The server's defaults, as ``Settings`` declares them: ``serve``'s options show and use these.
+DEFAULTS = Settings()
 
 
 def _load_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
@@ -116,12 +118,12 @@ def serve(
     ctx: typer.Context,
     config: ConfigOpt = None,
     db: DbOpt = DEFAULT_DB,
-    host: Annotated[str, typer.Option(envvar="WATCHKEEPER_HOST")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(envvar="WATCHKEEPER_PORT", min=1, max=65535)] = 7070,
+    host: Annotated[str, typer.Option(envvar="WATCHKEEPER_HOST")] = DEFAULTS.host,
+    port: Annotated[int, typer.Option(envvar="WATCHKEEPER_PORT", min=1, max=65535)] = DEFAULTS.port,
     insecure: Annotated[
         bool,
         typer.Option(envvar="WATCHKEEPER_INSECURE", help="Allow anonymous access off loopback."),
-    ] = False,
+    ] = DEFAULTS.insecure,
     allowed_hosts: Annotated[
         list[str] | None,
         typer.Option(
@@ -130,17 +132,17 @@ def serve(
             "NAME, .DOMAIN (and every name under it) or * (repeatable).",
         ),
     ] = None,
-    max_body_bytes: Annotated[int, typer.Option(envvar="WATCHKEEPER_MAX_BODY_BYTES", min=1)] = (
-        16 * 1024 * 1024
-    ),
+    max_body_bytes: Annotated[
+        int, typer.Option(envvar="WATCHKEEPER_MAX_BODY_BYTES", min=1)
+    ] = DEFAULTS.max_body_bytes,
     max_buckets: Annotated[
         int,
         typer.Option(envvar="WATCHKEEPER_MAX_BUCKETS", min=1, help="Most buckets a chart answers."),
-    ] = 10_000,
+    ] = DEFAULTS.max_buckets,
     max_spans: Annotated[
         int,
         typer.Option(envvar="WATCHKEEPER_MAX_SPANS", min=1, help="Most spans a chart answers."),
-    ] = 50_000,
+    ] = DEFAULTS.max_spans,
     stream_backlog_bytes: Annotated[
         int,
         typer.Option(
@@ -148,30 +150,30 @@ def serve(
             min=1,
             help="Bytes a live-stream client may fall behind before it is disconnected.",
         ),
-    ] = 1024 * 1024,
+    ] = DEFAULTS.stream_backlog_bytes,
     stale_after: Annotated[
         float,
         typer.Option(
             envvar="WATCHKEEPER_STALE_AFTER", min=0, help="Seconds of silence before stale."
         ),
-    ] = 30.0,
+    ] = DEFAULTS.stale_after,
     offline_after: Annotated[
         float,
         typer.Option(
             envvar="WATCHKEEPER_OFFLINE_AFTER", min=0, help="Seconds of silence before offline."
         ),
-    ] = 120.0,
+    ] = DEFAULTS.offline_after,
     sqlite_synchronous: Annotated[
         str,
         typer.Option(envvar="WATCHKEEPER_SQLITE_SYNCHRONOUS", help="SQLite synchronous pragma."),
-    ] = "FULL",
+    ] = DEFAULTS.sqlite_synchronous,
     writer: Annotated[
         str,
         typer.Option(
             envvar="WATCHKEEPER_WRITER",
             help="Store events in a writer process of its own ('process') or a thread ('thread').",
         ),
-    ] = "process",
+    ] = DEFAULTS.writer,
     lamia_stale_after: Annotated[
         float,
         typer.Option(
@@ -179,14 +181,14 @@ def serve(
             min=0,
             help="Seconds without an event before a running Lamia job is stale.",
         ),
-    ] = 600.0,
+    ] = DEFAULTS.lamia_stale_after,
     log_level: Annotated[str, typer.Option(envvar="WATCHKEEPER_LOG_LEVEL")] = "info",
     state_max_depth: Annotated[
         int, typer.Option(envvar="WATCHKEEPER_STATE_MAX_DEPTH", min=1, max=500)
-    ] = 64,
+    ] = DEFAULTS.state_max_depth,
     state_expired_path: Annotated[
         str, typer.Option(envvar="WATCHKEEPER_STATE_EXPIRED_PATH")
-    ] = "_expired_totals",
+    ] = DEFAULTS.state_expired_path,
     state_role: Annotated[
         list[str] | None,
         typer.Option(

@@ -14,8 +14,8 @@ import orjson
 import pytest
 
 from tests.support import ServerProcess, free_port
+from watchkeeper.events.statedoc import apply_patch
 from watchkeeper.logging import StateHandler
-from watchkeeper.views.statedoc import apply_patch
 
 PROCESSES = 8
 INCREMENTS = 10_000

@@ -17,7 +17,7 @@ from watchkeeper.events import Event, InvalidBatch
 from watchkeeper.store import db
 from watchkeeper.store.writer import Ack, Writer, WriterStopped
 from watchkeeper.store.writerproc import ProcessWriter
-from watchkeeper.views import ALL_VIEWS
+from watchkeeper.views import ALL_VIEWS, ALL_VIEWS_REF
 
 #: Longer than the server's grace periods (10 s for connections, 10 s for the writer), far
 #: shorter than forever.
@@ -73,7 +73,7 @@ def test_a_batch_the_writer_process_cannot_take_clears_its_answer(engine):
     before it waits for an answer, and stopping does not wait for one either."""
 
     async def scenario() -> tuple[BaseException | None, int, int | None]:
-        writer = ProcessWriter(engine, ALL_VIEWS)
+        writer = ProcessWriter(engine, ALL_VIEWS_REF)
         await writer.start()
         refused = None
         try:
@@ -96,7 +96,7 @@ def test_stop_ends_within_its_grace_when_the_writer_process_hangs(engine):
     children: list[subprocess.Popen[bytes]] = []
 
     async def scenario() -> tuple[BaseException | None, int | None]:
-        writer = ProcessWriter(engine, ALL_VIEWS)
+        writer = ProcessWriter(engine, ALL_VIEWS_REF)
         await writer.start()
         assert writer._proc is not None
         child = writer._proc

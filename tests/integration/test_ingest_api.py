@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from tests.conftest import make_client
+from tests.conftest import ON_EACH_WRITER, make_client
 from tests.fleet import HISTORY, WINDOW, ping, task
 
 
@@ -13,6 +13,7 @@ def count_events(client) -> int:
     return len(client.get("/api/v1/events", params={"limit": 10000}).json()["events"])
 
 
+@ON_EACH_WRITER
 def test_batch_is_acknowledged_with_its_seqs(client):
     r = client.post("/api/v1/events", json=HISTORY)
     assert r.status_code == 202
@@ -26,6 +27,7 @@ def test_batch_is_acknowledged_with_its_seqs(client):
     assert r.json()["first_seq"] == len(HISTORY) + 1
 
 
+@ON_EACH_WRITER
 def test_ndjson_ingest(client):
     body = b"\n".join(orjson.dumps(item) for item in HISTORY)
     r = client.post(
@@ -42,6 +44,7 @@ def test_unknown_fields_are_kept(client):
     assert event["body"] == item
 
 
+@ON_EACH_WRITER
 def test_event_id_makes_resending_idempotent(client):
     items = [
         {**task(i, "2024-05-01 10:00:00.000", "created"), "event_id": f"e{i}"} for i in range(5)
@@ -88,6 +91,7 @@ def test_bad_input_is_refused_and_nothing_is_stored(client, body, content_type, 
     assert client.get("/api/v1/tasks").json()["total"] == 1
 
 
+@ON_EACH_WRITER
 def test_invalid_batch_lists_each_bad_item(client):
     bad = [
         task(1, "2024-05-01 10:00:00.000", "created"),
@@ -108,6 +112,7 @@ def test_body_over_the_limit_is_413(db_url):
         assert count_events(c) == 0
 
 
+@ON_EACH_WRITER
 def test_tasks_view(client):
     client.post("/api/v1/events", json=HISTORY)
     body = client.get("/api/v1/tasks").json()
@@ -270,6 +275,7 @@ def test_events_log_paging_and_kinds(client):
     assert [e["kind"] for e in kinds] == ["incident"]
 
 
+@ON_EACH_WRITER
 def test_health_openapi_and_metrics(client):
     client.post("/api/v1/events", json=HISTORY[:3])
     assert client.get("/healthz").json()["last_seq"] == 3

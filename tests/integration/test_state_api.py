@@ -7,7 +7,7 @@ import time
 import orjson
 import pytest
 
-from tests.conftest import make_client
+from tests.conftest import ON_EACH_WRITER, make_client
 
 SOURCE = {"X-Watchkeeper-Source": "orchestrator"}
 
@@ -23,6 +23,7 @@ def state(client, path=None):
     return client.get("/api/v1/state", params={"path": path} if path else {}).json()
 
 
+@ON_EACH_WRITER
 def test_the_documents_two_shard_merge(client):
     r = post(client, {"1": {"foo": "bar"}})
     assert r.status_code == 202
@@ -91,6 +92,7 @@ def test_null_deletes_and_values_replace(client):
     assert client.get("/api/v1/state/counters").json() == {"counters": []}
 
 
+@ON_EACH_WRITER
 def test_resent_event_ids_count_once(client):
     items = [{"event_id": f"e{i}", "hits": {"$inc": 1}} for i in range(5)]
     post(client, items)

@@ -18,13 +18,13 @@ from hypothesis import strategies as st
 
 from tests.state_strategies import SOURCES, shards
 from watchkeeper.events import Event
+from watchkeeper.events.statedoc import Doc
 from watchkeeper.store import db
 from watchkeeper.store.rebuild import rebuild
 from watchkeeper.store.tables import events as events_table
 from watchkeeper.store.writer import store_events
 from watchkeeper.views import ALL_VIEWS
 from watchkeeper.views import state as view
-from watchkeeper.views.statedoc import Doc
 
 STATE_TABLES = view.VIEW.tables
 PROPERTY = settings(

@@ -14,7 +14,7 @@ import pytest
 from tests.e2e.test_state_live import sse_events
 from tests.integration.test_stream import read_events
 from tests.support import ServerProcess
-from watchkeeper.views.statedoc import apply_patch
+from watchkeeper.events.statedoc import apply_patch
 
 EVENTS = 12_000
 PAD = "x" * 1000  # ~12 MB of frames: more than the kernel's socket buffers can swallow

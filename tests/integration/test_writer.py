@@ -21,8 +21,9 @@ from watchkeeper.events import Event, lamia
 from watchkeeper.store import db
 from watchkeeper.store.tables import events as events_table
 from watchkeeper.store.writer import Ack, Writer
+from watchkeeper.store.writerbase import BaseWriter
 from watchkeeper.store.writerproc import ProcessWriter, WriterFailed
-from watchkeeper.views import ALL_VIEWS, groups
+from watchkeeper.views import ALL_VIEWS, ALL_VIEWS_REF, groups
 from watchkeeper.views.tasks import tasks as tasks_table
 
 
@@ -149,13 +150,13 @@ def broken_task_event() -> Event:
 
 
 def process_writer(engine: sa.Engine) -> ProcessWriter:
-    return ProcessWriter(engine, ALL_VIEWS)
+    return ProcessWriter(engine, ALL_VIEWS_REF)
 
 
 def test_process_writer_groups_batches_with_gap_free_seqs(engine):
     batches = [[task_event(n * 3 + i) for i in range(3)] for n in range(40)]
     committed: list[int] = []
-    writer = ProcessWriter(engine, ALL_VIEWS, on_commit=committed.append)
+    writer = ProcessWriter(engine, ALL_VIEWS_REF, on_commit=committed.append)
     acks = asyncio.run(write_all(writer, batches))
     assert all(isinstance(a, Ack) for a in acks)
     spans = sorted((a.first_seq, a.last_seq) for a in acks)
@@ -164,6 +165,44 @@ def test_process_writer_groups_batches_with_gap_free_seqs(engine):
     assert writer.committed_events == 120
     assert 1 <= writer.commits < len(batches)
     assert committed[-1] == 120
+
+
+def with_event_id(event: Event, event_id: str) -> Event:
+    event.event_id = event_id
+    return event
+
+
+@pytest.mark.parametrize("kind", ["thread", "process"])
+def test_each_writer_counts_and_reports_what_it_committed(engine, kind):
+    committed: list[int] = []
+    writer: BaseWriter = (
+        Writer(engine, ALL_VIEWS, on_commit=committed.append)
+        if kind == "thread"
+        else ProcessWriter(engine, ALL_VIEWS_REF, on_commit=committed.append)
+    )
+
+    async def scenario() -> list[Ack | BaseException]:
+        await writer.start()
+        answers: list[Ack | BaseException] = []
+        try:
+            for batch in (
+                [with_event_id(task_event(1), "one"), task_event(2)],
+                [with_event_id(task_event(1), "one"), task_event(3)],  # one duplicate
+                [broken_task_event()],
+            ):
+                try:
+                    answers.append(await writer.write(batch))
+                except Exception as exc:
+                    answers.append(exc)
+        finally:
+            await writer.stop()
+        return answers
+
+    first, second, failed = asyncio.run(scenario())
+    assert (first, second) == (Ack(2, 0, 1, 2), Ack(2, 1, 3, 3))
+    assert isinstance(failed, Exception) and not isinstance(failed, Ack)
+    assert (writer.committed_events, writer.commits) == (3, 2)
+    assert committed == [2, 3]
 
 
 def test_process_writer_fails_a_bad_batch_alone(engine):

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.state_strategies import FAMILIES, SOURCES, ops
-from watchkeeper.views.statedoc import (
+from watchkeeper.events.statedoc import (
     Doc,
     apply_patch,
     decode,

@@ -6,7 +6,7 @@ import socket
 import threading
 
 from watchkeeper.events import Event
-from watchkeeper.store.writerproc import _Frames, decode_events, encode_events, frame
+from watchkeeper.store.writerproc import _Frames, frame, from_rows, to_rows
 
 
 def test_many_frames_in_one_read_and_none_waiting():
@@ -55,5 +55,5 @@ def test_events_survive_the_round_trip():
         "e1",
         2.5,
     )
-    (back,) = decode_events(encode_events([event]))
+    (back,) = from_rows(to_rows([event]))
     assert back == event

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
 
 from watchkeeper.api.auth import require
-from watchkeeper.api.deps import read_conn
+from watchkeeper.api.deps import liveness_limits, read_conn
 from watchkeeper.api.errors import ANY_ROUTE, ApiError, responses
 from watchkeeper.api.params import Int64
 from watchkeeper.views import components
@@ -27,11 +26,6 @@ Offset = Annotated[Int64, Query(ge=0)]
 Limit = Annotated[int, Query(ge=1, le=10_000)]
 
 
-def _limits(request: Request) -> dict[str, float]:
-    s = request.app.state.settings
-    return {"now": time.time(), "stale_after": s.stale_after, "offline_after": s.offline_after}
-
-
 @router.get("/agents", summary="List agents")
 def list_agents(
     request: Request,
@@ -42,7 +36,7 @@ def list_agents(
     limit: Limit = 1000,
 ) -> dict:
     items = components.list_components(
-        conn, type="agent", state=state, liveness_is=liveness, **_limits(request)
+        conn, type="agent", state=state, liveness_is=liveness, **liveness_limits(request)
     )
     return {"agents": items[offset : offset + limit], "total": len(items)}
 
@@ -55,7 +49,7 @@ def list_agents(
 def get_agent(
     agent_id: str, request: Request, conn: Annotated[sa.Connection, Depends(read_conn)]
 ) -> dict:
-    item = components.get_component(conn, "agent", agent_id, **_limits(request))
+    item = components.get_component(conn, "agent", agent_id, **liveness_limits(request))
     if item is None:
         raise ApiError(404, f"agent {agent_id!r} not found")
     return item
@@ -72,7 +66,7 @@ def list_components(
     limit: Limit = 1000,
 ) -> dict:
     items = components.list_components(
-        conn, type=type, state=state, liveness_is=liveness, **_limits(request)
+        conn, type=type, state=state, liveness_is=liveness, **liveness_limits(request)
     )
     return {"components": items[offset : offset + limit], "total": len(items)}
 
@@ -81,7 +75,7 @@ def list_components(
 def get_component(
     ctype: str, cid: str, request: Request, conn: Annotated[sa.Connection, Depends(read_conn)]
 ) -> dict:
-    item = components.get_component(conn, ctype, cid, **_limits(request))
+    item = components.get_component(conn, ctype, cid, **liveness_limits(request))
     if item is None:
         raise ApiError(404, f"component {ctype}/{cid} not found")
     return item

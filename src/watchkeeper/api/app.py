@@ -27,8 +27,9 @@ from watchkeeper.config import Settings
 from watchkeeper.store import db, eventlog, rebuild
 from watchkeeper.store.hub import CommitHub
 from watchkeeper.store.writer import Writer
+from watchkeeper.store.writerbase import BaseWriter
 from watchkeeper.store.writerproc import ProcessWriter
-from watchkeeper.views import ALL_VIEWS
+from watchkeeper.views import ALL_VIEWS, ALL_VIEWS_REF
 
 #: Every router of the server; a new resource family adds its router here.
 ROUTERS: Sequence[APIRouter] = (
@@ -66,11 +67,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         hub = CommitHub()
         with read_engine.connect() as conn:
             hub.latest = eventlog.last_seq(conn)
-        writer: Writer | ProcessWriter
+        writer: BaseWriter
         if settings.writer == "process":
             writer = ProcessWriter(
                 write_engine,
-                ALL_VIEWS,
+                ALL_VIEWS_REF,
                 synchronous=settings.sqlite_synchronous,
                 on_commit=hub.committed,
             )

@@ -18,6 +18,7 @@ from watchkeeper.api.deps import read_conn
 from watchkeeper.api.errors import ANY_ROUTE, responses
 from watchkeeper.api.limits import at_most
 from watchkeeper.api.params import Int64, Interval, window
+from watchkeeper.events import kinds
 from watchkeeper.events.timefmt import iso
 from watchkeeper.views import incidents, tasks, timeline
 
@@ -60,7 +61,7 @@ def waterfall(
 
 
 #: The statuses the aborted chart may show: aborts, or failures, never the two as one.
-ENDS = {"aborted": tasks.ABORTED, "failed": tasks.FAILED}
+ENDS = {"aborted": kinds.ABORTED, "failed": kinds.FAILED}
 
 
 @router.get(

@@ -18,7 +18,7 @@ from watchkeeper.api.responses import JSONResponse
 from watchkeeper.api.routing import allowed_methods
 from watchkeeper.events import InvalidBatch, Issue
 from watchkeeper.events.decode import MalformedBody
-from watchkeeper.store.writer import WriterStopped
+from watchkeeper.store.writerbase import WriterStopped
 
 log = logging.getLogger(__name__)
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
 
 from watchkeeper.api.auth import require
-from watchkeeper.api.deps import read_conn
+from watchkeeper.api.deps import group_staleness, read_conn
 from watchkeeper.api.errors import ANY_ROUTE, ApiError, responses
 from watchkeeper.api.params import Int64
 from watchkeeper.views import groups
@@ -20,10 +19,6 @@ router = APIRouter(
     dependencies=[require("read")],
     responses=responses(*ANY_ROUTE, 422),
 )
-
-
-def _staleness(request: Request) -> dict[str, float]:
-    return {"now": time.time(), "stale_after": request.app.state.settings.lamia_stale_after}
 
 
 @router.get("", summary="List task groups, newest first")
@@ -38,7 +33,7 @@ def list_groups(
 ) -> dict:
     tags = [t.strip() for value in tag or [] for t in value.split(",") if t.strip()]
     items, total = groups.list_groups(
-        conn, tags=tags, user=user, search=q, offset=offset, limit=limit, **_staleness(request)
+        conn, tags=tags, user=user, search=q, offset=offset, limit=limit, **group_staleness(request)
     )
     return {"groups": items, "total": total}
 
@@ -65,7 +60,7 @@ def get_group(
         history_limit=history_limit,
         slot_limit=slots,
         slot_from={proc: first} if proc is not None else None,
-        **_staleness(request),
+        **group_staleness(request),
     )
     if item is None:
         raise ApiError(404, f"group {name!r} not found")

@@ -23,10 +23,7 @@ from watchkeeper.api.params import Int64, refuse_nul
 from watchkeeper.api.responses import EVENT_STREAM, JSONResponse
 from watchkeeper.config import Settings
 from watchkeeper.events.state import KIND, MAX_TTL, decode_shards
-from watchkeeper.store import eventlog
-from watchkeeper.views import intents as intent_view
-from watchkeeper.views import state as view
-from watchkeeper.views.statedoc import (
+from watchkeeper.events.statedoc import (
     MISSING,
     Path,
     dotted,
@@ -34,6 +31,9 @@ from watchkeeper.views.statedoc import (
     parse_path,
     same_json,
 )
+from watchkeeper.store import eventlog
+from watchkeeper.views import intents as intent_view
+from watchkeeper.views import state as view
 
 router = APIRouter(prefix="/api/v1/state", tags=["state"], responses=responses(*ANY_ROUTE, 422))
 

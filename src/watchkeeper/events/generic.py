@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from watchkeeper.events import kinds
 from watchkeeper.events.fields import Fields
 from watchkeeper.events.model import Event, Issue
 
@@ -35,42 +36,39 @@ def translate(
     source = f.text("source", max_len=200)
     subject = f.text("subject", max_len=200)
     attrs: dict[str, Any] = {}
-    if kind == "task.status":
+    # Every field is read before any is refused, so one answer lists all of an item's issues.
+    if kind == kinds.TASK_STATUS:
         task = f.ident("task", required=True)
         status = f.text("status", required=True, max_len=64)
-        attrs = {
-            "task": task,
-            "status": status.lower() if status else status,
-            "producer": f.ident("producer"),
-            "agent": f.ident("agent"),
-        }
+        producer, agent = f.ident("producer"), f.ident("agent")
+        if len(issues) > before:
+            return None
+        attrs = kinds.task_status(task, status, producer=producer, agent=agent)
         subject = subject or f"task:{task}"
-    elif kind == "component.state":
+    elif kind == kinds.COMPONENT_STATE:
         ctype = f.ident("type", required=True)
         cid = f.ident("id", required=True)
-        attrs = {
-            "type": ctype,
-            "id": cid,
-            "state": f.text("state", required=True, max_len=64),
-            "message": f.text("message"),
-            "loc": f.text("loc", max_len=500),
-        }
+        state = f.text("state", required=True, max_len=64)
+        message, loc = f.text("message"), f.text("loc", max_len=500)
+        if len(issues) > before:
+            return None
+        attrs = kinds.component_state(ctype, cid, state, message=message, loc=loc)
         source = source or f"{ctype}:{cid}"
-    elif kind == "incident":
+    elif kind == kinds.INCIDENT:
         agent = f.ident("agent", required=True)
         task = f.ident("task")
         pings = f.mapping("pings")
-        attrs = {
-            "agent": agent,
-            "message": f.text("message"),
-            "last_state": f.text("last_state", max_len=64),
-            "task": task,
-            "subtask": f.integer("subtask"),
-            "subtasks_left": f.integer("subtasks_left"),
-            "current_loc": f.text("current_loc", max_len=500),
-            "target_loc": f.text("target_loc", max_len=500),
-            "pings": dict(pings) if pings is not None else None,
-        }
+        attrs = kinds.incident(
+            agent,
+            message=f.text("message"),
+            last_state=f.text("last_state", max_len=64),
+            task=task,
+            subtask=f.integer("subtask"),
+            subtasks_left=f.integer("subtasks_left"),
+            current_loc=f.text("current_loc", max_len=500),
+            target_loc=f.text("target_loc", max_len=500),
+            pings=dict(pings) if pings is not None else None,
+        )
         source = source or f"agent:{agent}"
         subject = subject or (f"task:{task}" if task is not None else None)
     if len(issues) > before:

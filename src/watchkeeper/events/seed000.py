@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from watchkeeper.events import kinds
 from watchkeeper.events.fields import MAX_INT, Fields, int_reason
 from watchkeeper.events.model import Event, Issue
 
@@ -42,8 +43,8 @@ def translate(
         agent = f.ident("assigned_to")
         if len(issues) > before:
             return None
-        attrs = {"task": task, "status": status.lower(), "producer": producer, "agent": agent}
-        return Event("task.status", ts, level, None, f"task:{task}", attrs, item)
+        attrs = kinds.task_status(task, status, producer=producer, agent=agent)
+        return Event(kinds.TASK_STATUS, ts, level, None, f"task:{task}", attrs, item)
 
     agent = f.ident("id_agent", required=True)
     message = f.text("message")
@@ -52,8 +53,8 @@ def translate(
         state = f.text("state", required=True, max_len=64)
         if len(issues) > before:
             return None
-        attrs = {"type": "agent", "id": agent, "state": state, "message": message, "loc": location}
-        return Event("component.state", ts, level, f"agent:{agent}", None, attrs, item)
+        attrs = kinds.component_state("agent", agent, state, message=message, loc=location)
+        return Event(kinds.COMPONENT_STATE, ts, level, f"agent:{agent}", None, attrs, item)
 
     last_state = f.text("last_state", max_len=64)
     target = f.text("target_loc", max_len=500)
@@ -67,19 +68,19 @@ def translate(
     pings = _pings(f)
     if len(issues) > before:
         return None
-    attrs = {
-        "agent": agent,
-        "message": message,
-        "last_state": last_state,
-        "task": task_id,
-        "subtask": subtask,
-        "subtasks_left": left,
-        "current_loc": location,
-        "target_loc": target,
-        "pings": pings,
-    }
+    attrs = kinds.incident(
+        agent,
+        message=message,
+        last_state=last_state,
+        task=task_id,
+        subtask=subtask,
+        subtasks_left=left,
+        current_loc=location,
+        target_loc=target,
+        pings=pings,
+    )
     subject = f"task:{task_id}" if task_id is not None else None
-    return Event("incident", ts, level, f"agent:{agent}", subject, attrs, item)
+    return Event(kinds.INCIDENT, ts, level, f"agent:{agent}", subject, attrs, item)
 
 
 def _pings(f: Fields) -> dict[str, int] | None:

@@ -24,9 +24,10 @@ from typing import Any
 
 from watchkeeper.events.decode import load_items
 from watchkeeper.events.fields import NUL, NUL_REASON, Fields
+from watchkeeper.events.kinds import STATE_SHARD
 from watchkeeper.events.model import Event, InvalidBatch, Issue
 
-KIND = "state.shard"
+KIND = STATE_SHARD
 INC = "$inc"
 TTL = "$ttl"
 #: Top-level fields of a bare shard that describe the shard instead of being state keys.

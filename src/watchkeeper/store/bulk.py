@@ -15,6 +15,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from watchkeeper.store import db
+
 
 def _placeholder(dialect: sa.Dialect) -> str:
     return "?" if dialect.paramstyle == "qmark" else "%s"
@@ -34,7 +36,7 @@ def executemany(conn: sa.Connection, sql: str, rows: Sequence[tuple[Any, ...]]) 
     typical commit, SQLAlchemy's per-statement bookkeeping costs as much as SQLite's work.
     """
     if conn.dialect.name == "sqlite":
-        conn.connection.driver_connection.executemany(sql, rows)
+        db.driver(conn).executemany(sql, rows)
     else:
         conn.exec_driver_sql(sql, list(rows))
 

@@ -26,8 +26,13 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def is_sqlite(engine: sa.Engine) -> bool:
-    return engine.dialect.name == "sqlite"
+def driver(conn: sa.Connection) -> Any:
+    """The DB-API connection under ``conn`` (``sqlite3``'s on SQLite), for the statements the
+    hot path hands the driver directly."""
+    raw = conn.connection.driver_connection
+    if raw is None:
+        raise RuntimeError("the connection is closed")
+    return raw
 
 
 def make_engine(url: str, *, writer: bool = False, synchronous: str = "FULL") -> sa.Engine:

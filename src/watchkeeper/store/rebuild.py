@@ -7,8 +7,8 @@ from collections.abc import Callable, Sequence
 import sqlalchemy as sa
 
 from watchkeeper.store import eventlog, quarantine
+from watchkeeper.store.view import View
 from watchkeeper.store.writer import PG_WRITER_LOCK, apply_views
-from watchkeeper.views.base import View
 
 
 def rebuild(

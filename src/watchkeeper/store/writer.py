@@ -18,7 +18,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from typing import Any
 
 import orjson
 import sqlalchemy as sa
@@ -26,35 +26,13 @@ import sqlalchemy as sa
 from watchkeeper.events import Event, InvalidBatch, Issue
 from watchkeeper.store import bulk, db
 from watchkeeper.store.tables import events as events_table
-from watchkeeper.views.base import View, chunks
+from watchkeeper.store.view import View, chunks
+from watchkeeper.store.writerbase import STOP_GRACE, Ack, BaseWriter, WriterStopped, settle
 
 log = logging.getLogger(__name__)
 
 #: PostgreSQL advisory lock key that serialises writers of all replicas (seq order = commit order).
 PG_WRITER_LOCK = 0x7761746368
-#: Seconds a stopping writer waits for the batches it holds; those it cannot finish by then
-#: are answered 503 (never acknowledged), so shutdown always ends.
-STOP_GRACE = 10.0
-
-
-@dataclass(slots=True, frozen=True)
-class Ack:
-    """What a request is told once its batch is durably committed."""
-
-    accepted: int
-    duplicates: int
-    first_seq: int | None
-    last_seq: int | None
-
-    def as_dict(self) -> dict[str, int | None]:
-        return {
-            "accepted": self.accepted,
-            "duplicates": self.duplicates,
-            "first_seq": self.first_seq,
-            "last_seq": self.last_seq,
-        }
-
-
 EVENT_COLUMNS = (
     "seq",
     "event_id",
@@ -78,10 +56,6 @@ def unstorable(exc: orjson.JSONEncodeError) -> InvalidBatch:
     return InvalidBatch([Issue("$", f"cannot be stored: {exc}")], "the batch cannot be stored")
 
 
-class WriterStopped(RuntimeError):
-    """The writer is shutting down and takes no more batches (answered with 503)."""
-
-
 def store_events(
     conn: sa.Connection, views: Sequence[View], batches: Sequence[list[Event]]
 ) -> list[Ack]:
@@ -103,7 +77,7 @@ def store_events(
         )
     acks: list[Ack] = []
     stored: list[Event] = []
-    rows: list[tuple] = []
+    rows: list[tuple[Any, ...]] = []
     for batch in batches:
         first = None
         dups = 0
@@ -175,22 +149,12 @@ def commit_each(
     return results, commits
 
 
-def settle(future: asyncio.Future[Ack], result: Ack | BaseException) -> None:
-    """Answer a waiting request with its batch's outcome (unless it gave up waiting)."""
-    if future.done():
-        return
-    if isinstance(result, BaseException):
-        future.set_exception(result)
-    else:
-        future.set_result(result)
-
-
 def _last_seq(conn: sa.Connection) -> int:
     if conn.dialect.name == "sqlite":
         # Asked once per commit; SQLAlchemy's statement cache lookup costs more than SQLite's
         # answer from the primary key.
-        row = conn.connection.driver_connection.execute("SELECT max(seq) FROM events").fetchone()
-        return row[0] or 0
+        row = db.driver(conn).execute("SELECT max(seq) FROM events").fetchone()
+        return int(row[0] or 0)
     return conn.execute(sa.select(sa.func.max(events_table.c.seq))).scalar() or 0
 
 
@@ -201,7 +165,7 @@ def apply_views(conn: sa.Connection, views: Sequence[View], stored: Sequence[Eve
             view.apply(conn, mine)
 
 
-class Writer:
+class Writer(BaseWriter):
     """Owns the writing thread and the queue of batches waiting to be committed."""
 
     def __init__(
@@ -213,19 +177,17 @@ class Writer:
         inline_max_events: int = 2_000,
         on_commit: Callable[[int], None] | None = None,
     ) -> None:
+        super().__init__(on_commit=on_commit)
         self.engine = engine
         self.views = tuple(views)
         self.max_group_events = max_group_events
         # Only SQLite answers a statement without a network round trip, so only there is
         # building the transaction on the loop's thread cheaper than handing it to the writer's.
         self.inline_max_events = inline_max_events if engine.dialect.name == "sqlite" else 0
-        self.on_commit = on_commit
         self._queue: asyncio.Queue[tuple[list[Event], asyncio.Future[Ack]] | None] = asyncio.Queue()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wk-writer")
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
-        self.committed_events = 0
-        self.commits = 0
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="watchkeeper-writer")
@@ -305,7 +267,7 @@ class Writer:
             results, commits = await loop.run_in_executor(
                 self._executor, commit_each, self.engine, self.views, batches
             )
-            self._resolve(group, results, self._tally(results, commits))
+            self._resolve(group, results, commits)
             return
         try:
             await loop.run_in_executor(self._executor, self._finish, conn)
@@ -313,12 +275,12 @@ class Writer:
             log.exception("commit failed")
             self._resolve(group, [exc] * len(group), 0)
             return
-        self._resolve(group, list(acks), self._tally(acks, 1))
+        self._resolve(group, list(acks), 1)
 
     def _begin_now(self) -> sa.Connection | None:
         """A connection in a write transaction, or ``None`` if the lock is taken right now."""
         conn = self.engine.connect()
-        raw = conn.connection.driver_connection
+        raw = db.driver(conn)
         try:
             # Never wait for the lock on the loop's thread: fail at once instead.
             raw.execute("PRAGMA busy_timeout=0")
@@ -345,26 +307,18 @@ class Writer:
         finally:
             conn.close()
 
-    def _tally(self, results: Sequence[Ack | BaseException], commits: int) -> int:
-        """Count what a group committed; returns the highest ``seq`` it reached."""
-        acks = [r for r in results if isinstance(r, Ack)]
-        self.commits += commits
-        self.committed_events += sum(a.accepted - a.duplicates for a in acks)
-        return max((a.last_seq or 0 for a in acks), default=0)
-
     def _commit_group(
         self, group: list[tuple[list[Event], asyncio.Future[Ack]]], loop: asyncio.AbstractEventLoop
     ) -> None:
         results, commits = commit_batches(self.engine, self.views, [events for events, _ in group])
-        loop.call_soon_threadsafe(self._resolve, group, results, self._tally(results, commits))
+        loop.call_soon_threadsafe(self._resolve, group, results, commits)
 
     def _resolve(
         self,
         group: list[tuple[list[Event], asyncio.Future[Ack]]],
-        results: list[Ack | BaseException],
-        last_seq: int,
+        results: Sequence[Ack | BaseException],
+        commits: int,
     ) -> None:
-        for (_, future), result in zip(group, results, strict=True):
-            settle(future, result)
-        if last_seq and self.on_commit is not None:
-            self.on_commit(last_seq)
+        self._answer(
+            ((future, result) for (_, future), result in zip(group, results, strict=True)), commits
+        )

@@ -2,9 +2,9 @@
 
 The server's event loop parses HTTP and decodes events; storing them (SQL, view logic, the
 commit) costs as much again, and in the same process it competes for the one GIL however it
-is threaded. :class:`ProcessWriter` has the interface of :class:`~watchkeeper.store.writer.Writer`
-and hands every batch to a child process (``python -m watchkeeper.store.writerproc``) over a
-socket pair, so the two run on two cores.
+is threaded. :class:`ProcessWriter` keeps the writers' one contract
+(:class:`~watchkeeper.store.writerbase.BaseWriter`) and hands every batch to a child process
+(``python -m watchkeeper.store.writerproc``) over a socket pair, so the two run on two cores.
 
 Group commit happens in the child: it blocks for one batch, then takes every batch that has
 arrived meanwhile, commits them in one transaction (``writer.commit_batches``: one bad batch
@@ -43,15 +43,9 @@ import sqlalchemy as sa
 
 from watchkeeper.events import Event
 from watchkeeper.store import db
-from watchkeeper.store.writer import (
-    STOP_GRACE,
-    Ack,
-    WriterStopped,
-    commit_batches,
-    settle,
-    unstorable,
-)
-from watchkeeper.views.base import View
+from watchkeeper.store.view import View, load_views
+from watchkeeper.store.writer import commit_batches, unstorable
+from watchkeeper.store.writerbase import STOP_GRACE, Ack, BaseWriter, WriterStopped, settle
 
 log = logging.getLogger(__name__)
 
@@ -66,14 +60,15 @@ class WriterFailed(RuntimeError):
     """The writer process refused a batch; carries the reason it gave."""
 
 
-def encode_events(events: Sequence[Event]) -> list[list[Any]]:
+def to_rows(events: Sequence[Event]) -> list[list[Any]]:
+    """Events as the frames carry them (:func:`from_rows` makes them again)."""
     return [
         [e.kind, e.ts, e.level, e.source, e.subject, e.attrs, e.body, e.event_id, e.received_at]
         for e in events
     ]
 
 
-def decode_events(rows: list[list[Any]]) -> list[Event]:
+def from_rows(rows: list[list[Any]]) -> list[Event]:
     return [
         Event(kind, ts, level, source, subject, attrs, body, event_id, received_at)
         for kind, ts, level, source, subject, attrs, body, event_id, received_at in rows
@@ -85,28 +80,29 @@ def frame(document: Any) -> bytes:
     return _LENGTH.pack(len(payload)) + payload
 
 
-class ProcessWriter:
-    """Same interface as :class:`~watchkeeper.store.writer.Writer`; stores in a child process."""
+class ProcessWriter(BaseWriter):
+    """A :class:`~watchkeeper.store.writerbase.BaseWriter` that stores in a child process."""
 
     def __init__(
         self,
         engine: sa.Engine,
-        views: Sequence[View],
+        views: str,
         *,
         synchronous: str = "FULL",
         on_commit: Callable[[int], None] | None = None,
         max_group_events: int = 50_000,
     ) -> None:
+        super().__init__(on_commit=on_commit)
         #: The database the child writes to. This process does not write through it, but the
         #: results views carry back are remembered under it, as the in-process writer's are.
         self.engine = engine
         self.url = engine.url.render_as_string(hide_password=False)
-        self.views = tuple(views)
+        #: The views, named as ``module:attribute`` (:func:`~watchkeeper.store.view.load_views`):
+        #: the child is handed the name and imports the same views this process does.
+        self.views_ref = views
+        self.views = load_views(views)
         self.synchronous = synchronous
-        self.on_commit = on_commit
         self.max_group_events = max_group_events
-        self.committed_events = 0
-        self.commits = 0
         self._pending: dict[int, asyncio.Future[Ack]] = {}
         self._next_id = 0
         self._stopping = False
@@ -158,7 +154,7 @@ class ProcessWriter:
         self._next_id += 1
         batch_id = self._next_id
         try:
-            data = frame({"id": batch_id, "events": encode_events(events)})
+            data = frame({"id": batch_id, "events": to_rows(events)})
         except orjson.JSONEncodeError as exc:
             # Before the batch is pending: nothing waits for an answer that cannot come.
             raise unstorable(exc) from None
@@ -198,6 +194,8 @@ class ProcessWriter:
                     "watchkeeper.store.writerproc",
                     "--fd",
                     str(theirs.fileno()),
+                    "--views",
+                    self.views_ref,
                     "--synchronous",
                     self.synchronous,
                     "--max-group-events",
@@ -221,7 +219,7 @@ class ProcessWriter:
                 document = await _read_frame(reader)
                 if document is None:
                     break
-                self._answer(document)
+                self._answer_frame(document)
         finally:
             gone = WriterStopped("the writer process exited; retry")
             for future in self._pending.values():
@@ -230,25 +228,21 @@ class ProcessWriter:
             if self._stream is not None:
                 self._stream.close()
 
-    def _answer(self, document: dict[str, Any]) -> None:
+    def _answer_frame(self, document: dict[str, Any]) -> None:
         for view in self.views:
             results = document["results"].get(view.name)
             if results:
                 view.put_results(self.engine, results)  # type: ignore[attr-defined]
-        self.commits += document["commits"]
-        last = 0
-        for batch_id, answer in document["answers"]:
-            future = self._pending.pop(batch_id, None)
-            if isinstance(answer, dict):
-                result: Ack | BaseException = WriterFailed(answer["error"])
-            else:
-                result = Ack(*answer)
-                self.committed_events += result.accepted - result.duplicates
-                last = max(last, result.last_seq or 0)
-            if future is not None:
-                settle(future, result)
-        if last and self.on_commit is not None:
-            self.on_commit(last)
+        self._answer(
+            (
+                (
+                    self._pending.pop(batch_id, None),
+                    WriterFailed(answer["error"]) if isinstance(answer, dict) else Ack(*answer),
+                )
+                for batch_id, answer in document["answers"]
+            ),
+            document["commits"],
+        )
 
 
 async def _read_frame(reader: asyncio.StreamReader) -> Any:
@@ -333,7 +327,7 @@ def serve(sock: socket.socket, engine: sa.Engine, views: Sequence[View], max_eve
             group.append(more)
             size += len(more["events"])
         results, commits = commit_batches(
-            engine, views, [decode_events(item["events"]) for item in group]
+            engine, views, [from_rows(item["events"]) for item in group]
         )
         answers = [
             [
@@ -345,9 +339,7 @@ def serve(sock: socket.socket, engine: sa.Engine, views: Sequence[View], max_eve
             for item, r in zip(group, results, strict=True)
         ]
         carried = {
-            view.name: view.take_results(engine)  # type: ignore[attr-defined]
-            for view in views
-            if hasattr(view, "take_results")
+            view.name: view.take_results(engine) for view in views if hasattr(view, "take_results")
         }
         try:
             sock.sendall(frame({"answers": answers, "commits": commits, "results": carried}))
@@ -356,10 +348,9 @@ def serve(sock: socket.socket, engine: sa.Engine, views: Sequence[View], max_eve
 
 
 def main(argv: list[str] | None = None) -> None:
-    from watchkeeper.views import ALL_VIEWS
-
     parser = argparse.ArgumentParser(prog="watchkeeper.store.writerproc")
     parser.add_argument("--fd", type=int, required=True)
+    parser.add_argument("--views", required=True, help="the views, as module:attribute")
     parser.add_argument("--synchronous", default="FULL")
     parser.add_argument("--max-group-events", type=int, default=50_000)
     args = parser.parse_args(argv)
@@ -368,7 +359,7 @@ def main(argv: list[str] | None = None) -> None:
     sock.setblocking(True)
     engine = db.make_engine(os.environ[_DB_ENV], writer=True, synchronous=args.synchronous)
     try:
-        serve(sock, engine, ALL_VIEWS, args.max_group_events)
+        serve(sock, engine, load_views(args.views), args.max_group_events)
     except Exception:
         log.exception("the writer process failed")
         sys.exit(1)

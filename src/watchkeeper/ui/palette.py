@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from watchkeeper.views.tasks import FAILED, FINISHED, UNSUCCESSFUL, WAITING
+from watchkeeper.events.kinds import FAILED, FINISHED, UNSUCCESSFUL, WAITING
 
 GREY, BLUE, GREEN, RED = "#94a3b8", "#2563eb", "#16a34a", "#dc2626"
 

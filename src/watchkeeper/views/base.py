@@ -1,38 +1,18 @@
-"""What a view is: a consumer of committed events that keeps its own tables.
-
-A view is updated inside the writer's transaction, batch by batch, so its tables always agree
-with the log; :func:`watchkeeper.store.rebuild.rebuild` replays the log through the same
-``apply`` to recompute it from nothing.
-"""
+"""What views share beyond the contract the writer holds them to
+(:class:`watchkeeper.store.view.View`): loading the rows a batch touches, and JSON columns."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Protocol, TypeVar
+from collections.abc import Iterable
+from typing import Any
 
 import orjson
 import sqlalchemy as sa
 
-from watchkeeper.events import Event
+# ``chunks`` lives with the writer, which looks event ids up in chunks too; views take it from here.
+from watchkeeper.store.view import chunks
 
-T = TypeVar("T")
-
-#: How many keys go into one ``IN (...)`` lookup; below SQLite's parameter limit.
-CHUNK = 500
-
-
-class View(Protocol):
-    name: str
-    kinds: frozenset[str]
-    tables: tuple[sa.Table, ...]
-
-    def apply(self, conn: sa.Connection, events: Sequence[Event]) -> None:
-        """Fold ``events`` (in ``seq`` order, all of a kind in ``kinds``) into the tables."""
-
-
-def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+__all__ = ["chunks", "dumps", "load_rows", "loads"]
 
 
 def load_rows(

@@ -17,6 +17,15 @@ from typing import Any
 import sqlalchemy as sa
 
 from watchkeeper.events import Event
+from watchkeeper.events.kinds import (
+    ABORTED,
+    COMPONENT_STATE,
+    FAILED,
+    FINISHED,
+    INCIDENT,
+    TASK_STATUS,
+    TERMINAL,
+)
 from watchkeeper.events.lamia import TASK_DELETED, group_of
 from watchkeeper.events.timefmt import iso
 from watchkeeper.store import bulk
@@ -24,7 +33,6 @@ from watchkeeper.store.tables import BigKey, Time, metadata
 from watchkeeper.views import group_results, silences
 from watchkeeper.views.base import chunks, dumps, loads
 from watchkeeper.views.silences import NO_SIGNAL, component_silences
-from watchkeeper.views.tasks import ABORTED, FAILED, FINISHED, TERMINAL
 
 components = sa.Table(
     "components",
@@ -93,7 +101,7 @@ _COUNT_FOLD = {
 
 class ComponentsView:
     name = "components"
-    kinds = frozenset({"component.state", "incident", "task.status", TASK_DELETED})
+    kinds = frozenset({COMPONENT_STATE, INCIDENT, TASK_STATUS, TASK_DELETED})
     tables = (
         components,
         component_spans,
@@ -118,7 +126,7 @@ class ComponentsView:
         if not keyed:
             return
         group_results.record(conn, _job_results(keyed))
-        switching = {key for key, event in keyed if event.kind == "component.state"}
+        switching = {key for key, event in keyed if event.kind == COMPONENT_STATE}
         self._apply_counts(conn, [(k, e) for k, e in keyed if k not in switching])
         if switching:
             self._apply_states(conn, [(k, e) for k, e in keyed if k in switching], switching)
@@ -192,7 +200,7 @@ class ComponentsView:
                 new_keys.add(key)
             row["last_seen"] = max(row["last_seen"], event.ts)
             row["first_seen"] = min(row["first_seen"], event.ts)
-            if event.kind == "component.state":
+            if event.kind == COMPONENT_STATE:
                 recorder.ping(row, event.ts)
                 self._switch(row, event, spans, closes)
             else:
@@ -242,6 +250,7 @@ class ComponentsView:
                 pending["end"] = event.ts
             else:
                 closes.append((event.ts, open_span))
+        assert event.seq is not None  # the writer numbered it before any view sees it
         spans[event.seq] = {
             "seq": event.seq,
             "type": row["type"],
@@ -255,7 +264,9 @@ class ComponentsView:
         row["state_since"] = event.ts
 
     @staticmethod
-    def _load(conn: sa.Connection, keys: set[tuple[str, str]]) -> dict[tuple[str, str], dict]:
+    def _load(
+        conn: sa.Connection, keys: set[tuple[str, str]]
+    ) -> dict[tuple[str, str], dict[str, Any]]:
         out: dict[tuple[str, str], dict[str, Any]] = {}
         key_list = sorted(keys)
         s = component_spans
@@ -285,9 +296,9 @@ def _count(row: list[Any], at: int, event: Event, ctype: str) -> None:
 
     Only an agent's own results count; a producer is just seen alive by its tasks.
     """
-    if ctype == "producer" and event.kind == "task.status":
+    if ctype == "producer" and event.kind == TASK_STATUS:
         return
-    if event.kind == "incident":
+    if event.kind == INCIDENT:
         row[at + 2] += 1
     else:
         offset = _RESULT.get(event.attrs["status"])
@@ -307,7 +318,7 @@ def _job_results(keyed: list[tuple[tuple[str, str], Event]]) -> list[tuple[str, 
     """``(agent, Lamia task, status)`` of the results of Lamia jobs among the events."""
     out = []
     for (ctype, cid), event in keyed:
-        if ctype == "agent" and event.kind == "task.status":
+        if ctype == "agent" and event.kind == TASK_STATUS:
             group = group_of(event.attrs["task"], event.attrs.get("producer"))
             if group is not None:
                 out.append((cid, group, event.attrs["status"]))
@@ -344,9 +355,9 @@ def _forget_group(conn: sa.Connection, group: str) -> None:
 def _component_keys(event: Event) -> list[tuple[str, str]]:
     """The components an event tells about: its agent, and the producer of a task."""
     attrs = event.attrs
-    if event.kind == "component.state":
+    if event.kind == COMPONENT_STATE:
         return [(attrs["type"], attrs["id"])]
-    if event.kind == "incident":
+    if event.kind == INCIDENT:
         return [("agent", attrs["agent"])]
     keys = []
     if attrs.get("producer") is not None:
@@ -428,13 +439,15 @@ def get_component(
     if row is None:
         return None
     s = component_spans
-    spans = conn.execute(
+    newest_first = conn.execute(
         sa.select(s.c.state, s.c.start, s.c.end)
         .where(s.c.type == ctype, s.c.cid == cid)
         .order_by(s.c.start.desc())
         .limit(history_limit)
     ).all()
-    spans = [tuple(sp) for sp in reversed(spans)]
+    spans: list[tuple[str, float, float | None]] = [
+        (state, start, end) for state, start, end in reversed(newest_first)
+    ]
     if spans:
         key = (ctype, cid)
         gaps = silences.find(conn, {key: row.last_ping}, spans[0][1], now, now, offline_after)
@@ -452,16 +465,8 @@ def get_component(
     return out
 
 
-def liveness_counts(
-    conn: sa.Connection, *, now: float, stale_after: float, offline_after: float
-) -> dict[str, int]:
-    counts = {"online": 0, "stale": 0, "offline": 0}
-    for (last_seen,) in conn.execute(sa.select(components.c.last_seen)):
-        counts[liveness(last_seen, now, stale_after, offline_after)] += 1
-    return counts
-
-
 def latest_activity(conn: sa.Connection) -> float | None:
     """When a component was last heard from (event time), ``None`` before the first: what the
     state timeline fits its default window to."""
-    return conn.execute(sa.select(sa.func.max(components.c.last_seen))).scalar_one()
+    latest: float | None = conn.execute(sa.select(sa.func.max(components.c.last_seen))).scalar_one()
+    return latest

@@ -7,9 +7,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from watchkeeper.events.kinds import ABORTED, FAILED, FINISHED
 from watchkeeper.store import bulk
 from watchkeeper.store.tables import metadata
-from watchkeeper.views.tasks import ABORTED, FAILED, FINISHED
 
 component_group_results = sa.Table(
     "component_group_results",
@@ -58,4 +58,4 @@ def take(conn: sa.Connection, group: str) -> list[Any]:
     g = component_group_results
     rows = conn.execute(sa.select(g).where(g.c.grp == group)).all()
     conn.execute(g.delete().where(g.c.grp == group))
-    return rows
+    return list(rows)

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from watchkeeper.events import Event
+from watchkeeper.events.kinds import INCIDENT
 from watchkeeper.events.timefmt import iso, parse_time
 from watchkeeper.store import bulk
 from watchkeeper.store.tables import BigKey, Time, metadata
@@ -53,7 +54,7 @@ def fingerprint(last_state: str | None, message: str | None) -> str:
 
 class IncidentsView:
     name = "incidents"
-    kinds = frozenset({"incident"})
+    kinds = frozenset({INCIDENT})
     tables = (incidents,)
 
     def apply(self, conn: sa.Connection, events: Sequence[Event]) -> None:

@@ -13,8 +13,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from watchkeeper.events.statedoc import MISSING
 from watchkeeper.views.state import render
-from watchkeeper.views.statedoc import MISSING
 
 INTENTS_KEY = "intents"
 #: The seed's host names: ``scraper_host`` and ``spotter_host``.

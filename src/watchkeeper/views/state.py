@@ -14,7 +14,7 @@ Tables (all derived from ``state.shard`` events, rebuilt exactly by ``watchkeepe
 * ``state_errors``: the error report, per source and key path.
 
 Shards are applied in ``seq`` order, so the last writer wins by commit order. This is the
-sequential reading of the CRDT in :mod:`watchkeeper.views.statedoc` (the tests check that both
+sequential reading of the CRDT in :mod:`watchkeeper.events.statedoc` (the tests check that both
 give the same document).
 
 Expiry is decided by event time: a key given a time to live of ``t`` seconds by a shard of event
@@ -36,10 +36,7 @@ import sqlalchemy as sa
 
 from watchkeeper.events import Event
 from watchkeeper.events.state import KIND
-from watchkeeper.events.timefmt import iso
-from watchkeeper.store.tables import BigKey, Time, metadata
-from watchkeeper.views.base import chunks, dumps, loads
-from watchkeeper.views.statedoc import (
+from watchkeeper.events.statedoc import (
     CTR,
     DEFAULT_TOTALS,
     DEL,
@@ -60,6 +57,9 @@ from watchkeeper.views.statedoc import (
     totals_tree,
     writes,
 )
+from watchkeeper.events.timefmt import iso
+from watchkeeper.store.tables import BigKey, Time, metadata
+from watchkeeper.views.base import chunks, dumps, loads
 
 #: Paths compare byte by byte on every backend (PostgreSQL's "C" collation, SQLite's default),
 #: which is what makes "every descendant of /a" the range ``[/a/, /a0)``.
@@ -341,9 +341,9 @@ class _Batch:
         """Delete every key expired by ``tick``, folding its counts into ``state_totals``."""
         self.flush()
         n, c = state_nodes, state_counters
-        due = self.conn.execute(
-            sa.select(n.c.path, n.c.expires_at).where(n.c.expires_at <= tick)
-        ).all()
+        due = list(
+            self.conn.execute(sa.select(n.c.path, n.c.expires_at).where(n.c.expires_at <= tick))
+        )
         due.sort(key=lambda r: (r.expires_at, r.path.count("/"), r.path))
         removed: set[str] = set()
         folded: dict[tuple[str, str], list[float]] = {}
@@ -458,7 +458,7 @@ def _record_errors(conn: sa.Connection, events: Sequence[Event]) -> None:
             row["level"] = event.level
             row["details"] = dumps(details)
             row["seq"] = event.seq
-        if key in have:
+        if key in have and row is not None:
             updates.append({**row, "b_source": key[0], "b_path": key[1]})
     if inserts:
         conn.execute(e.insert(), inserts)
@@ -542,7 +542,7 @@ def _counters_by_path(rows: Iterable[Any]) -> dict[str, dict[str, list[float]]]:
 
 def _tree(
     rows: Sequence[Any], counters: Mapping[str, Mapping[str, list[float]]], now: float, base: Path
-) -> tuple[dict[str, Any], dict[Path, dict[str, list[float]]], dict[Path, list]]:
+) -> tuple[dict[str, Any], dict[Path, dict[str, list[float]]], dict[Path, list[Any]]]:
     """Nest rows (all below ``base``) into a document; expired keys are left out and the counts
     inside them are returned as folds, each going to the earliest-expired key above it."""
     tree: dict[str, Any] = {}

@@ -14,23 +14,20 @@ from typing import Any
 import sqlalchemy as sa
 
 from watchkeeper.events import Event
+from watchkeeper.events.kinds import (
+    ABORTED,
+    FAILED,
+    FINISHED,
+    TASK_STATUS,
+    TERMINAL,
+    UNSUCCESSFUL,
+    WAITING,
+)
 from watchkeeper.events.lamia import TASK_DELETED
 from watchkeeper.events.timefmt import iso
 from watchkeeper.store import bulk
 from watchkeeper.store.tables import BigKey, Time, metadata
 from watchkeeper.views.base import chunks, load_rows
-
-#: Statuses during which a task waits for an agent; time in them counts as queued.
-WAITING = frozenset({"created", "queued", "pending", "new", "scheduled"})
-#: Statuses that end a task.
-FINISHED = frozenset({"finished", "done", "succeeded", "success", "completed"})
-#: Statuses of a task that ran and failed.
-FAILED = frozenset({"failed", "error"})
-#: Statuses of a task stopped before it could end: cancelled, killed, timed out.
-ABORTED = frozenset({"aborted", "cancelled", "canceled", "killed", "terminated", "timeout"})
-#: The ends without success, which incidents are linked to.
-UNSUCCESSFUL = FAILED | ABORTED
-TERMINAL = FINISHED | UNSUCCESSFUL
 
 tasks = sa.Table(
     "tasks",
@@ -94,7 +91,7 @@ _TASK_FOLD = {
 
 class TasksView:
     name = "tasks"
-    kinds = frozenset({"task.status", TASK_DELETED})
+    kinds = frozenset({TASK_STATUS, TASK_DELETED})
     tables = (tasks, task_history)
 
     def apply(self, conn: sa.Connection, events: Sequence[Event]) -> None:
@@ -502,7 +499,8 @@ def aborted_tasks(
 def latest_activity(conn: sa.Connection) -> float | None:
     """When a task last changed (event time), ``None`` before the first: what a chart of tasks
     fits its default window to."""
-    return conn.execute(sa.select(sa.func.max(tasks.c.updated_at))).scalar_one()
+    latest: float | None = conn.execute(sa.select(sa.func.max(tasks.c.updated_at))).scalar_one()
+    return latest
 
 
 def aborted_counts(

@@ -15,7 +15,10 @@ def run() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    engine = sa.create_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("no database: pass a connection or set sqlalchemy.url")
+    engine = sa.create_engine(url)
     with engine.begin() as conn:
         context.configure(connection=conn, render_as_batch=True)
         with context.begin_transaction():

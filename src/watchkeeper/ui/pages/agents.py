@@ -9,9 +9,9 @@ import sqlalchemy as sa
 from fastapi import Depends, Request
 from starlette.responses import Response
 
-from watchkeeper.api.deps import read_conn
+from watchkeeper.api.deps import liveness_limits, read_conn
 from watchkeeper.ui.nav import NavEntry
-from watchkeeper.ui.pages.common import limits, page_router
+from watchkeeper.ui.pages.common import page_router
 from watchkeeper.ui.render import PageError, page_window, render
 from watchkeeper.views import components, incidents, tasks
 
@@ -50,7 +50,7 @@ def _list_context(
 ) -> dict[str, Any]:
     """What the list and its live partial show (a dependency of both)."""
     items = components.list_components(
-        conn, type="agent", state=state or None, liveness_is=liveness, **limits(request)
+        conn, type="agent", state=state or None, liveness_is=liveness, **liveness_limits(request)
     )
     return {"agents": items, "state": state or "", "liveness": liveness or ""}
 
@@ -73,7 +73,9 @@ def agent_list_part(request: Request, context: ListContext) -> Response:
 def agent_page(
     agent_id: str, request: Request, conn: Annotated[sa.Connection, Depends(read_conn)]
 ) -> Response:
-    agent = components.get_component(conn, "agent", agent_id, history_limit=200, **limits(request))
+    agent = components.get_component(
+        conn, "agent", agent_id, history_limit=200, **liveness_limits(request)
+    )
     if agent is None:
         raise PageError(404, f"agent {agent_id!r} not found")
     recent, total_tasks, _ = tasks.list_tasks(conn, tasks.TaskFilter(agent=agent_id), limit=RECENT)

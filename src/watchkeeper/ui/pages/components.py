@@ -9,9 +9,9 @@ import sqlalchemy as sa
 from fastapi import Depends, Request
 from starlette.responses import Response
 
-from watchkeeper.api.deps import read_conn
+from watchkeeper.api.deps import liveness_limits, read_conn
 from watchkeeper.ui.nav import NavEntry
-from watchkeeper.ui.pages.common import limits, page_router
+from watchkeeper.ui.pages.common import page_router
 from watchkeeper.ui.render import page_window, render
 from watchkeeper.views import components
 
@@ -28,7 +28,7 @@ def component_status(
     conn: Annotated[sa.Connection, Depends(read_conn)],
     type: str | None = None,
 ) -> Response:
-    every = components.list_components(conn, **limits(request))
+    every = components.list_components(conn, **liveness_limits(request))
     types = sorted({c["type"] for c in every})
     shown = [c for c in every if not type or c["type"] == type]
     return render(

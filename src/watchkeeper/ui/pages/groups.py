@@ -7,7 +7,6 @@ when an event of a Lamia kind arrives, and swaps them in (see ``groups.js``).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -16,7 +15,7 @@ import sqlalchemy as sa
 from fastapi import Depends, Query, Request
 from starlette.responses import Response
 
-from watchkeeper.api.deps import read_conn
+from watchkeeper.api.deps import group_staleness, read_conn
 from watchkeeper.api.params import Int64
 from watchkeeper.events.lamia import job_id
 from watchkeeper.ui import palette
@@ -38,10 +37,6 @@ PROCESSES_SHOWN = 12
 LATEST = 20
 #: Characters of a group's config shown before "more".
 CONFIG_SHOWN = 160
-
-
-def _staleness(request: Request) -> dict[str, float]:
-    return {"now": time.time(), "stale_after": request.app.state.settings.lamia_stale_after}
 
 
 # --- the list ----------------------------------------------------------------------------------
@@ -91,7 +86,7 @@ def _list_context(request: Request, conn: sa.Connection, f: ListFilter) -> dict[
         offset=f.offset,
         limit=PAGE,
         with_processes=True,
-        **_staleness(request),
+        **group_staleness(request),
     )
     for item in items:
         item["jobs"] = sum(p["n_jobs"] or 1 for p in item["processes"])
@@ -243,7 +238,7 @@ def _group(
     is read from one index early, so that it covers 1-based arrays whatever the numbering."""
     wanted = {proc: max(0, first - 1)} if proc is not None and first is not None else {}
     group = groups.get_group(
-        conn, name, slot_limit=GRID + 1, slot_from=wanted, **_staleness(request)
+        conn, name, slot_limit=GRID + 1, slot_from=wanted, **group_staleness(request)
     )
     if group is None:
         raise PageError(404, f"group {name!r} not found")

@@ -10,11 +10,11 @@ import sqlalchemy as sa
 from fastapi import Depends, Request
 from starlette.responses import Response
 
-from watchkeeper.api.deps import read_conn
+from watchkeeper.api.deps import liveness_limits, read_conn
 from watchkeeper.store import eventlog
 from watchkeeper.ui import palette
 from watchkeeper.ui.nav import NavEntry
-from watchkeeper.ui.pages.common import limits, page_router
+from watchkeeper.ui.pages.common import page_router
 from watchkeeper.ui.render import render
 from watchkeeper.views import components, incidents, tasks
 
@@ -31,7 +31,7 @@ def stats(request: Request, conn: sa.Connection) -> dict[str, Any]:
     counts = tasks.status_counts(conn)
     order = {name: i for i, name in enumerate(FAMILIES)}
     statuses = sorted(counts.items(), key=lambda kv: (order[palette.family(kv[0])], kv[0]))
-    agents = components.list_components(conn, type="agent", **limits(request))
+    agents = components.list_components(conn, type="agent", **liveness_limits(request))
     liveness = {"online": 0, "stale": 0, "offline": 0}
     for agent in agents:
         liveness[agent["liveness"]] += 1

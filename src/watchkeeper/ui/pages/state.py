@@ -12,12 +12,12 @@ from fastapi import Depends, Request
 from starlette.responses import Response
 
 from watchkeeper.api.deps import read_conn
+from watchkeeper.events.statedoc import MISSING, Path, dotted, encode, parse_path
 from watchkeeper.ui.nav import NavEntry
 from watchkeeper.ui.pages.common import page_router
 from watchkeeper.ui.render import PageError, render
 from watchkeeper.views import intents as intent_view
 from watchkeeper.views import state as state_view
-from watchkeeper.views.statedoc import MISSING, Path, dotted, encode, parse_path
 
 NAV = (NavEntry("state", "Live state", "/state", order=80, windowed=False),)
 router = page_router()

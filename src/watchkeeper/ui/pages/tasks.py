@@ -8,11 +8,11 @@ import sqlalchemy as sa
 from fastapi import Depends, Query, Request
 from starlette.responses import Response
 
-from watchkeeper.api.deps import read_conn
+from watchkeeper.api.deps import liveness_limits, read_conn
 from watchkeeper.api.errors import ApiError
 from watchkeeper.api.params import decode_cursor, encode_cursor
 from watchkeeper.ui.nav import NavEntry
-from watchkeeper.ui.pages.common import limits, page_router
+from watchkeeper.ui.pages.common import page_router
 from watchkeeper.ui.render import PageError, page_window, render
 from watchkeeper.views import components, incidents, tasks
 
@@ -34,7 +34,9 @@ def waterfall(
     agent: str | None = None,
     producer: str | None = None,
 ) -> Response:
-    agents = [a["id"] for a in components.list_components(conn, type="agent", **limits(request))]
+    agents = [
+        a["id"] for a in components.list_components(conn, type="agent", **liveness_limits(request))
+    ]
     return render(
         request,
         "waterfall.html",
