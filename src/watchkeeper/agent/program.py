@@ -20,6 +20,7 @@ from watchkeeper.agent import levels, procs
 from watchkeeper.agent.config import ProgramSpec
 from watchkeeper.agent.parser import LineSplitter, Message, StreamParser
 from watchkeeper.agent.waiting import wait_event
+from watchkeeper.events import kinds
 
 log = logging.getLogger("watchkeeper.agent")
 
@@ -99,7 +100,7 @@ class Program:
     def _switch(self, state: str, message: str | None = None, level: str = "info") -> None:
         self.state = state
         event = {
-            "kind": "component.state",
+            "kind": kinds.COMPONENT_STATE,
             "type": "program",
             "id": self.component_id,
             "state": state,
@@ -178,7 +179,7 @@ class Program:
         self._switch("fatal", message, level="critical")
         self.host.emit(
             {
-                "kind": "incident",
+                "kind": kinds.INCIDENT,
                 "agent": self.host.agent_id,
                 "level": "critical",
                 "ts": time.time(),
@@ -310,7 +311,7 @@ class Program:
 
     def _task_status(self, run: Run) -> None:
         event: dict[str, Any] = {
-            "kind": "task.status",
+            "kind": kinds.TASK_STATUS,
             "task": run.task,
             "status": run.status,
             "agent": self.host.agent_id,

@@ -29,6 +29,7 @@ from watchkeeper.agent.stats import Sampler
 from watchkeeper.agent.statsd import Statsd
 from watchkeeper.agent.store import LogStore, Row
 from watchkeeper.agent.waiting import wait_event
+from watchkeeper.events import kinds
 
 log = logging.getLogger("watchkeeper.agent")
 
@@ -211,7 +212,7 @@ class Agent:
 
     def _state_event(self, message: str | None = None) -> dict[str, Any]:
         event: dict[str, Any] = {
-            "kind": "component.state",
+            "kind": kinds.COMPONENT_STATE,
             "type": "agent",
             "id": self.agent_id,
             "state": self.state,
@@ -274,7 +275,7 @@ class Agent:
             log.warning("run %s was left by the previous agent (%s)", task, key)
             self.emit(
                 {
-                    "kind": "task.status",
+                    "kind": kinds.TASK_STATUS,
                     "task": task,
                     "status": "aborted",
                     "agent": self.agent_id,

@@ -31,7 +31,7 @@ from starlette.routing import Route
 from watchkeeper.api import lamia_wire as wire
 from watchkeeper.api.auth import check, public, require
 from watchkeeper.api.body import read_body
-from watchkeeper.api.deps import read_conn
+from watchkeeper.api.deps import group_staleness, read_conn
 from watchkeeper.api.errors import ANY_ROUTE, ApiError, responses
 from watchkeeper.api.params import refuse_nul
 from watchkeeper.api.responses import JSONResponse
@@ -164,10 +164,6 @@ Conn = Annotated[sa.Connection, Depends(read_conn)]
 
 def _client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
-
-
-def _staleness(request: Request) -> dict[str, float]:
-    return {"now": time.time(), "stale_after": request.app.state.settings.lamia_stale_after}
 
 
 async def _read(request: Request, fn: Callable[..., T], *args: Any) -> T:
@@ -372,7 +368,7 @@ def list_tasks(request: Request, conn: Conn) -> JSONResponse:
         offset=_count(query, "offset") or 0,
         limit=_page_size(query),
     )
-    entries = [wire.task(t) for t in groups.tasks_v0(conn, rows, **_staleness(request))]
+    entries = [wire.task(t) for t in groups.tasks_v0(conn, rows, **group_staleness(request))]
     return JSONResponse({"entries": _select(entries, fields), "total": total})
 
 
@@ -428,7 +424,7 @@ async def create_task(task: str, request: Request) -> JSONResponse:
 
 @router.get("/{task}", dependencies=[require("read")], summary="One task")
 def get_task(task: str, request: Request, conn: Conn) -> JSONResponse:
-    item = groups.get_task(conn, task, **_staleness(request))
+    item = groups.get_task(conn, task, **group_staleness(request))
     if item is None:
         raise _no_task(task)
     return JSONResponse(wire.task(item))
@@ -458,9 +454,9 @@ def get_process(task: str, proc: str, request: Request, conn: Conn) -> JSONRespo
         if groups.created_seq(conn, task) is None:
             raise _no_task(task)
         event_class = request.query_params.get("hasEventsOfClass") or None
-        items = groups.processes_with_class(conn, task, event_class, **_staleness(request))
+        items = groups.processes_with_class(conn, task, event_class, **group_staleness(request))
         return JSONResponse([wire.process(p) for p in items])
-    item = groups.get_process(conn, task, proc, **_staleness(request))
+    item = groups.get_process(conn, task, proc, **group_staleness(request))
     if item is None:
         if groups.created_seq(conn, task) is None:
             raise _no_task(task)

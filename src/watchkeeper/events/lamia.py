@@ -32,6 +32,7 @@ from typing import Any
 
 import orjson
 
+from watchkeeper.events import kinds
 from watchkeeper.events.decode import MalformedBody, check_depth
 from watchkeeper.events.fields import NUL, NUL_REASON, Fields, int_from_text
 from watchkeeper.events.model import Event, InvalidBatch, Issue
@@ -284,13 +285,13 @@ def job_event(
         "client_ip": client_ip,
     }
     lamia_event = Event(JOB_EVENT, ts, level, source, f"task:{jid}", attrs, item)
-    status = {
-        "task": jid,
-        "status": status_of(event_class),
-        "producer": task,
-        "agent": executing_host(event_class, host, submit_host),
-    }
-    status_event = Event("task.status", ts, level, source, f"task:{jid}", status, None)
+    status = kinds.task_status(
+        jid,
+        status_of(event_class),
+        producer=task,
+        agent=executing_host(event_class, host, submit_host),
+    )
+    status_event = Event(kinds.TASK_STATUS, ts, level, source, f"task:{jid}", status, None)
     lamia_event.received_at = status_event.received_at = now
     return [lamia_event, status_event]
 
