@@ -281,7 +281,9 @@ def db_upgrade(config: ConfigOpt = None, db: DbOpt = DEFAULT_DB) -> None:
     engine = store_db.make_engine(db, writer=True)
     store_db.upgrade(engine)
     if heal(engine, ALL_VIEWS) is not None:
-        console.print("rebuilt the views without the events moved aside (see `db check`)")
+        console.print(
+            "rebuilt the views once, as the upgrade asked (events moved aside: `db check`)"
+        )
     console.print(f"database at revision {store_db.current_revision(engine)}")
 
 

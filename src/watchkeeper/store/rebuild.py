@@ -7,8 +7,18 @@ from collections.abc import Callable, Sequence
 import sqlalchemy as sa
 
 from watchkeeper.store import eventlog, quarantine
+from watchkeeper.store.tables import Time, metadata
 from watchkeeper.store.view import View
 from watchkeeper.store.writer import PG_WRITER_LOCK, apply_views
+
+#: Rebuilds requested of the server, one row per reason: a migration that changes how views
+#: fold adds one when the log already holds events, and the next rebuild clears them.
+requested = sa.Table(
+    "views_rebuild",
+    metadata,
+    sa.Column("reason", sa.String(200), primary_key=True),
+    sa.Column("requested_at", Time, nullable=False),
+)
 
 
 def rebuild(
@@ -36,14 +46,17 @@ def rebuild(
             if progress is not None:
                 progress(done, total)
         quarantine.mark_rebuilt(conn)
+        conn.execute(requested.delete())
     return done
 
 
 def heal(engine: sa.Engine, views: Sequence[View]) -> int | None:
-    """Rebuild the views if events were moved aside since they were built (the upgrade that
-    quarantines an older log's unshowable events does so), so no view keeps what those
-    events did; returns how many events were replayed, or ``None`` if nothing needed it."""
+    """Rebuild the views once if an upgrade asked for it: events were moved aside since they
+    were built (so no view keeps what those events did), or a migration changed how a view
+    folds (:data:`requested`). Returns how many events were replayed, or ``None`` if nothing
+    needed it."""
     with engine.connect() as conn:
-        if not quarantine.needs_rebuild(conn):
+        wanted = conn.execute(sa.select(requested.c.reason).limit(1)).first() is not None
+        if not wanted and not quarantine.needs_rebuild(conn):
             return None
     return rebuild(engine, views)

@@ -4,7 +4,7 @@ Their ``needed`` (kept in ``tolerance``) was also stored as ``threshold``, so jo
 measured against a number of jobs (a job at 50 % of ``[10, 8]`` read 625 %). The threshold is
 cleared and the progress recomputed the way the view now folds it: values are job percentages
 against the jobs needed, and ``enough`` means that many jobs are ``DONE``. Progress history
-points keep their old values; ``watchkeeper db rebuild`` recomputes them too.
+points are recomputed by the rebuild that ``0009_views_rebuild`` asks for.
 
 Revision ID: 0008_lamia_compat
 Revises: 0007_truthful_views
