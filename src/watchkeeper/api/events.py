@@ -19,7 +19,7 @@ from watchkeeper.api.deps import read_conn
 from watchkeeper.api.errors import ANY_ROUTE, WITH_BODY, responses
 from watchkeeper.api.live import Feed, feeds
 from watchkeeper.api.params import Int64, parse_int, refuse_nul
-from watchkeeper.api.responses import EVENT_STREAM, JSONResponse
+from watchkeeper.api.responses import EVENT_STREAM, JSONResponse, event_stream
 from watchkeeper.events.decode import decode_events
 from watchkeeper.store import eventlog
 
@@ -162,11 +162,7 @@ async def stream(
         finally:
             feed.unsubscribe(sub)
 
-    return StreamingResponse(
-        events(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return event_stream(events())
 
 
 @dataclass(frozen=True, slots=True)

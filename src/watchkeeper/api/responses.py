@@ -1,11 +1,13 @@
-"""A JSON response rendered with orjson (fast, and handles what the views return as-is)."""
+"""A JSON response rendered with orjson (fast, and handles what the views return as-is), and
+the live streams' Server-Sent Events response."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 #: The OpenAPI answer of a Server-Sent Events route.
 EVENT_STREAM: dict[int | str, Any] = {
@@ -33,3 +35,12 @@ class JSONResponse(Response):
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)
+
+
+def event_stream(frames: AsyncIterator[bytes]) -> StreamingResponse:
+    """Server-Sent Events from ``frames``, neither cached nor buffered by a proxy on the way."""
+    return StreamingResponse(
+        frames,
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

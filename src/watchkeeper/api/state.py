@@ -20,7 +20,7 @@ from watchkeeper.api.errors import ANY_ROUTE, WITH_BODY, ApiError, responses
 from watchkeeper.api.events import batch_body
 from watchkeeper.api.live import Feed, feeds
 from watchkeeper.api.params import Int64, refuse_nul
-from watchkeeper.api.responses import EVENT_STREAM, JSONResponse
+from watchkeeper.api.responses import EVENT_STREAM, JSONResponse, event_stream
 from watchkeeper.config import Settings
 from watchkeeper.events.state import KIND, MAX_TTL, decode_shards
 from watchkeeper.events.statedoc import (
@@ -210,11 +210,7 @@ async def stream(request: Request, path: PathQuery = None) -> StreamingResponse:
         finally:
             feed.unsubscribe(sub)
 
-    return StreamingResponse(
-        events(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return event_stream(events())
 
 
 def _state_feed(request: Request, keys: Path) -> Feed:
