@@ -29,6 +29,7 @@ from watchkeeper.config import (
     DEFAULT_DB,
     ConfigError,
     Settings,
+    parse_retention,
     parse_roles,
     read_file,
     tokens_from,
@@ -197,6 +198,13 @@ def serve(
             "scraper=scraper and spotter=spotter).",
         ),
     ] = None,
+    log_retention: Annotated[
+        list[str] | None,
+        typer.Option(
+            envvar="WATCHKEEPER_LOG_RETENTION",
+            help="SEVERITY=DURATION a log record is kept (repeatable; e.g. info=7d, debug=12h).",
+        ),
+    ] = None,
     check: Annotated[
         bool,
         typer.Option(
@@ -230,6 +238,7 @@ def serve(
             state_max_depth=state_max_depth,
             state_expired_path=state_expired_path,
             **({"state_roles": parse_roles(state_role)} if state_role else {}),
+            log_retention=parse_retention(log_retention or []),
         )
         settings.check()
     except ConfigError as exc:

@@ -15,6 +15,8 @@ import tomllib
 from dataclasses import dataclass, field
 from typing import Any
 
+from watchkeeper.events.model import LEVELS
+
 ROLES = ("admin", "ingest", "read", "agent")
 DEFAULT_DB = "sqlite:///watchkeeper.db"
 
@@ -58,6 +60,10 @@ class Settings:
     state_roles: dict[str, tuple[str, ...]] = field(
         default_factory=lambda: {"scraper": ("scraper",), "spotter": ("spotter",)}
     )
+    #: Seconds a log record is kept, by its severity (a severity not named is kept for ever),
+    #: and seconds between the passes that delete what expired.
+    log_retention: dict[str, float] = field(default_factory=lambda: dict(LOG_RETENTION))
+    log_prune_interval: float = 60.0
 
     def check(self) -> None:
         if self.offline_after < self.stale_after:
@@ -73,11 +79,45 @@ class Settings:
         name = self.state_expired_path
         if not name or name.startswith("$") or "." in name or "/" in name:
             raise ConfigError("state_expired_path must be one top-level key (no . / or $)")
+        keep = self.log_retention
+        if set(keep) - set(LEVELS) or min(keep.values(), default=1) <= 0:
+            raise ConfigError(f"log_retention: positive seconds for any of {', '.join(LEVELS)}")
         if not self.tokens and not is_loopback(self.host) and not self.insecure:
             raise ConfigError(
                 f"refusing to serve on {self.host} without tokens: set WATCHKEEPER_ADMIN_TOKEN "
                 "(or [auth] in the config file), or pass --insecure to allow anonymous access"
             )
+
+
+#: Log records by severity: debug for a day, chatter for a week, problems for a quarter.
+LOG_RETENTION = {
+    "debug": 86_400.0,
+    "info": 7 * 86_400.0,
+    "warning": 30 * 86_400.0,
+    "error": 90 * 86_400.0,
+    "critical": 90 * 86_400.0,
+}
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_retention(values: list[str]) -> dict[str, float]:
+    """``severity=duration`` pairs (``info=7d``, ``debug=3600``) over the default retention."""
+    keep = dict(LOG_RETENTION)
+    for value in values:
+        severity, sep, text = value.partition("=")
+        text = text.strip().lower()
+        unit = _DURATION_UNITS.get(text[-1:], 0) if text else 0
+        try:
+            seconds = float(text[:-1] if unit else text) * (unit or 1)
+        except ValueError:
+            seconds = 0.0
+        if not sep or severity.strip() not in LEVELS or not 0 < seconds < float("inf"):
+            raise ConfigError(
+                f"log retention {value!r}: expected SEVERITY=DURATION (e.g. info=7d), "
+                f"SEVERITY one of {', '.join(LEVELS)}"
+            )
+        keep[severity.strip()] = seconds
+    return keep
 
 
 def is_loopback(host: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -18,6 +19,7 @@ from watchkeeper.api import (
     health,
     incidents,
     lamia,
+    logs,
     state,
     tasks,
 )
@@ -42,6 +44,7 @@ ROUTERS: Sequence[APIRouter] = (
     charts.router,
     groups.router,
     state.router,
+    logs.router,
 )
 
 
@@ -81,9 +84,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.read_engine = read_engine
         app.state.writer = writer
         app.state.hub = hub
+        pruner = asyncio.create_task(logs.keep_retention(write_engine, settings))
         try:
             yield
         finally:
+            pruner.cancel()
             await writer.stop()
             write_engine.dispose()
             read_engine.dispose()

@@ -20,7 +20,7 @@ from watchkeeper.api.limits import at_most
 from watchkeeper.api.params import Int64, Interval, window
 from watchkeeper.events import kinds
 from watchkeeper.events.timefmt import iso
-from watchkeeper.views import incidents, tasks, timeline
+from watchkeeper.views import incidents, programs, tasks, timeline
 
 router = APIRouter(
     prefix="/api/v1/charts",
@@ -101,8 +101,10 @@ def aborted(
         [(p["task"], p["agent"], p["ts"]) for p in shown],
         settings.incident_window,
     )
+    runs = programs.outcomes(conn, (p["task"] for p in shown))
     for point, found in zip(shown, context, strict=True):
         cause = incidents.cause(found, point["ts"]) or {}
+        run = runs.get(point["task"], {})
         linked.append(
             {
                 "task": point["task"],
@@ -121,6 +123,9 @@ def aborted(
                 "incident": cause.get("id"),
                 "link": cause.get("link"),
                 "incidents": len(found),
+                # Runs of an agent's programs: how the process ended.
+                "exit_code": run.get("exit_code"),
+                "run_reason": run.get("reason"),
             }
         )
     return {

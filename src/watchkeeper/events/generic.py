@@ -7,6 +7,8 @@ streamed as it is.
 * ``component.state``: ``type``, ``id``, ``state``, optional ``message``
 * ``incident``: ``agent``, optional ``message``, ``last_state``, ``task``, ``subtask``,
   ``subtasks_left``, ``current_loc``, ``target_loc``, ``pings``
+* ``log.record``: ``agent``, ``data``, optional ``job``, ``domain``, ``name``, ``epoch``,
+  ``id``, ``log_level`` (0 to 999, default 5), ``error``
 """
 
 from __future__ import annotations
@@ -71,6 +73,33 @@ def translate(
         )
         source = source or f"agent:{agent}"
         subject = subject or (f"task:{task}" if task is not None else None)
+    elif kind == kinds.LOG_RECORD:
+        attrs = _log_record(f, ts)
+        source = source or f"agent:{attrs['agent']}"
     if len(issues) > before:
         return None
     return Event(kind, ts, level, source, subject, attrs, item)
+
+
+#: The longest message text a log record may carry (the agent cuts what it forwards shorter).
+MAX_LOG_DATA = 1024 * 1024
+
+
+def _log_record(f: Fields, ts: float) -> dict[str, Any]:
+    # An empty message is still a message: ``data`` must be there, but may be "".
+    if f.obj.get("data") is None:
+        f.fail("data", "field required")
+    log_level = f.integer("log_level")
+    if log_level is not None and not 0 <= log_level <= 999:
+        f.fail("log_level", "expected a level from 0 to 999")
+    return kinds.log_record(
+        f.ident("agent", required=True) or "",
+        job=f.ident("job"),
+        domain=f.text("domain", max_len=200),
+        name=f.text("name", max_len=200),
+        epoch=f.time("epoch", default=ts),
+        rid=f.integer("id"),
+        log_level=5 if log_level is None else log_level,
+        data=f.text("data", max_len=MAX_LOG_DATA) or "",
+        error=f.text("error"),
+    )

@@ -19,6 +19,8 @@ COMPONENT_STATE = "component.state"
 INCIDENT = "incident"
 #: A shard of the live state: the state view.
 STATE_SHARD = "state.shard"
+#: One message a program wrote, as a node agent forwards it: the logs view.
+LOG_RECORD = "log.record"
 
 #: Statuses during which a task waits for an agent; time in them counts as queued.
 WAITING = frozenset({"created", "queued", "pending", "new", "scheduled"})
@@ -67,4 +69,29 @@ def incident(
         "current_loc": current_loc,
         "target_loc": target_loc,
         "pings": pings,
+    }
+
+
+def log_record(
+    agent: str,
+    *,
+    job: str | None,
+    domain: str | None,
+    name: str | None,
+    epoch: float,
+    rid: int | None,
+    log_level: int,
+    data: str,
+    error: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "agent": agent,
+        "job": job,
+        "domain": domain,
+        "name": name,
+        "epoch": epoch,
+        "id": rid,
+        "log_level": log_level,
+        "data": data,
+        "error": error,
     }
