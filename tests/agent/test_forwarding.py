@@ -138,8 +138,22 @@ def test_agent_is_a_live_component_and_its_runs_are_tasks(tmp_path):
                  what="heartbeats")  # fmt: skip
 
 
+def logs_of(server: ServerProcess, job: str) -> list[dict[str, Any]]:
+    """Every log record of ``job`` through ``/api/v1/logs``, page by page."""
+    out: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"job": job, "limit": 1000}
+    while True:
+        page = get(server, "/api/v1/logs", **params)
+        out.extend(page["logs"])
+        if page["next_cursor"] is None:
+            return out
+        params["cursor"] = page["next_cursor"]
+
+
 @pytest.mark.slow
 def test_server_away_while_a_program_logs_every_line_arrives_exactly_once(tmp_path):
+    """The server stopped for 20 s while a program logs 5,000 lines, then restarted: every
+    line arrives exactly once, as log records."""
     go, done = tmp_path / "go", tmp_path / "done"
     script = tmp_path / "writer.py"
     script.write_text(
@@ -147,32 +161,33 @@ def test_server_away_while_a_program_logs_every_line_arrives_exactly_once(tmp_pa
         f"while not os.path.exists({str(go)!r}): time.sleep(0.02)\n"
         "for i in range(5000):\n"
         "    print(f'line {i}', flush=(i % 50 == 0))\n"
-        "    if i % 250 == 0: time.sleep(0.05)\n"
+        "    if i % 50 == 0: time.sleep(0.1)\n"  # about 10 s of output, all while away
         "sys.stdout.flush()\n"
         f"open({str(done)!r}, 'w').close()\n"
-        "time.sleep(60)\n"
+        "time.sleep(120)\n"
     )
     config = write_config(tmp_path / "agent.toml", f"[programs.w]\ncommand = '{PY} {script}'\n")
     db = f"sqlite:///{tmp_path / 'wk.db'}"
+    job = "1.7/default/w/1"
     server = ServerProcess(db, env=TOKENS).start()
     try:
         with agent_process(config, server, tmp_path / "data"):
-            wait_for(lambda: get(server, "/api/v1/tasks/1.7/default/w/1"), what="run known")
+            wait_for(lambda: get(server, f"/api/v1/tasks/{job}"), what="run known")
             server.kill()  # a crash: whatever was in flight is unacknowledged
+            away = time.monotonic()
             go.touch()
-            wait_for(done.exists, what="program done")
-            time.sleep(1.0)  # the agent keeps retrying against nothing
+            wait_for(done.exists, timeout=40, what="program done")
+            time.sleep(max(0.0, 20.0 - (time.monotonic() - away)))  # retrying against nothing
             server = ServerProcess(db, port=server.port, env=TOKENS).start()
-            wait_for(
-                lambda: len(records(server, "1.7/default/w/1")) >= 5000,
-                timeout=60,
-                what="5000 lines",
-            )
+            wait_for(lambda: len(logs_of(server, job)) >= 5000, timeout=90, what="5000 lines")
             time.sleep(1.0)  # nothing more may arrive
-            found = records(server, "1.7/default/w/1")
+            found = logs_of(server, job)
         assert sorted(r["data"] for r in found) == sorted(f"line {i}" for i in range(5000))
         ids = [r["id"] for r in found]
-        assert len(set(ids)) == 5000 and ids == sorted(ids)
+        assert len(set(ids)) == 5000 and ids == sorted(ids, reverse=True)  # newest first
+        assert {(r["agent"], r["domain"], r["name"], r["level"]) for r in found} == {
+            ("1.7", "default", "w", 1)
+        }
     finally:
         server.stop()
 

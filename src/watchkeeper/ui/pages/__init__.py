@@ -14,13 +14,14 @@ from watchkeeper.ui.pages import (
     components,
     groups,
     incidents,
+    logs,
     overview,
     processed,
     state,
     tasks,
 )
 
-PAGES = (overview, tasks, agents, processed, components, incidents, groups, state)
+PAGES = (overview, tasks, agents, processed, components, incidents, logs, groups, state)
 
 ROUTERS = tuple(page.router for page in PAGES)
 NAV: tuple[NavEntry, ...] = tuple(

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from watchkeeper.api.deps import liveness_limits, read_conn
 from watchkeeper.ui.nav import NavEntry
 from watchkeeper.ui.pages.common import page_router
+from watchkeeper.ui.pages.logs import agent_programs
 from watchkeeper.ui.render import PageError, page_window, render
 from watchkeeper.views import components, incidents, tasks
 
@@ -90,4 +91,6 @@ def agent_page(
         total_tasks=total_tasks,
         incidents=found,
         total_incidents=total_incidents,
+        agent_id=agent_id,
+        **agent_programs(conn, agent_id),
     )

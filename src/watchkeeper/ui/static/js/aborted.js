@@ -27,7 +27,7 @@
   function fill(rows, status, query) {
     for (const body of table.querySelectorAll("tbody")) body.remove();
     if (!rows.length) {
-      table.append(h("tbody", {}, h("tr", {}, h("td", { colspan: 9, class: "muted" }, "No " + status + " task in this window."))));
+      table.append(h("tbody", {}, h("tr", {}, h("td", { colspan: 10, class: "muted" }, "No " + status + " task in this window."))));
       return;
     }
     for (const [print, items] of groups(rows)) {
@@ -37,19 +37,20 @@
         : ["No incident reported"];
       const link = print ? h("a", { href: "/incidents?fingerprint=" + encodeURIComponent(print) + "&" + query }, "incidents →") : "";
       const body = h("tbody", { "data-fingerprint": print },
-        h("tr", { class: "group-head" }, h("th", { colspan: 9 },
+        h("tr", { class: "group-head" }, h("th", { colspan: 10 },
           h("span", { class: "count" }, items.length + " task" + (items.length === 1 ? "" : "s")), " ", title, " ", link)));
       for (const row of items) {
         body.append(h("tr", {},
           h("td", { class: "nowrap" }, WK.when(row.ts)),
           h("td", {}, h("a", { href: "/tasks/" + encodeURIComponent(row.task) }, row.task)),
           h("td", {}, row.agent ? h("a", { href: "/agents/" + encodeURIComponent(row.agent) }, row.agent) : "—"),
-          h("td", {}, row.reason || "—"),
+          h("td", {}, row.reason || row.run_reason || "—"),
           h("td", { class: "nowrap", "data-link": row.link ? row.link.reason : null }, row.link ? row.link.text : "—"),
           h("td", {}, WK.badge("state", row.last_state)),
           h("td", { class: "nowrap" }, (row.current_loc || "—") + " → " + (row.target_loc || "—")),
           h("td", { class: "nowrap" }, row.subtask === null ? "—" : row.subtask + (row.subtasks_left === null ? "" : " (" + row.subtasks_left + " left)")),
           h("td", {}, pings(row.pings)),
+          h("td", { class: "num exit-code" }, row.exit_code === null || row.exit_code === undefined ? "—" : String(row.exit_code)),
         ));
       }
       table.append(body);
