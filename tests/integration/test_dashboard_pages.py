@@ -59,6 +59,7 @@ def test_every_nav_entry_is_a_page(fed):
         "/components",
         "/agents",
         "/incidents",
+        "/logs",
         "/groups",
         "/state",
     ]

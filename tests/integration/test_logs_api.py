@@ -7,13 +7,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import orjson
 import pytest
 
 from tests.conftest import make_client
 from watchkeeper.api import logs as logs_api
 from watchkeeper.config import ConfigError, Settings, parse_retention
 from watchkeeper.store import db
-from watchkeeper.views import programs
+from watchkeeper.views import logs, programs
 
 T0 = 1_764_500_000.0
 SEVERITY = {7: "warning", 8: "error", 9: "critical"}
@@ -174,3 +175,30 @@ def test_programs_and_their_runs_exit_codes(db_url):
     assert web["stats"] == {"cpu": 1.5, "rss": 2048}
     assert [(r["task"][-1], r["exit_code"]) for r in web["recent"]] == [
         ("3", None), ("2", 3), ("1", 3)]  # fmt: skip
+
+
+def test_an_upgrade_folds_the_agent_events_the_log_already_holds(db_url):
+    from alembic import command
+
+    from watchkeeper.events.decode import decode_events
+    from watchkeeper.store.rebuild import heal
+    from watchkeeper.store.writer import commit_batches
+    from watchkeeper.views import ALL_VIEWS
+
+    engine = db.make_engine(db_url, writer=True)
+    try:
+        db.upgrade(engine)
+        batch = decode_events(orjson.dumps([record(i) for i in range(3)]), "application/json")
+        results, _ = commit_batches(engine, ALL_VIEWS, [batch])
+        assert not any(isinstance(r, Exception) for r in results)
+        cfg = db.alembic_config(engine)
+        with engine.begin() as conn:  # as a version without the logs view left it
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0009_views_rebuild")
+        db.upgrade(engine)
+        assert heal(engine, ALL_VIEWS) == 3
+        with engine.connect() as conn:
+            page, _ = logs.list_logs(conn, logs.LogFilter())
+        assert [r["data"] for r in page] == ["line 2", "line 1", "line 0"]
+    finally:
+        engine.dispose()

@@ -2,7 +2,8 @@
 report of their programs, and every run's exit code).
 
 Both are folded from events the log may already hold (``log.record``, an agent's heartbeats,
-its runs' final statuses), so a database that holds events is rebuilt once on the next start.
+its runs' final statuses), so a database that holds such events is rebuilt once on the next
+start.
 
 Revision ID: 0011_logs
 Revises: 0009_views_rebuild
@@ -22,6 +23,13 @@ depends_on = None
 Time = sa.Double
 BigKey = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 REASON = "0011_logs: log records, programs and their runs"
+#: Whether the log holds anything the new views fold: only then is a rebuild worth its time.
+FOLDED = """
+SELECT 1 FROM events WHERE kind = 'log.record'
+   OR (kind IN ('component.state', 'task.status')
+       AND (body LIKE '%"programs"%' OR body LIKE '%"exit_code"%'))
+LIMIT 1
+"""
 
 
 def upgrade() -> None:
@@ -69,8 +77,7 @@ def upgrade() -> None:
         sa.Column("ts", Time, nullable=False),
     )
     op.create_index("ix_program_runs_agent_ts", "program_runs", ["agent", "ts"])
-    has_events = op.get_bind().execute(sa.text("SELECT 1 FROM events LIMIT 1")).first()
-    if has_events is not None:
+    if op.get_bind().execute(sa.text(FOLDED)).first() is not None:
         table = sa.table("views_rebuild", sa.column("reason"), sa.column("requested_at"))
         op.bulk_insert(table, [{"reason": REASON, "requested_at": time.time()}])
 
