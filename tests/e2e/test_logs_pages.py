@@ -116,3 +116,29 @@ def test_aborted_page_shows_the_exit_codes_of_failed_runs(fresh_server, page):
     answer = httpx.get(f"{fresh_server.url}/api/v1/charts/aborted",
                        params={"status": "failed", "since": "-10m"}).json()  # fmt: skip
     assert sorted(t["exit_code"] for t in answer["tasks"]) == [3, 137]
+
+
+def test_agent_page_draws_cpu_and_rss_from_the_metrics_api_where_there_is_one(fresh_server, page):
+    """With the metrics API, each program's CPU and RSS cells get the last hour's sparkline;
+    without it, they show the last sample alone and ask nothing more of the server."""
+    paths = httpx.get(f"{fresh_server.url}/openapi.json").json()["paths"]
+    now = time.time()
+    samples = [
+        {"kind": "metric.series", "ts": now - 600 + 60 * i, "agent": "1.7", "domain": "site",
+         "name": "web", "interval": 60,
+         "series": [["1.7.site.web.cpu", 10.0 + i], ["1.7.site.web.rss", 1048576.0 * (40 + i)]]}
+        for i in range(6)
+    ]  # fmt: skip
+    if "/api/v1/metrics/series" not in paths:
+        samples = []  # a server without metrics would refuse nothing, but keeps no series
+    send(fresh_server, heartbeat("running", 0, None), *samples)
+    open_live(page, f"{fresh_server.url}/agents/1.7")
+    cpu = page.locator('#program-table td[data-series="1.7.site.web.cpu"]')
+    if samples:
+        page.wait_for_selector('#program-table td[data-series="1.7.site.web.rss"] svg.spark')
+        assert int(cpu.get_attribute("data-points")) >= 2
+        assert cpu.locator("svg.spark polyline").count() == 1
+    else:
+        page.wait_for_timeout(500)  # what it would have drawn by now
+        assert cpu.locator("svg").count() == 0
+    assert cpu.inner_text().strip() == "12.5"

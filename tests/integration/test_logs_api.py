@@ -202,3 +202,15 @@ def test_an_upgrade_folds_the_agent_events_the_log_already_holds(db_url):
         assert [r["data"] for r in page] == ["line 2", "line 1", "line 0"]
     finally:
         engine.dispose()
+
+
+def test_the_server_prunes_by_itself(sqlite_url):
+    now = time.time()
+    settings = {"log_retention": parse_retention(["info=1h"]), "log_prune_interval": 0.1}
+    with make_client(sqlite_url, **settings) as c:
+        items = [record(1, epoch=now - 7200), record(2, epoch=now - 60)]
+        assert c.post("/api/v1/events", json=items).status_code == 202
+        deadline = time.monotonic() + 10
+        while len(get(c)["logs"]) > 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [r["id"] for r in get(c)["logs"]] == [2]
