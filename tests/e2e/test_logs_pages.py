@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.e2e.browser import save_screenshot
 from tests.e2e.test_live_lists import keys, open_live, send
 
 pytestmark = pytest.mark.browser
@@ -66,6 +67,7 @@ def test_logs_page_searches_and_follows_new_records(fresh_server, page):
     texts = page.locator("#log-table tbody tr td.log-data").all_inner_texts()
     assert texts == ["kernel: file table full", "disk 91% full", "rsync failed: disk full"]
     assert page.evaluate("window.notReloaded") is True
+    save_screenshot(page, "logs", docs=True)
     page.goto(f"{fresh_server.url}/logs?agent=2.1&job=2.1/site/web/1")
     assert page.locator("#log-table tbody tr td.log-data").all_inner_texts() == ["disk 91% full"]
     wrong = httpx.get(f"{fresh_server.url}/logs", params={"level": "9-1"})
@@ -96,6 +98,7 @@ def test_agent_page_shows_programs_and_last_lines_live(fresh_server, page):
         timeout=10_000,
     )
     assert page.evaluate("window.notReloaded") is True
+    save_screenshot(page, "agent-programs", docs=True)
 
 
 def test_aborted_page_shows_the_exit_codes_of_failed_runs(fresh_server, page):
