@@ -137,6 +137,18 @@ def test_retention_deletes_by_severity_in_bounded_passes(db_url, monkeypatch):
     assert left == [100, 101, 102, 103, 104, 200]  # errors are kept a day
 
 
+def test_what_a_program_wrote_is_kept_even_empty_or_with_nul(api):
+    items = [record(6000, data=""), record(6001, data="a\x00b", level=2)]
+    assert api.post("/api/v1/events", json=items).status_code == 202
+    found = {r["id"]: r["data"] for r in get(api, since=str(T0 + 5999))["logs"]}
+    assert found == {6000: "", 6001: "a\ufffdb"}
+    (event,) = [
+        e for e in api.get("/api/v1/events", params={"kind": "log.record", "limit": 1000}).json()[
+            "events"] if e["body"]["id"] == 6001
+    ]  # fmt: skip
+    assert event["body"]["data"] == "a\x00b"  # the log keeps what was sent
+
+
 @pytest.mark.parametrize("value", ["info", "loud=1d", "info=-5", "info=soon", "info=0"])
 def test_bad_retention_is_a_config_error(value):
     with pytest.raises(ConfigError, match="log retention"):

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from watchkeeper.events import kinds
-from watchkeeper.events.fields import Fields
+from watchkeeper.events.fields import NUL, Fields
 from watchkeeper.events.model import Event, Issue
 
 KIND_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,99}$")
@@ -86,9 +86,6 @@ MAX_LOG_DATA = 1024 * 1024
 
 
 def _log_record(f: Fields, ts: float) -> dict[str, Any]:
-    # An empty message is still a message: ``data`` must be there, but may be "".
-    if f.obj.get("data") is None:
-        f.fail("data", "field required")
     log_level = f.integer("log_level")
     if log_level is not None and not 0 <= log_level <= 999:
         f.fail("log_level", "expected a level from 0 to 999")
@@ -100,6 +97,23 @@ def _log_record(f: Fields, ts: float) -> dict[str, Any]:
         epoch=f.time("epoch", default=ts),
         rid=f.integer("id"),
         log_level=5 if log_level is None else log_level,
-        data=f.text("data", max_len=MAX_LOG_DATA) or "",
-        error=f.text("error"),
+        data=_output(f, "data", required=True) or "",
+        error=_output(f, "error"),
     )
+
+
+def _output(f: Fields, name: str, *, required: bool = False) -> str | None:
+    """Text a program wrote: may be empty, and may hold NUL, which no column can, so it is
+    shown as U+FFFD (the body keeps what was sent)."""
+    value = f.obj.get(name)
+    if value is None:
+        if required:
+            f.fail(name, "field required")
+        return None
+    if not isinstance(value, str):
+        f.fail(name, "expected a string")
+        return None
+    if len(value) > MAX_LOG_DATA:
+        f.fail(name, f"longer than {MAX_LOG_DATA} characters")
+        return None
+    return value.replace(NUL, "\ufffd") if NUL in value else value
