@@ -1,0 +1,116 @@
+"""A Lamia session recorded from the original server, replayed against watchkeeper.
+
+``tests/fixtures/lamia_session.json`` holds what the original Lamia server (CrankOne/lamia,
+branch development, run from its sources by ``python -m tests.lamia_record``) answered to each
+request of tests/lamia_session.py: its status, its answer, and the answer's shape (keys and
+JSON types). Every request the original answered with 2xx must be answered with 2xx here, and
+every answer must carry every key of the original's with its JSON type; where we answer
+otherwise on purpose, :data:`DIFFERENCES` says so, and docs/lamia.md lists why.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import make_client
+from tests.lamia_session import SESSION, differences, encode, replay
+
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "lamia_session.json"
+RECORDED = {entry["label"]: entry for entry in json.loads(FIXTURE.read_text())["records"]}
+
+#: Requests we answer with another status than the original did, on purpose (docs/lamia.md,
+#: "Compatibility notes"): label → our status.
+DIFFERENCES = {
+    "by tag none": 200,  # `tag` filters like `tags`; the original's query schema refused it
+    "by tag": 200,
+    "not json": 400,  # the original answered 500
+    "missing process": 404,  # the original answered 500
+    "missing event": 404,  # the original answered 200 with an empty object
+}
+
+#: Where our answer has other keys or types than the original's, on purpose (docs/lamia.md,
+#: "Compatibility notes"): label → the places (list indices written ``[]``).
+TYPE_DIFFERENCES = {
+    # ``fields`` selects the keys of each event; the original ignored it and wrote them all.
+    "event fields": {".entries[]"},
+    # Refusals: ``details`` is always an object saying what the refusal is about (the field's
+    # ``path``, the task, the process); the original's was a string, a list of strings, or its
+    # marshmallow messages by field name, depending on the code path that refused.
+    "no processes": {".errors[].details"},
+    "unknown field": {".errors[].details"},
+    "bad tags": {".errors[].details"},
+    "bad event field": {".errors[].details"},
+    "solitary with index": {".errors[].details"},
+    "missing process event": {".errors[].details"},
+    "missing task event": {".errors[].details"},
+    "delete missing": {".errors[].details"},
+    # The original's only error list of bare strings; every other one holds objects.
+    "missing process events": {".errors[]"},
+    # A bad ``limit``/``offset`` is answered like the original's other query errors.
+    "bad limit": {".errors"},
+}
+
+
+def allowed(label: str, difference: str) -> bool:
+    where, _, what = difference.partition(": ")
+    where = re.sub(r"\[\d+\]", "[]", where)
+    # Progress keeps its fraction (12.5) where the original truncated it to an integer.
+    if where.endswith(".progress") and what.startswith("number, the original wrote integer"):
+        return True
+    return any(where.startswith(place) for place in TYPE_DIFFERENCES.get(label, ()))
+
+
+def test_the_fixture_is_a_recording_of_this_session() -> None:
+    assert [label for label, *_ in SESSION] == list(RECORDED)
+
+
+@pytest.fixture
+def answers(db_url: str) -> Iterator[dict[str, dict[str, Any]]]:
+    with make_client(db_url) as client:
+
+        def send(method: str, path: str, body: Any) -> tuple[int, Any]:
+            headers = {} if body is None else {"Content-Type": "application/json"}
+            r = client.request(method, path, content=encode(body), headers=headers)
+            return r.status_code, r.json()
+
+        yield {entry["label"]: entry for entry in replay(send)}
+
+
+def test_statuses_are_the_originals(answers) -> None:
+    wrong = {
+        label: (ours["status"], RECORDED[label]["status"])
+        for label, ours in answers.items()
+        if ours["status"] != DIFFERENCES.get(label, RECORDED[label]["status"])
+    }
+    assert wrong == {}, "label: (ours, original)"
+
+
+def test_every_key_of_the_originals_answers_with_its_type(answers) -> None:
+    found = {}
+    for label, ours in answers.items():
+        if label in DIFFERENCES:
+            continue
+        shape = RECORDED[label]["shape"]
+        wrong = [d for d in differences(ours["answer"], shape) if not allowed(label, d)]
+        if wrong:
+            found[label] = wrong
+    assert found == {}
+
+
+def test_the_comparison_can_fail() -> None:
+    shape = RECORDED["array"]["shape"]
+    answer = dict(RECORDED["array"]["answer"])
+    assert differences(answer, shape) == []
+    del answer["kin"]
+    answer["nJobs"] = "10"
+    assert sorted(differences(answer, shape)) == [
+        ".kin: missing",
+        ".nJobs: string, the original wrote integer",
+    ]
+    assert not allowed("array", ".kin: missing")
