@@ -3,8 +3,9 @@
 Starts the original server prepared by ``python -m benchmarks.lamia_original setup`` on a
 loopback port and a fresh SQLite file, replays the session against it and writes each request
 with the original's status, answer and answer's shape to ``tests/fixtures/lamia_session.json``,
-which tests/integration/test_lamia_recorded.py replays against watchkeeper. From the
-repository root::
+which tests/integration/test_lamia_recorded.py replays against watchkeeper; then drives
+Lamia's own Python client against it (tests/lamia_client_run.py) and records each HTTP
+request the client made with its status. From the repository root::
 
     python -m tests.lamia_record --original /tmp/lamia-orig
 """
@@ -24,6 +25,22 @@ from benchmarks.lamia_original import HOST, PINS, original_server
 from tests.lamia_session import encode, replay, shape
 
 FIXTURE = Path(__file__).parent / "fixtures" / "lamia_session.json"
+#: Lamia's client is given the server's address without a path (it then uses its default,
+#: ``/api/v0/``) or with ``/api/v0``: the address's path → the task it creates.
+CLIENT_RUNS = {"": "client-default", "/api/v0": "client-v0"}
+
+
+def run_client(original: Path, address: str, task: str) -> list[dict[str, Any]]:
+    """Lamia's own client against ``address``: each HTTP request it made, with its status."""
+    python = original / ".venv" / "bin" / "python"
+    script = Path(__file__).parent / "lamia_client_run.py"
+    out = subprocess.run(
+        [str(python), str(script), str(original), address, task],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return json.loads(out.splitlines()[-1])  # the client prints a line of its own before
 
 
 def record(original: Path) -> dict[str, Any]:
@@ -43,6 +60,8 @@ def record(original: Path) -> dict[str, Any]:
                 return r.status_code, r.text[:200]
 
         records = replay(send)
+        client = {path: run_client(original, f"http://{HOST}:{port}{path}", task)
+                  for path, task in CLIENT_RUNS.items()}  # fmt: skip
     python = original / ".venv" / "bin" / "python"
     freeze = subprocess.run([str(python), "-m", "pip", "freeze"], capture_output=True, text=True)
     for entry in records:
@@ -52,6 +71,7 @@ def record(original: Path) -> dict[str, Any]:
         "pins": PINS,
         "installed": freeze.stdout.split(),
         "records": records,
+        "client": client,
     }
 
 

@@ -16,13 +16,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.conftest import make_client
 from tests.lamia_session import SESSION, differences, encode, replay
+from tests.support import ServerProcess
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "lamia_session.json"
-RECORDED = {entry["label"]: entry for entry in json.loads(FIXTURE.read_text())["records"]}
+RECORDING = json.loads(FIXTURE.read_text())
+RECORDED = {entry["label"]: entry for entry in RECORDING["records"]}
 
 #: Requests we answer with another status than the original did, on purpose (docs/lamia.md,
 #: "Compatibility notes"): label → our status.
@@ -114,3 +117,32 @@ def test_the_comparison_can_fail() -> None:
         ".nJobs: string, the original wrote integer",
     ]
     assert not allowed("array", ".kin: missing")
+
+
+# --- Lamia's own Python client, as recorded against the original (tests/lamia_client_run.py)
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory) -> Iterator[ServerProcess]:
+    path = tmp_path_factory.mktemp("lamia") / "client.db"
+    with ServerProcess(f"sqlite:///{path}") as server:
+        yield server
+
+
+@pytest.mark.parametrize("address_path", list(RECORDING["client"]))
+def test_lamias_own_client_as_it_went_with_the_original(live, address_path) -> None:
+    """Each HTTP request ``set_task_name``, ``follow_task`` and ``job_event_address`` made,
+    sent again (following redirects, as ``requests`` does), answers the original's status.
+    Without a path in the server's address the client uses ``/api/v0/`` and writes
+    ``/api/v0//<task>``, which the original's Flask merged."""
+    calls = RECORDING["client"][address_path]
+    assert {call["call"] for call in calls} >= {"set_task_name", "follow_task"}
+    for call in calls:
+        r = httpx.request(
+            call["method"], live.url + call["path"], json=call["body"], follow_redirects=True
+        )
+        assert r.status_code == call["status"], (call["call"], call["path"], r.text)
+    task = calls[1]["path"].rsplit("/", 1)[1]
+    answer = httpx.get(f"{live.url}/api/v0/{task}").json()
+    jobs = {p["name"]: (p["type"], p["lastEventClass"], p["enough"]) for p in answer["processes"]}
+    assert jobs == {"merge": ("solitary", "DONE", True), "gen": ("array", "DONE", True)}
