@@ -110,7 +110,65 @@ SESSION: list[tuple[str, str, str, Any]] = [
     ("event order", "GET", "/api/v0/T/tstArray2/event?order=recievedAt", None),
     ("event fields", "GET", "/api/v0/T/tstArray2/event?fields=id,recievedAt", None),
     ("event filter", "GET", "/api/v0/T/tstArray1/event?eventClass=DONE&hostname=wn07", None),
+    # Numbers as strings (marshmallow's Integer took them), every column of the models.
+    (
+        "string numbers",
+        "POST",
+        "/api/v0/N",
+        {
+            "processes": [
+                {"type": "array", "name": "a", "nJobs": "3", "thresholdProgress": "100"},
+                {"type": "array", "name": "b", "nJobs": 4, "fTolerance": "2"},
+            ]
+        },
+    ),
+    ("string pair", "POST", "/api/v0/N2", {"processes": {"a": ["4", "2"]}}),
+    ("string numbers task", "GET", "/api/v0/N", None),
+    ("string pair task", "GET", "/api/v0/N2", None),
+    (
+        "task columns",
+        "POST",
+        "/api/v0/C",
+        {
+            "processes": {"solo": None},
+            "username": "crank",
+            "emailNotify": "crank@example.org",
+            "comment": "every column",
+            "submittedAt": "2023-11-14T22:13:20",
+            "submHostIP": "10.0.0.1",
+            "hostname": "submit03",
+            "depGraph": DEP_GRAPH,
+            "config": "cfg",
+            "tags": [],
+        },
+    ),
+    (
+        "event columns",
+        "POST",
+        "/api/v0/C/solo/event",
+        {
+            "eventClass": "DONE",
+            "payload": "p",
+            "progress": 7,
+            "sentAt": "2023-11-14T22:15:00",
+            "recievedAt": "2023-11-14T22:15:01",
+            "hostname": "wn09",
+            "clientIP": "10.0.0.9",
+            "procNumInArray": None,
+            "procID": "solo",
+            "taskID": "C",
+        },
+    ),
+    ("columns task", "GET", "/api/v0/C", None),
+    ("columns events", "GET", "/api/v0/C/solo/event", None),
+    ("iso meta time", "POST", "/api/v0/C/solo/event", event(_meta=meta("2023-11-14T22:15:00"))),
+    ("fraction progress", "POST", "/api/v0/C/solo/event", event(progress=12.5)),
+    ("fields processes", "GET", "/api/v0?fields=name,processes&order=name&sort=asc", None),
+    ("events paged", "GET", "/api/v0/T/tstArray1/event?order=id&sort=desc&limit=2&offset=1", None),
     # Refusals.
+    ("username number", "POST", "/api/v0/U", {"processes": {"a": None}, "username": 5}),
+    ("config object", "POST", "/api/v0/U", {"processes": {"a": None}, "config": {"a": 1}}),
+    ("progress word", "POST", "/api/v0/C/solo/event", event(progress="half")),
     ("bad sort", "GET", "/api/v0?sort=up", None),
     ("bad limit", "GET", "/api/v0?limit=x", None),
     ("bad event sort", "GET", "/api/v0/T/tstArray2/event?sort=up", None),
@@ -132,6 +190,7 @@ SESSION: list[tuple[str, str, str, Any]] = [
     ("delete all", "DELETE", "/api/v0", None),
     ("delete", "DELETE", "/api/v0/T", None),
     ("deleted", "GET", "/api/v0/T", None),
+    ("deleted process", "GET", "/api/v0/T/tstArray1", None),
     ("delete missing", "DELETE", "/api/v0/T", None),
 ]
 
