@@ -41,6 +41,16 @@ DIFFERENCES = {
     "event columns": 201,
     "iso meta time": 201,
     "config object": 201,
+    "bad order": 400,  # the original answered 500
+    # A page is at most 10,000 entries; the original passed any limit to SQLite.
+    "limit big": 422,
+    # Refused here; the original passed them to SQLite, which reads LIMIT -1 as no limit
+    # and a negative OFFSET as none.
+    "limit minus one": 400,
+    "offset minus one": 400,
+    # An arrayIndex for a solitary process: 400 "Process is not an array." as for a POST;
+    # the original answered 404 {"errors": ["Process not found."]}.
+    "events of a solitary as array": 400,
 }
 
 #: Where our answer has other keys or types than the original's, on purpose (docs/lamia.md,
@@ -65,6 +75,11 @@ TYPE_DIFFERENCES = {
     "missing process events": {".errors[]"},
     # A bad ``limit``/``offset`` is answered like the original's other query errors.
     "bad limit": {".errors"},
+    "bad fields": {".errors"},
+    # A bad arrayIndex in a query is answered like a bad body field, where the original's
+    # event query schema answered {"errors": {"arrayIndex": [...]}}.
+    "bad index query": {".errors"},
+    "bad index": {".errors[].details"},
 }
 
 
