@@ -94,10 +94,11 @@ def original_server(source: Path, directory: str) -> Iterator[tuple[int, psutil.
     port = free_port()
     python = source / ".venv" / "bin" / "python"
     database = os.path.join(directory, "original.db")
+    log = Path(directory, "original.log")
     proc = subprocess.Popen(
         [str(python), "-c", RUN_ORIGINAL, str(source), database, HOST, str(port)],
         stdout=subprocess.DEVNULL,  # its progress code prints a line per computation
-        stderr=subprocess.PIPE,
+        stderr=log.open("wb"),  # a warning per GET: a pipe nobody reads would fill up
     )
     try:
         deadline = time.monotonic() + 60
@@ -108,7 +109,7 @@ def original_server(source: Path, directory: str) -> Iterator[tuple[int, psutil.
             except httpx.HTTPError:
                 pass
             if proc.poll() is not None:
-                raise RuntimeError(f"the original did not start: {proc.stderr.read().decode()}")  # type: ignore[union-attr]
+                raise RuntimeError(f"the original did not start: {log.read_text()[-2000:]}")
             if time.monotonic() > deadline:
                 raise RuntimeError("the original did not start in 60 s")
             time.sleep(0.1)
