@@ -22,6 +22,7 @@ import pytest
 from tests.conftest import make_client
 from tests.lamia_session import SESSION, differences, encode, replay
 from tests.support import ServerProcess
+from watchkeeper.api.lamia_wire import merged_slashes
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "lamia_session.json"
 RECORDING = json.loads(FIXTURE.read_text())
@@ -182,3 +183,17 @@ def test_lamias_own_client_as_it_went_with_the_original(live, address_path) -> N
     answer = httpx.get(f"{live.url}/api/v0/{task}").json()
     jobs = {p["name"]: (p["type"], p["lastEventClass"], p["enough"]) for p in answer["processes"]}
     assert jobs == {"merge": ("solitary", "DONE", True), "gen": ("array", "DONE", True)}
+
+
+@pytest.mark.parametrize(
+    ("path", "merged"),
+    [
+        ("/api/v0//T", "/api/v0/T"),
+        ("/api/v0//T//p///event", "/api/v0/T/p/event"),
+        ("/api/v0/T/p/event", "/api/v0/T/p/event"),
+        ("/api/v1//tasks", "/api/v1//tasks"),  # only Lamia's paths: Flask merged them
+        ("/api/v0x//T", "/api/v0x//T"),
+    ],
+)
+def test_repeated_slashes_are_merged_under_api_v0_only(path, merged) -> None:
+    assert merged_slashes(path) == merged
