@@ -29,6 +29,7 @@ from starlette.types import Receive, Scope, Send
 from watchkeeper.api.body import bounded
 from watchkeeper.api.errors import ApiError
 from watchkeeper.api.guard import Guard, Refusal, is_page, with_page_headers
+from watchkeeper.api.lamia_wire import merged_slashes
 
 #: Renders a refusal for the paths under a prefix that speak another error envelope.
 Renderer = Callable[[Request, Exception], Response]
@@ -62,7 +63,7 @@ class App(FastAPI):
                 await self._refuse(refusal, scope, receive, send)
                 return
         receive = bounded(scope, receive, self.state.settings.max_body_bytes)
-        path = scope["path"]
+        path = scope["path"] = merged_slashes(scope["path"])
         if scope["method"] == "POST":
             for prefix, route in self._prefixes:
                 if not path.startswith(prefix):

@@ -16,6 +16,7 @@ finds every key it read, with the same JSON type:
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -32,6 +33,15 @@ _EVENT_TIMES = ("sentAt", "receivedAt")
 TASK_KEYS = ("_links",)
 PROCESS_KEYS = ("task", "kin", "_links")
 EVENT_KEYS = ("recievedAt",)
+
+
+def merged_slashes(path: str) -> str:
+    """``/api/v0//T/p`` as ``/api/v0/T/p``. Lamia's client joins its default API path
+    ``/api/v0/`` and ``/<task>`` into ``/api/v0//<task>/...``; the original's Flask merged
+    repeated slashes (redirecting to the merged path), so those jobs reached it."""
+    if "//" not in path or not path.startswith(PREFIX + "/"):
+        return path
+    return re.sub("//+", "/", path)
 
 
 def naive(value: str | None) -> str | None:

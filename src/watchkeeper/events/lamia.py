@@ -346,16 +346,30 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _progress(f: Fields) -> float | None:
-    """``progress``: a number, or a string holding one (shell scripts quote their values); the
-    original's integer column took negative values too."""
-    value = f.obj.get("progress")
-    if value is None:
-        return None
+def _numeric(value: Any) -> float | None:
+    """A number, or a string holding one: shell scripts quote their values, and the original's
+    marshmallow fields took both."""
     if isinstance(value, str):
         with contextlib.suppress(ValueError):
             value = float(value.strip())
-    number = _number(value)
+    return _number(value)
+
+
+def _whole(value: Any) -> Any:
+    """A string holding an integer as that integer (the original's Integer fields took "3")."""
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return int(value.strip())
+    return value
+
+
+def _progress(f: Fields) -> float | None:
+    """``progress``: a number, or a string holding one; the original's integer column took
+    negative values too."""
+    value = f.obj.get("progress")
+    if value is None:
+        return None
+    number = _numeric(value)
     if number is None:
         f.fail("progress", "expected a number (or a string holding one)")
     return number
@@ -439,6 +453,7 @@ def _needed(value: Any, where: str, issues: list[Issue]) -> int | None:
     """The jobs that must be ``DONE``; 0 (or none) means every job, as no tolerance did."""
     if value is None:
         return None
+    value = _whole(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_JOBS:
         issues.append(Issue(where, f"the jobs needed must be an integer from 0 to {MAX_JOBS}"))
         return None
@@ -448,6 +463,7 @@ def _needed(value: Any, where: str, issues: list[Issue]) -> int | None:
 def _process(spec: Any, path: str, issues: list[Issue]) -> dict[str, Any] | None:
     # The original's nJobs was any integer; 0 is an array whose only index is 0.
     def jobs(value: Any, where: str) -> int | None:
+        value = _whole(value)
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_JOBS:
             issues.append(Issue(where, f"nJobs must be an integer from 0 to {MAX_JOBS}"))
             return None
@@ -474,11 +490,14 @@ def _process(spec: Any, path: str, issues: list[Issue]) -> dict[str, Any] | None
         key = "thresholdProgress" if spec.get("threshold") is None else "threshold"
         threshold = spec.get(key)
         if threshold is not None:
-            number = _number(threshold)
+            number = _numeric(threshold)
             if number is None or number <= 0:
                 issues.append(Issue(f"{path}.{key}", "expected a positive number"))
                 return None
             threshold = number
         return shape(n, threshold, _needed(spec.get("fTolerance"), f"{path}.fTolerance", issues))
+    if isinstance(spec, str):  # the original read a string as a sequence: nothing to take
+        issues.append(Issue(path, f"nJobs must be an integer from 0 to {MAX_JOBS}"))
+        return None
     number = jobs(spec, path)
     return None if number is None else shape(number, None, None)
