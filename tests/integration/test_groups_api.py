@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from tests.conftest import make_client
 from tests.lamia_jobs import create, post
+from watchkeeper.api import lamia_wire
 from watchkeeper.events import lamia
 from watchkeeper.store import db
 from watchkeeper.store.rebuild import rebuild
@@ -134,7 +135,7 @@ def test_the_first_create_wins_even_past_the_api_check(db_url):
         store_events(conn, ALL_VIEWS, [late_event])
     with engine.connect() as conn:
         assert groups.created_seq(conn, "race") == first.seq
-        task = groups.get_task(conn, "race", now=now, stale_after=600)
+        task = lamia_wire.get_task(conn, "race", now=now, stale_after=600)
         assert [p["name"] for p in task["processes"]] == ["mine"]
         assert task["nEvents"] == 0  # the event of a process that was never created is dropped
     engine.dispose()
