@@ -1,10 +1,9 @@
 """``/api/v0``: Lamia's monitoring API (seed 003), so Lamia jobs report here unchanged.
 
 Requests are checked against the task-groups view, translated into events by
-:mod:`watchkeeper.events.lamia` and stored through the writer; answers come from the view.
-Errors use Lamia's envelope ``{"errors": [{"reason", "details"}]}`` (POST errors also carry
-``"created": false``, as Lamia's did), for every failure under ``/api/v0`` including bad
-parameters, authentication and unknown paths.
+:mod:`watchkeeper.events.lamia` and stored through the writer; answers come from the view, in
+Lamia's keys (:mod:`~watchkeeper.api.lamia_wire`), and refusals in Lamia's envelope
+(:mod:`~watchkeeper.api.lamia_errors`).
 
 Fixed on purpose: ``@all`` only lists the processes of its own task, a missing task, process or
 event answers 404 (never 500), and an unknown ``fields``/``order`` name answers 400.
@@ -12,19 +11,14 @@ event answers 404 (never 500), and an unknown ``fields``/``order`` name answers 
 
 from __future__ import annotations
 
-import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, TypeVar
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
-from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import QueryParams
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -32,16 +26,19 @@ from watchkeeper.api import lamia_wire as wire
 from watchkeeper.api.auth import check, public, require
 from watchkeeper.api.body import read_body
 from watchkeeper.api.deps import group_staleness, read_conn
-from watchkeeper.api.errors import ANY_ROUTE, ApiError, responses
+from watchkeeper.api.lamia_errors import (
+    LAMIA_ERRORS,
+    LAMIA_WRITE,
+    LamiaError,
+    LamiaRoute,
+    lamia_response,
+)
 from watchkeeper.api.params import refuse_nul
 from watchkeeper.api.responses import JSONResponse
-from watchkeeper.events import InvalidBatch, lamia
-from watchkeeper.events.decode import MalformedBody
+from watchkeeper.events import lamia
 from watchkeeper.events.fields import MAX_INT, int_from_text
-from watchkeeper.store.writer import WriterStopped
 from watchkeeper.views.groups import queries
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: Seconds a process's shape (solitary, or an array of nJobs) is trusted without reading it
@@ -54,103 +51,6 @@ SHAPES_KEPT = 50_000
 #: The most entries one list answers (and what it answers without a ``limit``); ``total``
 #: counts them all and ``offset`` pages through them.
 MAX_ENTRIES = 10_000
-
-
-class LamiaError(Exception):
-    """A refusal in Lamia's words: ``reason`` is a sentence, ``details`` what it is about."""
-
-    def __init__(
-        self,
-        status: int,
-        reason: str,
-        details: Any = None,
-        headers: dict[str, str] | None = None,
-        *,
-        param: str | None = None,
-    ) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.errors: Any = [{"reason": reason, "details": details}]
-        if param is not None:
-            # A bad query parameter, in the shape of the original's query schema errors.
-            self.errors = {param: [reason]}
-        self.headers = headers
-
-
-def lamia_response(request: Request, exc: Exception) -> Response:
-    """Any failure of a ``/api/v0`` request, in Lamia's envelope."""
-    headers = None
-    if isinstance(exc, LamiaError):
-        status, errors, headers = exc.status, exc.errors, exc.headers
-    elif isinstance(exc, InvalidBatch):
-        status = 400
-        errors = [{"reason": i.reason, "details": {"path": i.path}} for i in exc.issues]
-    elif isinstance(exc, MalformedBody):
-        status, errors = 400, [{"reason": exc.message, "details": {"path": exc.path}}]
-    elif isinstance(exc, RequestValidationError):
-        status = 400
-        errors = [
-            {"reason": e.get("msg", "invalid"), "details": {"path": list(e.get("loc", ()))}}
-            for e in exc.errors()
-        ]
-    elif isinstance(exc, ApiError):
-        status, headers = exc.status, exc.headers
-        errors = [{"reason": exc.message, "details": exc.details or None}]
-    elif isinstance(exc, StarletteHTTPException):
-        status, headers = exc.status_code, getattr(exc, "headers", None)
-        errors = [{"reason": str(exc.detail), "details": None}]
-    elif isinstance(exc, WriterStopped):
-        status, headers = 503, {"Retry-After": "1"}
-        errors = [{"reason": str(exc), "details": None}]
-    else:
-        log.exception("unexpected error", exc_info=exc)
-        status, errors = 500, [{"reason": "Generic server error.", "details": None}]
-    body: dict[str, Any] = {"errors": errors}
-    if isinstance(exc, LamiaError) and status in (403, 404) and isinstance(errors, list):
-        # The original's 403 and 404 answers were {"error": "<sentence>"}.
-        body["error"] = errors[0]["reason"]
-    if request.method == "POST":
-        body = {"created": False, **body}
-    return JSONResponse(body, status_code=status, headers=headers)
-
-
-class LamiaRoute(APIRoute):
-    """Routes whose every error, validation included, is answered by :func:`lamia_response`
-    (``/api/v1`` keeps its own envelope)."""
-
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
-        handler = super().get_route_handler()
-
-        async def lamia_handler(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except Exception as exc:
-                return lamia_response(request, exc)
-
-        return lamia_handler
-
-
-class LamiaReason(BaseModel):
-    reason: str
-    details: Any = None
-
-
-class LamiaErrors(BaseModel):
-    """Lamia's error envelope; ``created`` (false) only in answers to a POST, ``error`` (the
-    original's sentence) in a 403 or 404, and ``errors`` as ``{"<parameter>": ["<reason>"]}``
-    for a bad query parameter, as the original's query schemas answered."""
-
-    created: bool | None = None
-    error: str | None = None
-    errors: list[LamiaReason] | dict[str, list[str]]
-
-
-#: Answers of every /api/v0 route, and of those storing a body; any 4xx is in Lamia's envelope.
-LAMIA_ERRORS: dict[int | str, Any] = {
-    **responses(400, *ANY_ROUTE, 404, model=LamiaErrors),
-    "4XX": {"model": LamiaErrors, "description": "Any refusal, in Lamia's envelope"},
-}
-LAMIA_WRITE = responses(409, 413, 415, 503, model=LamiaErrors)
 
 PREFIX = "/api/v0"
 router = APIRouter(
