@@ -48,6 +48,8 @@ Row = dict[str, Any]
 
 
 class GroupsView:
+    """The view: Lamia's creates, deletes and job events folded into the task-groups tables."""
+
     name = "groups"
     kinds = frozenset({TASK_CREATED, TASK_DELETED, JOB_EVENT})
     tables = TABLES
