@@ -188,6 +188,31 @@ def test_a_replica_trusting_a_deleted_process_answers_404(db_url):
         assert kinds[-2:] == ["lamia.event", "task.status"]
 
 
+def test_the_job_event_check_finds_one_process_of_a_task_or_says_what_is_missing(db_url):
+    with make_client(db_url) as c:
+        create(c, "big", {f"p{i}": None for i in range(600)} | {"arr": [10, 8]})
+        create(c, "small", {"p0": 3})
+    engine = db.make_engine(db_url)
+    with engine.connect() as conn:
+        assert groups.lookup(conn, "big", "p599") == (
+            True,
+            {"n_jobs": None, "threshold": None, "host": None},
+        )
+        assert groups.lookup(conn, "big", "arr")[1] == {
+            "n_jobs": 10,
+            "threshold": None,
+            "host": None,
+        }
+        assert groups.lookup(conn, "small", "p0")[1] == {
+            "n_jobs": 3,
+            "threshold": None,
+            "host": None,
+        }
+        assert groups.lookup(conn, "big", "p600") == (True, None)  # no such process
+        assert groups.lookup(conn, "none", "p0") == (False, None)  # no such task
+    engine.dispose()
+
+
 def test_openapi_lists_both_apis(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/v0", "/api/v0/{task}", "/api/v0/{task}/{proc}/event"} <= set(paths)
