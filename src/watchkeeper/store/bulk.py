@@ -126,7 +126,7 @@ def _select_sql(dialect: sa.Dialect, statement: sa.Select[Any]) -> tuple[str, tu
 def first(
     conn: sa.Connection, statement: sa.Select[Any], params: Mapping[str, Any]
 ) -> tuple[Any, ...] | None:
-    """The first row of ``statement`` (with plain ``bindparam``\\ s named in ``params``) as a
+    """The first row of ``statement`` (its plain bind parameters named in ``params``) as a
     tuple, straight from the driver: for point reads on the hot path, where SQLAlchemy's
     statement cache, result machinery and (on SQLite) the ``BEGIN`` of every read connection
     cost many times the read itself. Compiled once per dialect and statement."""
