@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from tests.conftest import make_client
 from tests.lamia_jobs import create, post
+from watchkeeper.api import lamia_wire
 from watchkeeper.events import lamia
 from watchkeeper.store import db
 from watchkeeper.store.rebuild import rebuild
@@ -134,7 +135,7 @@ def test_the_first_create_wins_even_past_the_api_check(db_url):
         store_events(conn, ALL_VIEWS, [late_event])
     with engine.connect() as conn:
         assert groups.created_seq(conn, "race") == first.seq
-        task = groups.get_task(conn, "race", now=now, stale_after=600)
+        task = lamia_wire.get_task(conn, "race", now=now, stale_after=600)
         assert [p["name"] for p in task["processes"]] == ["mine"]
         assert task["nEvents"] == 0  # the event of a process that was never created is dropped
     engine.dispose()
@@ -185,6 +186,31 @@ def test_a_replica_trusting_a_deleted_process_answers_404(db_url):
         # The request is in the log (it was accepted before the view saw the delete).
         kinds = [e["kind"] for e in a.get("/api/v1/events", params={"limit": 100}).json()["events"]]
         assert kinds[-2:] == ["lamia.event", "task.status"]
+
+
+def test_the_job_event_check_finds_one_process_of_a_task_or_says_what_is_missing(db_url):
+    with make_client(db_url) as c:
+        create(c, "big", {f"p{i}": None for i in range(600)} | {"arr": [10, 8]})
+        create(c, "small", {"p0": 3})
+    engine = db.make_engine(db_url)
+    with engine.connect() as conn:
+        assert groups.lookup(conn, "big", "p599") == (
+            True,
+            {"n_jobs": None, "threshold": None, "host": None},
+        )
+        assert groups.lookup(conn, "big", "arr")[1] == {
+            "n_jobs": 10,
+            "threshold": None,
+            "host": None,
+        }
+        assert groups.lookup(conn, "small", "p0")[1] == {
+            "n_jobs": 3,
+            "threshold": None,
+            "host": None,
+        }
+        assert groups.lookup(conn, "big", "p600") == (True, None)  # no such process
+        assert groups.lookup(conn, "none", "p0") == (False, None)  # no such task
+    engine.dispose()
 
 
 def test_openapi_lists_both_apis(client):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from tests.conftest import make_client
+from tests.conftest import ON_EACH_WRITER, make_client
 from tests.lamia_jobs import create, errors, log_size, post
 
 PROCESSES = {"tstArray1": 10, "tstArray2": [10, 8], "someJob1": None}
@@ -99,6 +99,7 @@ def test_list_filters_pages_orders_and_selects_fields(client):
     assert client.get("/api/v0/").json()["total"] == 3
 
 
+@ON_EACH_WRITER
 def test_events_are_posted_listed_and_fetched(lamia):
     first = post(
         lamia,

@@ -11,6 +11,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import orjson
 import psutil
@@ -23,7 +24,7 @@ from watchkeeper.store.tables import events as events_table
 from watchkeeper.store.writer import Ack, Writer
 from watchkeeper.store.writerbase import BaseWriter
 from watchkeeper.store.writerproc import ProcessWriter, WriterFailed
-from watchkeeper.views import ALL_VIEWS, ALL_VIEWS_REF, groups
+from watchkeeper.views import ALL_VIEWS, ALL_VIEWS_REF
 from watchkeeper.views.tasks import tasks as tasks_table
 
 
@@ -261,17 +262,17 @@ def test_process_writer_carries_a_job_events_outcome_back(engine):
     )
     done = lamia.job_event("t", "arr", 0, b'{"eventClass": "DONE"}', client_ip=None, now=2.0)
 
-    async def scenario() -> tuple[bool, groups.Outcome]:
+    async def scenario() -> tuple[bool, Any]:
         writer = process_writer(engine)
         await writer.start()
         await writer.write([created])
         ack = await writer.write(done)
         await writer.stop()
-        return groups.VIEW.outcome(writer.engine, ack.first_seq)
+        return ack.first_seq in ack.results, ack.results.get(ack.first_seq)
 
     known, outcome = asyncio.run(scenario())
     assert known
-    assert outcome == (50.0, False)
+    assert tuple(outcome) == (50.0, False)
 
 
 def test_the_database_url_is_not_on_the_childs_command_line(engine):
@@ -286,3 +287,49 @@ def test_the_database_url_is_not_on_the_childs_command_line(engine):
     cmdline = " ".join(asyncio.run(scenario()))
     assert "watchkeeper.store.writerproc" in cmdline
     assert engine.url.database not in cmdline  # a URL may carry a password
+
+
+def any_writer(engine: sa.Engine, kind: str) -> BaseWriter:
+    if kind == "process":
+        return process_writer(engine)
+    return Writer(engine, VIEWS, inline_max_events=2_000 if kind == "loop-thread" else 0)
+
+
+@pytest.mark.parametrize("kind", ["loop-thread", "writer-thread", "process"])
+def test_each_writer_hands_every_batch_the_views_answers_for_its_own_events(engine, kind):
+    """A view's answers (here a Lamia job's progress) reach the request that stored the event,
+    whichever way the writer commits: concurrent batches grouped in one transaction, and each
+    alone after a bad batch failed the shared one."""
+    created = lamia.task_created(
+        "t", orjson.dumps({"processes": {"arr": 4}}), client_ip=None, now=1.0
+    )
+    jobs = [
+        lamia.job_event("t", "arr", i, b'{"eventClass": "DONE"}', client_ip=None, now=2.0 + i)
+        for i in range(4)
+    ]
+    gone = lamia.job_event("t", "gone", None, b'{"eventClass": "DONE"}', client_ip=None, now=9.0)
+    batches = [*jobs, gone, [task_event(1)]]
+    if kind != "process":
+        batches.append([note(boom=True)])  # fails the shared transaction: each alone then
+    writer = any_writer(engine, kind)
+
+    async def scenario() -> list[Ack | BaseException]:
+        await writer.start()
+        try:
+            await writer.write([created])
+            return await asyncio.gather(*(writer.write(b) for b in batches), return_exceptions=True)
+        finally:
+            await writer.stop()
+
+    acks = asyncio.run(scenario())
+    answered = [a for a in acks if isinstance(a, Ack)]
+    assert len(answered) == 6
+    for ack in answered:
+        assert ack.first_seq is not None and ack.last_seq is not None
+        assert set(ack.results) <= set(range(ack.first_seq, ack.last_seq + 1))
+    # A job event and its task status: only the job event is answered, with its progress.
+    progress = sorted(tuple(a.results[a.first_seq]) for a in answered[:4])
+    assert progress == [(25.0, False), (50.0, False), (75.0, False), (100.0, True)]
+    assert all(len(a.results) == 1 for a in answered[:4])
+    assert answered[4].results == {answered[4].first_seq: None}  # no such process
+    assert answered[5].results == {}  # no view answers a task status

@@ -1,10 +1,9 @@
 """``/api/v0``: Lamia's monitoring API (seed 003), so Lamia jobs report here unchanged.
 
 Requests are checked against the task-groups view, translated into events by
-:mod:`watchkeeper.events.lamia` and stored through the writer; answers come from the view.
-Errors use Lamia's envelope ``{"errors": [{"reason", "details"}]}`` (POST errors also carry
-``"created": false``, as Lamia's did), for every failure under ``/api/v0`` including bad
-parameters, authentication and unknown paths.
+:mod:`watchkeeper.events.lamia` and stored through the writer; answers come from the view, in
+Lamia's keys (:mod:`~watchkeeper.api.lamia_wire`), and refusals in Lamia's envelope
+(:mod:`~watchkeeper.api.lamia_errors`).
 
 Fixed on purpose: ``@all`` only lists the processes of its own task, a missing task, process or
 event answers 404 (never 500), and an unknown ``fields``/``order`` name answers 400.
@@ -12,19 +11,14 @@ event answers 404 (never 500), and an unknown ``fields``/``order`` name answers 
 
 from __future__ import annotations
 
-import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, TypeVar
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
-from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import QueryParams
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -32,16 +26,19 @@ from watchkeeper.api import lamia_wire as wire
 from watchkeeper.api.auth import check, public, require
 from watchkeeper.api.body import read_body
 from watchkeeper.api.deps import group_staleness, read_conn
-from watchkeeper.api.errors import ANY_ROUTE, ApiError, responses
+from watchkeeper.api.lamia_errors import (
+    LAMIA_ERRORS,
+    LAMIA_WRITE,
+    LamiaError,
+    LamiaRoute,
+    lamia_response,
+)
 from watchkeeper.api.params import refuse_nul
 from watchkeeper.api.responses import JSONResponse
-from watchkeeper.events import InvalidBatch, lamia
-from watchkeeper.events.decode import MalformedBody
+from watchkeeper.events import lamia
 from watchkeeper.events.fields import MAX_INT, int_from_text
-from watchkeeper.store.writer import WriterStopped
-from watchkeeper.views import groups
+from watchkeeper.views.groups import queries
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: Seconds a process's shape (solitary, or an array of nJobs) is trusted without reading it
@@ -54,103 +51,6 @@ SHAPES_KEPT = 50_000
 #: The most entries one list answers (and what it answers without a ``limit``); ``total``
 #: counts them all and ``offset`` pages through them.
 MAX_ENTRIES = 10_000
-
-
-class LamiaError(Exception):
-    """A refusal in Lamia's words: ``reason`` is a sentence, ``details`` what it is about."""
-
-    def __init__(
-        self,
-        status: int,
-        reason: str,
-        details: Any = None,
-        headers: dict[str, str] | None = None,
-        *,
-        param: str | None = None,
-    ) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.errors: Any = [{"reason": reason, "details": details}]
-        if param is not None:
-            # A bad query parameter, in the shape of the original's query schema errors.
-            self.errors = {param: [reason]}
-        self.headers = headers
-
-
-def lamia_response(request: Request, exc: Exception) -> Response:
-    """Any failure of a ``/api/v0`` request, in Lamia's envelope."""
-    headers = None
-    if isinstance(exc, LamiaError):
-        status, errors, headers = exc.status, exc.errors, exc.headers
-    elif isinstance(exc, InvalidBatch):
-        status = 400
-        errors = [{"reason": i.reason, "details": {"path": i.path}} for i in exc.issues]
-    elif isinstance(exc, MalformedBody):
-        status, errors = 400, [{"reason": exc.message, "details": {"path": exc.path}}]
-    elif isinstance(exc, RequestValidationError):
-        status = 400
-        errors = [
-            {"reason": e.get("msg", "invalid"), "details": {"path": list(e.get("loc", ()))}}
-            for e in exc.errors()
-        ]
-    elif isinstance(exc, ApiError):
-        status, headers = exc.status, exc.headers
-        errors = [{"reason": exc.message, "details": exc.details or None}]
-    elif isinstance(exc, StarletteHTTPException):
-        status, headers = exc.status_code, getattr(exc, "headers", None)
-        errors = [{"reason": str(exc.detail), "details": None}]
-    elif isinstance(exc, WriterStopped):
-        status, headers = 503, {"Retry-After": "1"}
-        errors = [{"reason": str(exc), "details": None}]
-    else:
-        log.exception("unexpected error", exc_info=exc)
-        status, errors = 500, [{"reason": "Generic server error.", "details": None}]
-    body: dict[str, Any] = {"errors": errors}
-    if isinstance(exc, LamiaError) and status in (403, 404) and isinstance(errors, list):
-        # The original's 403 and 404 answers were {"error": "<sentence>"}.
-        body["error"] = errors[0]["reason"]
-    if request.method == "POST":
-        body = {"created": False, **body}
-    return JSONResponse(body, status_code=status, headers=headers)
-
-
-class LamiaRoute(APIRoute):
-    """Routes whose every error, validation included, is answered by :func:`lamia_response`
-    (``/api/v1`` keeps its own envelope)."""
-
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
-        handler = super().get_route_handler()
-
-        async def lamia_handler(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except Exception as exc:
-                return lamia_response(request, exc)
-
-        return lamia_handler
-
-
-class LamiaReason(BaseModel):
-    reason: str
-    details: Any = None
-
-
-class LamiaErrors(BaseModel):
-    """Lamia's error envelope; ``created`` (false) only in answers to a POST, ``error`` (the
-    original's sentence) in a 403 or 404, and ``errors`` as ``{"<parameter>": ["<reason>"]}``
-    for a bad query parameter, as the original's query schemas answered."""
-
-    created: bool | None = None
-    error: str | None = None
-    errors: list[LamiaReason] | dict[str, list[str]]
-
-
-#: Answers of every /api/v0 route, and of those storing a body; any 4xx is in Lamia's envelope.
-LAMIA_ERRORS: dict[int | str, Any] = {
-    **responses(400, *ANY_ROUTE, 404, model=LamiaErrors),
-    "4XX": {"model": LamiaErrors, "description": "Any refusal, in Lamia's envelope"},
-}
-LAMIA_WRITE = responses(409, 413, 415, 503, model=LamiaErrors)
 
 PREFIX = "/api/v0"
 router = APIRouter(
@@ -179,14 +79,14 @@ async def _read(request: Request, fn: Callable[..., T], *args: Any) -> T:
 
 
 async def _shape(request: Request, task: str, proc: str) -> tuple[bool, dict[str, Any] | None]:
-    """:func:`groups.lookup`, remembered for :data:`SHAPE_TTL` seconds: jobs post many events
-    to the same processes, and this spares each of them a read."""
+    """:func:`~watchkeeper.views.groups.queries.lookup`, remembered for :data:`SHAPE_TTL`
+    seconds: jobs post many events to the same processes, and this spares each of them a read."""
     shapes = _shapes(request)
     now = time.monotonic()
     hit = shapes.get((task, proc))
     if hit is not None and hit[1] > now:
         return True, hit[0]
-    found = await _read(request, groups.lookup, task, proc)
+    found = await _read(request, queries.lookup, task, proc)
     if found[1] is not None:
         # Forget the oldest, not all: a task with more processes than fit would otherwise
         # empty the memory again and again and pay a read for almost every event.
@@ -318,11 +218,9 @@ async def post_event(task: str, proc: str, request: Request) -> JSONResponse:
         # The original looked the array up by name and answered 400 when there was none.
         raise LamiaError(400, "Process array does not exist.", {"processName": proc})
     _check_slot(task, proc, found, index)
-    writer = request.app.state.writer
-    ack = await writer.write(events)
-    known, outcome = groups.VIEW.outcome(writer.engine, ack.first_seq)
-    if not known:
-        outcome = await _read(request, groups.progress_now, task, proc)
+    ack = await request.app.state.writer.write(events)
+    # The task-groups view answered the job event with its process's progress after it.
+    outcome = ack.results[ack.first_seq]
     if outcome is None:
         # Deleted while this request was on its way: the log keeps the event, no task has it.
         raise _no_process(task, proc)
@@ -358,17 +256,17 @@ def list_tasks(request: Request, conn: Conn) -> JSONResponse:
     """``tags``/``tag`` (a task must have all of them), ``fields``, ``offset``, ``limit``,
     ``order`` (name, submittedAt, createdAt, updatedAt, username) and ``sort`` (asc, desc)."""
     query = request.query_params
-    fields = _fields(query, groups.TASK_FIELDS + wire.TASK_KEYS)
-    order, descending = _ordering(query, groups.TASK_ORDER)
-    rows, total = groups.list_tasks(
+    fields = _fields(query, wire.TASK_FIELDS + wire.TASK_KEYS)
+    order, descending = _ordering(query, wire.TASK_ORDER)
+    rows, total = queries.list_tasks(
         conn,
         tags=_multi(query, "tags") + _multi(query, "tag"),
-        order=order,
+        order=None if order is None else wire.TASK_ORDER[order],
         descending=descending,
         offset=_count(query, "offset") or 0,
         limit=_page_size(query),
     )
-    entries = [wire.task(t) for t in groups.tasks_v0(conn, rows, **group_staleness(request))]
+    entries = [wire.task(t) for t in wire.tasks_v0(conn, rows, **group_staleness(request))]
     return JSONResponse({"entries": _select(entries, fields), "total": total})
 
 
@@ -380,12 +278,12 @@ def delete_all() -> JSONResponse:
 
 async def _create(request: Request, task: str, body: bytes) -> JSONResponse:
     event = lamia.task_created(task, body, client_ip=_client_ip(request), now=time.time())
-    if await _read(request, groups.created_seq, task) is not None:
+    if await _read(request, queries.created_seq, task) is not None:
         raise LamiaError(409, "Task name is not unique.", {"name": task})
     ack = await request.app.state.writer.write([event])
     # Two creates may race past the check above; the view keeps the first, so the loser learns
     # here that its task is not the one stored.
-    winner = await _read(request, groups.created_seq, task)
+    winner = await _read(request, queries.created_seq, task)
     if winner is not None and winner != ack.first_seq:
         raise LamiaError(409, "Task name is not unique.", {"name": task})
     return JSONResponse({"created": True}, status_code=201)
@@ -424,7 +322,7 @@ async def create_task(task: str, request: Request) -> JSONResponse:
 
 @router.get("/{task}", dependencies=[require("read")], summary="One task")
 def get_task(task: str, request: Request, conn: Conn) -> JSONResponse:
-    item = groups.get_task(conn, task, **group_staleness(request))
+    item = wire.get_task(conn, task, **group_staleness(request))
     if item is None:
         raise _no_task(task)
     return JSONResponse(wire.task(item))
@@ -432,7 +330,7 @@ def get_task(task: str, request: Request, conn: Conn) -> JSONResponse:
 
 @router.delete("/{task}", dependencies=[require("admin")], summary="Delete a task")
 async def delete_task(task: str, request: Request) -> JSONResponse:
-    if await _read(request, groups.created_seq, task) is None:
+    if await _read(request, queries.created_seq, task) is None:
         raise _no_task(task)
     event = lamia.task_deleted(task, client_ip=_client_ip(request), now=time.time())
     await request.app.state.writer.write([event])
@@ -451,14 +349,14 @@ def get_process(task: str, proc: str, request: Request, conn: Conn) -> JSONRespo
     the processes of the task, only those having an event of class ``hasEventsOfClass`` if
     given."""
     if proc == "@all":
-        if groups.created_seq(conn, task) is None:
+        if queries.created_seq(conn, task) is None:
             raise _no_task(task)
         event_class = request.query_params.get("hasEventsOfClass") or None
-        items = groups.processes_with_class(conn, task, event_class, **group_staleness(request))
+        items = wire.processes_with_class(conn, task, event_class, **group_staleness(request))
         return JSONResponse([wire.process(p) for p in items])
-    item = groups.get_process(conn, task, proc, **group_staleness(request))
+    item = wire.get_process(conn, task, proc, **group_staleness(request))
     if item is None:
-        if groups.created_seq(conn, task) is None:
+        if queries.created_seq(conn, task) is None:
             raise _no_task(task)
         raise _no_process(task, proc)
     return JSONResponse(wire.process(item))
@@ -469,7 +367,7 @@ def get_process(task: str, proc: str, request: Request, conn: Conn) -> JSONRespo
 
 def _event_slot(conn: sa.Connection, task: str, proc: str, request: Request) -> int | None:
     index = lamia.parse_index(request.query_params.get("arrayIndex"))
-    found = groups.lookup(conn, task, proc)
+    found = queries.lookup(conn, task, proc)
     if index is None:
         if not found[0]:
             raise _no_task(task)
@@ -487,9 +385,9 @@ def list_events(task: str, proc: str, request: Request, conn: Conn) -> JSONRespo
     selects the fields of each entry."""
     query = request.query_params
     index = _event_slot(conn, task, proc, request)
-    fields = _fields(query, groups.EVENT_FIELDS + wire.EVENT_KEYS)
-    order, descending = _ordering(query, groups.EVENT_ORDER)
-    entries, total = groups.list_events(
+    fields = _fields(query, wire.EVENT_FIELDS + wire.EVENT_KEYS)
+    order, descending = _ordering(query, wire.EVENT_ORDER)
+    rows, total = queries.list_events(
         conn,
         task,
         proc,
@@ -497,12 +395,12 @@ def list_events(task: str, proc: str, request: Request, conn: Conn) -> JSONRespo
         event_class=query.get("eventClass"),
         host=query.get("hostname"),
         ip=query.get("ip"),
-        order=order,
+        order=None if order is None else wire.EVENT_ORDER[order],
         descending=descending,
         offset=_count(query, "offset") or 0,
         limit=_page_size(query),
     )
-    entries = [wire.event(e) for e in entries]
+    entries = [wire.event(wire.event_v0(row)) for row in rows]
     return JSONResponse({"entries": _select(entries, fields), "total": total})
 
 
@@ -518,10 +416,10 @@ def get_event(task: str, proc: str, event_id: str, request: Request, conn: Conn)
                 "`id' must be a non-negative integer.",
                 {"parameter": "id", "value": event_id[:40], "max": MAX_INT},
             )
-        item = groups.get_event(conn, task, proc, number, index)
+        item = queries.event_row(conn, task, proc, number, index)
     if item is None:
         raise LamiaError(404, "Event not found.", {"id": event_id})
-    return JSONResponse(wire.event(item))
+    return JSONResponse(wire.event(wire.event_v0(item)))
 
 
 #: The methods of each shape of path under ``/api/v0``, by its number of segments.

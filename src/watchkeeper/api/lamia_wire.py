@@ -1,8 +1,10 @@
 """What ``/api/v0`` answers, in the original Lamia server's keys and JSON types.
 
-The task-groups view describes tasks, processes and events in Lamia's field names; this adds
-what the original's marshmallow schemas dumped beside them, so a client that read the original
-finds every key it read, with the same JSON type:
+The task-groups view's rows become tasks, processes and events in Lamia's field names
+(:func:`task_v0`, :func:`process_v0`, :func:`event_v0`, which the dashboard shows too); then
+:func:`task`, :func:`process` and :func:`event` add what the original's marshmallow schemas
+dumped beside them, so a client that read the original finds every key it read, with the same
+JSON type:
 
 * a process: ``task`` (its task's name), ``kin`` (1 solitary, 3 array) and
   ``_links.events``;
@@ -17,9 +19,18 @@ finds every key it read, with the same JSON type:
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
+
+import sqlalchemy as sa
+
+from watchkeeper.events.timefmt import iso
+from watchkeeper.views.base import loads
+from watchkeeper.views.groups import queries
+from watchkeeper.views.groups.progress import activity, amount, overall, rounded
+from watchkeeper.views.groups.tables import index_out, lamia_events, lamia_groups
 
 PREFIX = "/api/v0"
 #: The original's ``kin`` column: its polymorphic identity of a solitary job and of an array.
@@ -29,6 +40,69 @@ KIN_ARRAY = 3
 _TASK_TIMES = ("submittedAt", "createdAt", "updatedAt")
 _EVENT_TIMES = ("sentAt", "receivedAt")
 
+#: Task fields ``GET /api/v0?order=`` may sort by.
+TASK_ORDER: dict[str, sa.ColumnElement[Any]] = {
+    "name": lamia_groups.c.name,
+    "submittedAt": lamia_groups.c.submitted_at,
+    "createdAt": lamia_groups.c.created_at,
+    "updatedAt": queries.UPDATED_AT,
+    "username": lamia_groups.c.username,
+    # The original's other task columns: it ordered by any of them.
+    "comment": lamia_groups.c.comment,
+    "emailNotify": lamia_groups.c.email_notify,
+    "hostname": lamia_groups.c.host,
+    "submHostIP": lamia_groups.c.client_ip,
+    "config": lamia_groups.c.config,
+    "depGraph": lamia_groups.c.dep_graph,
+}
+#: Event fields ``GET /api/v0/<task>/<proc>/event?order=`` may sort by.
+EVENT_ORDER: dict[str, sa.ColumnElement[Any]] = {
+    "id": lamia_events.c.id,
+    "sentAt": lamia_events.c.sent_at,
+    "receivedAt": lamia_events.c.received_at,
+    "eventClass": lamia_events.c.event_class,
+    "procNumInArray": lamia_events.c.idx,
+    # The original's other event columns, with its spelling of "received".
+    "recievedAt": lamia_events.c.received_at,
+    "payload": lamia_events.c.payload,
+    "progress": lamia_events.c.progress,
+    "hostname": lamia_events.c.host,
+    "clientIP": lamia_events.c.client_ip,
+    "procID": lamia_events.c.proc,
+    "taskID": lamia_events.c.task,
+}
+TASK_FIELDS = (
+    "name",
+    "username",
+    "comment",
+    "tags",
+    "config",
+    "emailNotify",
+    "depGraph",
+    "taskClass",
+    "submittedAt",
+    "createdAt",
+    "updatedAt",
+    "hostname",
+    "submHostIP",
+    "nEvents",
+    "progress",
+    "enough",
+    "processes",
+)
+EVENT_FIELDS = (
+    "id",
+    "taskID",
+    "procID",
+    "procNumInArray",
+    "eventClass",
+    "payload",
+    "progress",
+    "sentAt",
+    "receivedAt",
+    "hostname",
+    "clientIP",
+)
 #: Keys this module adds, which ``fields=`` may name too.
 TASK_KEYS = ("_links",)
 PROCESS_KEYS = ("task", "kin", "_links")
@@ -96,3 +170,103 @@ def event(item: dict[str, Any]) -> dict[str, Any]:
     if out["progress"] is None:
         out["progress"] = 0
     return out
+
+
+# --- the view's rows in Lamia's field names --------------------------------------------------
+
+
+def process_v0(row: Any, stale: int) -> dict[str, Any]:
+    """A process as ``GET /api/v0/<task>/<proc>`` shows it (Lamia's field names)."""
+    return {
+        "name": row.name,
+        "taskID": row.task,
+        "type": "solitary" if row.n_jobs is None else "array",
+        "nJobs": row.n_jobs,
+        "fTolerance": row.tolerance,
+        "thresholdProgress": amount(row.threshold),
+        "lastEventClass": row.last_class,
+        "lastEventAt": iso(row.last_event_at),
+        "nEvents": row.events,
+        "doneJobs": row.done_jobs,
+        "staleJobs": stale,
+        "progress": rounded(row.progress),
+        "enough": bool(row.enough),
+    }
+
+
+def task_v0(row: Any, procs: Sequence[Any], stale: dict[tuple[str, str], int]) -> dict[str, Any]:
+    progress, enough = overall(procs)
+    updated, events = activity(row, procs)
+    return {
+        "name": row.name,
+        "username": row.username,
+        "comment": row.comment,
+        "tags": loads(row.tags) or [],
+        "config": loads(row.config),
+        "emailNotify": loads(row.email_notify),
+        "depGraph": row.dep_graph,
+        "taskClass": row.task_class,
+        "submittedAt": iso(row.submitted_at),
+        "createdAt": iso(row.created_at),
+        "updatedAt": iso(updated),
+        "hostname": row.host,
+        "submHostIP": row.client_ip,
+        "nEvents": events,
+        "progress": progress,
+        "enough": enough,
+        "processes": [process_v0(p, stale.get((p.task, p.name), 0)) for p in procs],
+    }
+
+
+def event_v0(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "taskID": row.task,
+        "procID": row.proc,
+        "procNumInArray": index_out(row.idx),
+        "eventClass": row.event_class,
+        "payload": loads(row.payload),
+        "progress": amount(row.progress),
+        "sentAt": iso(row.sent_at),
+        "receivedAt": iso(row.received_at),
+        "hostname": row.host,
+        "clientIP": row.client_ip,
+    }
+
+
+def get_task(
+    conn: sa.Connection, name: str, *, now: float, stale_after: float
+) -> dict[str, Any] | None:
+    row = queries.task_row(conn, name)
+    if row is None:
+        return None
+    procs = queries.processes_of(conn, [name])[name]
+    return task_v0(row, procs, queries.stale_counts(conn, [name], now - stale_after))
+
+
+def tasks_v0(
+    conn: sa.Connection, rows: Sequence[Any], *, now: float, stale_after: float
+) -> list[dict[str, Any]]:
+    names = [r.name for r in rows]
+    procs = queries.processes_of(conn, names)
+    stale = queries.stale_counts(conn, names, now - stale_after)
+    return [task_v0(r, procs[r.name], stale) for r in rows]
+
+
+def get_process(
+    conn: sa.Connection, task: str, proc: str, *, now: float, stale_after: float
+) -> dict[str, Any] | None:
+    row = queries.process_row(conn, task, proc)
+    if row is None:
+        return None
+    stale = queries.stale_counts(conn, [task], now - stale_after)
+    return process_v0(row, stale.get((task, proc), 0))
+
+
+def processes_with_class(
+    conn: sa.Connection, task: str, event_class: str | None, *, now: float, stale_after: float
+) -> list[dict[str, Any]]:
+    """The processes of ``task`` (only those with an event of ``event_class``, if given)."""
+    rows = queries.processes_with_class(conn, task, event_class)
+    stale = queries.stale_counts(conn, [task], now - stale_after)
+    return [process_v0(r, stale.get((task, r.name), 0)) for r in rows]

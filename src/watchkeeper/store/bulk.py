@@ -115,3 +115,25 @@ def keep_min(col: str) -> str:
 
 def add(col: str) -> str:
     return f"{{t}}.{col} + excluded.{col}"
+
+
+@lru_cache(maxsize=256)
+def _select_sql(dialect: sa.Dialect, statement: sa.Select[Any]) -> tuple[str, tuple[str, ...]]:
+    compiled = statement.compile(dialect=dialect)
+    return compiled.string, tuple(compiled.positiontup or ())
+
+
+def first(
+    conn: sa.Connection, statement: sa.Select[Any], params: Mapping[str, Any]
+) -> tuple[Any, ...] | None:
+    """The first row of ``statement`` (its plain bind parameters named in ``params``) as a
+    tuple, straight from the driver: for point reads on the hot path, where SQLAlchemy's
+    statement cache, result machinery and (on SQLite) the ``BEGIN`` of every read connection
+    cost many times the read itself. Compiled once per dialect and statement."""
+    sql, order = _select_sql(conn.dialect, statement)
+    args: Any = tuple(params[name] for name in order) if order else dict(params)
+    if conn.dialect.name == "sqlite":
+        row = db.driver(conn).execute(sql, args).fetchone()
+    else:
+        row = conn.exec_driver_sql(sql, args).first()
+    return None if row is None else tuple(row)

@@ -11,14 +11,20 @@ the server hands them to the writer and to the rebuild, and names them by
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator, Sequence
-from typing import Protocol, TypeVar
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 
 from watchkeeper.events import Event
 
 T = TypeVar("T")
+
+#: What a view answers for the events it folded, by ``seq``: JSON values (numbers, strings,
+#: booleans, lists, objects, null), which the writer hands to the request that stored the event
+#: in its acknowledgement (:attr:`~watchkeeper.store.writerbase.Ack.results`), from the writer
+#: process as from the in-process writer. ``None`` answers nothing.
+Results = Mapping[int, Any] | None
 
 #: How many keys go into one ``IN (...)`` lookup; below SQLite's parameter limit.
 CHUNK = 500
@@ -37,8 +43,11 @@ class View(Protocol):
     def tables(self) -> tuple[sa.Table, ...]:
         """Its tables, parents first: a rebuild empties them in reverse order."""
 
-    def apply(self, conn: sa.Connection, events: Sequence[Event]) -> None:
-        """Fold ``events`` (in ``seq`` order, all of a kind in ``kinds``) into the tables."""
+    def apply(self, conn: sa.Connection, events: Sequence[Event]) -> Results:
+        """Fold ``events`` (in ``seq`` order, all of a kind in ``kinds``) into the tables, and
+        optionally answer some of them (:data:`Results`): what a request can only learn from
+        the fold, such as a Lamia job's progress after its event. No two views answer for the
+        same event."""
 
 
 def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:

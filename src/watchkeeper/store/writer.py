@@ -75,7 +75,7 @@ def store_events(
                 sa.select(events_table.c.event_id).where(events_table.c.event_id.in_(part))
             ).scalars()
         )
-    acks: list[Ack] = []
+    counts: list[tuple[int, int, int | None, int | None]] = []
     stored: list[Event] = []
     rows: list[tuple[Any, ...]] = []
     for batch in batches:
@@ -109,11 +109,24 @@ def store_events(
                     body,
                 )
             )
-        acks.append(Ack(len(batch), dups, first, seq if first is not None else None))
+        counts.append((len(batch), dups, first, seq if first is not None else None))
+    results: dict[int, Any] = {}
     if rows:
         bulk.insert(conn, events_table, EVENT_COLUMNS, rows)
-        apply_views(conn, views, stored)
-    return acks
+        results = apply_views(conn, views, stored)
+    return [
+        Ack(accepted, dups, first, last, _results_of(results, first, last))
+        for accepted, dups, first, last in counts
+    ]
+
+
+def _results_of(results: dict[int, Any], first: int | None, last: int | None) -> dict[int, Any]:
+    """The views' answers for the events of one batch (``seq`` from ``first`` to ``last``)."""
+    if not results or first is None or last is None:
+        return {}
+    if len(results) < last - first:
+        return {seq: r for seq, r in results.items() if first <= seq <= last}
+    return {seq: results[seq] for seq in range(first, last + 1) if seq in results}
 
 
 def commit_batches(
@@ -158,11 +171,18 @@ def _last_seq(conn: sa.Connection) -> int:
     return conn.execute(sa.select(sa.func.max(events_table.c.seq))).scalar() or 0
 
 
-def apply_views(conn: sa.Connection, views: Sequence[View], stored: Sequence[Event]) -> None:
+def apply_views(
+    conn: sa.Connection, views: Sequence[View], stored: Sequence[Event]
+) -> dict[int, Any]:
+    """Fold ``stored`` into every view; what the views answered, by ``seq``."""
+    results: dict[int, Any] = {}
     for view in views:
         mine = [e for e in stored if e.kind in view.kinds]
         if mine:
-            view.apply(conn, mine)
+            answered = view.apply(conn, mine)
+            if answered:
+                results.update(answered)
+    return results
 
 
 class Writer(BaseWriter):

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from watchkeeper.events import Event
 
@@ -19,12 +20,15 @@ STOP_GRACE = 10.0
 
 @dataclass(slots=True, frozen=True)
 class Ack:
-    """What a request is told once its batch is durably committed."""
+    """What a request is told once its batch is durably committed; ``results`` holds what the
+    views answered for the batch's events, by ``seq`` (:data:`watchkeeper.store.view.Results`).
+    """
 
     accepted: int
     duplicates: int
     first_seq: int | None
     last_seq: int | None
+    results: Mapping[int, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, int | None]:
         return {

@@ -15,9 +15,10 @@ Frames on the socket are a 4-byte big-endian length and an orjson document:
 
 - server → child: ``{"id": n, "events": [[kind, ts, level, source, subject, attrs, body,
   event_id, received_at], ...]}``;
-- child → server: ``{"answers": [[id, [accepted, duplicates, first_seq, last_seq] or
-  {"error": text}], ...], "commits": n, "results": {view: {seq: result}}}``, where ``results``
-  carries what views remembered of the fold (a Lamia job's progress) to the server's views.
+- child → server: ``{"answers": [[id, [accepted, duplicates, first_seq, last_seq, results] or
+  {"error": text}], ...], "commits": n}``, where ``results`` is ``{seq: result}``, what the
+  views answered for the batch's events (a Lamia job's progress), handed to the request in its
+  :class:`~watchkeeper.store.writerbase.Ack` as the in-process writer hands it.
 
 If the server dies, the child sees the socket close, finishes what it holds and exits; if the
 child dies, the batches waiting for it fail with 503 and the next batch starts a new child.
@@ -93,14 +94,12 @@ class ProcessWriter(BaseWriter):
         max_group_events: int = 50_000,
     ) -> None:
         super().__init__(on_commit=on_commit)
-        #: The database the child writes to. This process does not write through it, but the
-        #: results views carry back are remembered under it, as the in-process writer's are.
-        self.engine = engine
+        #: The database the child writes to (this process does not write through it).
         self.url = engine.url.render_as_string(hide_password=False)
         #: The views, named as ``module:attribute`` (:func:`~watchkeeper.store.view.load_views`):
-        #: the child is handed the name and imports the same views this process does.
+        #: the child is handed the name and imports them; a wrong name fails here, at once.
         self.views_ref = views
-        self.views = load_views(views)
+        load_views(views)
         self.synchronous = synchronous
         self.max_group_events = max_group_events
         self._pending: dict[int, asyncio.Future[Ack]] = {}
@@ -229,20 +228,22 @@ class ProcessWriter(BaseWriter):
                 self._stream.close()
 
     def _answer_frame(self, document: dict[str, Any]) -> None:
-        for view in self.views:
-            results = document["results"].get(view.name)
-            if results:
-                view.put_results(self.engine, results)  # type: ignore[attr-defined]
         self._answer(
             (
                 (
                     self._pending.pop(batch_id, None),
-                    WriterFailed(answer["error"]) if isinstance(answer, dict) else Ack(*answer),
+                    WriterFailed(answer["error"]) if isinstance(answer, dict) else ack(answer),
                 )
                 for batch_id, answer in document["answers"]
             ),
             document["commits"],
         )
+
+
+def ack(answer: list[Any]) -> Ack:
+    """An :class:`Ack` from its frame (JSON keys are strings: ``seq`` is a number again)."""
+    accepted, duplicates, first, last, results = answer
+    return Ack(accepted, duplicates, first, last, {int(k): v for k, v in results.items()})
 
 
 async def _read_frame(reader: asyncio.StreamReader) -> Any:
@@ -334,15 +335,12 @@ def serve(sock: socket.socket, engine: sa.Engine, views: Sequence[View], max_eve
                 item["id"],
                 {"error": f"{type(r).__name__}: {r}"}
                 if isinstance(r, BaseException)
-                else [r.accepted, r.duplicates, r.first_seq, r.last_seq],
+                else [r.accepted, r.duplicates, r.first_seq, r.last_seq, r.results],
             ]
             for item, r in zip(group, results, strict=True)
         ]
-        carried = {
-            view.name: view.take_results(engine) for view in views if hasattr(view, "take_results")
-        }
         try:
-            sock.sendall(frame({"answers": answers, "commits": commits, "results": carried}))
+            sock.sendall(frame({"answers": answers, "commits": commits}))
         except OSError:
             return  # the server is gone; what was committed stays committed
 

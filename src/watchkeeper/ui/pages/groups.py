@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from fastapi import Depends, Query, Request
 from starlette.responses import Response
 
+from watchkeeper.api import lamia_wire as wire
 from watchkeeper.api.deps import group_staleness, read_conn
 from watchkeeper.api.params import Int64
 from watchkeeper.events.lamia import job_id
@@ -262,7 +263,7 @@ def _group_context(
         # Asked past the end of the array: show its last page, read from there.
         group = _group(request, conn, name, proc, paged.start)
         grids[proc] = grid_of(name, _process(group, proc), paged.start)
-    events = groups.latest_events(conn, name, limit=LATEST)
+    events = [wire.event_v0(row) for row in groups.latest_events(conn, name, limit=LATEST)]
     for event in events:
         event["payload_text"] = _text(event["payload"])
     config = _text(group["config"])
