@@ -59,6 +59,14 @@ class Settings:
         default_factory=lambda: {"scraper": ("scraper",), "spotter": ("spotter",)}
     )
 
+    #: The command queue: Redis (``redis://...``, shared by servers) instead of the database;
+    #: seconds a command waits for its agent, seconds a record and its result are kept, and
+    #: the longest long poll.
+    redis: str | None = None
+    command_ttl: float = 600.0
+    command_result_ttl: float = 86400.0
+    command_max_wait: float = 60.0
+
     def check(self) -> None:
         if self.offline_after < self.stale_after:
             raise ConfigError("offline_after must not be shorter than stale_after")
@@ -73,6 +81,12 @@ class Settings:
         name = self.state_expired_path
         if not name or name.startswith("$") or "." in name or "/" in name:
             raise ConfigError("state_expired_path must be one top-level key (no . / or $)")
+        if self.redis is not None and not self.redis.startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
+            raise ConfigError("redis must be a redis://, rediss:// or unix:// URL")
+        if min(self.command_ttl, self.command_result_ttl) <= 0 or self.command_max_wait < 0:
+            raise ConfigError("command_ttl and command_result_ttl must be positive")
         if not self.tokens and not is_loopback(self.host) and not self.insecure:
             raise ConfigError(
                 f"refusing to serve on {self.host} without tokens: set WATCHKEEPER_ADMIN_TOKEN "

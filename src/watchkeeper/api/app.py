@@ -10,8 +10,11 @@ from fastapi import APIRouter, FastAPI
 
 from watchkeeper import __version__, ui
 from watchkeeper.api import (
+    agent_channel,
     agents,
     charts,
+    cmdsetup,
+    commands,
     errors,
     events,
     groups,
@@ -42,6 +45,8 @@ ROUTERS: Sequence[APIRouter] = (
     charts.router,
     groups.router,
     state.router,
+    commands.router,
+    agent_channel.router,
 )
 
 
@@ -81,9 +86,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.read_engine = read_engine
         app.state.writer = writer
         app.state.hub = hub
+        app.state.commands = cmdsetup.open_queue(app, settings)
+        await app.state.commands.start()
         try:
             yield
         finally:
+            await app.state.commands.close()
             await writer.stop()
             write_engine.dispose()
             read_engine.dispose()
