@@ -24,7 +24,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from watchkeeper import __version__
+from watchkeeper import __version__, cmdcli
 from watchkeeper.config import (
     DEFAULT_DB,
     ConfigError,
@@ -608,6 +608,9 @@ def agent(
     given = {"server": server, "token": token, "gid": gid, "nid": nid, "data_dir": data_dir}
     code = run_from_cli(ctx.meta.get("watchkeeper.config", {}), given, check=check)
     raise typer.Exit(code)
+
+
+cmdcli.register(app)  # watchkeeper cmd: commands to agents
 
 
 def main() -> None:

@@ -66,7 +66,12 @@ def start_node(tmp_path: Path, queue_args: list[str]) -> Iterator[Node]:
     (scripts / "hello.py").write_text("import sys\nprint('20::' + '\"' + sys.argv[1] + '\"')\n")
     config = write_config(tmp_path / "agent.toml", CMDS.replace("SCRIPTS", str(scripts)))
     with (
-        ServerProcess(f"sqlite:///{tmp_path / 'wk.db'}", env=ENV, args=queue_args) as server,
+        ServerProcess(
+            f"sqlite:///{tmp_path / 'wk.db'}",
+            env=ENV,
+            args=queue_args,
+            log_path=str(tmp_path / "server.log"),
+        ) as server,
         agent_process(config, server, tmp_path / "data") as agent,
     ):
         yield Node(server, agent, scripts)
@@ -180,3 +185,46 @@ def test_on_redis(tmp_path) -> None:
         time.sleep(1.0)
         httpx.delete(f"{node.server.url}/api/v1/commands/{cid}", headers=ADMIN)
         assert node.result(cid)["state"] == "KILLED"
+
+
+def test_the_python_client(node) -> None:
+    from watchkeeper.client import Client
+    from watchkeeper.cmdclient import CommandFailed, RunArgs
+
+    with Client(node.server.url, "admin-token-1") as client:
+        handle = client.execute(1, 7, "echo", args=["hi"], max_time=5)
+        assert handle.result(30)["data"] == "hi"
+        assert handle.get_msgs()[0]["data"] == "hi"
+        seed_style = client.execute(1, 7, "sh", ["-c", "echo 20::7"], RunArgs(domain="d"))
+        assert seed_style.get_result(30)["data"] == "7"
+        assert client.get_os_info(1, 7)["os"] == "linux"
+        assert len(client.get_cpu_info(1, 7)) >= 1
+        bound = client.get_bound_client(1, 7)
+        assert "total" in bound.get_mem_info()
+        sleeper = bound.execute("sleep", ["60"])
+        time.sleep(1.0)
+        assert [p["cmd"] for p in bound.get_processes()] == [sleeper.id]
+        sleeper.kill()
+        assert sleeper.result(30)["state"] == "KILLED"
+        with pytest.raises(CommandFailed, match="unknown command"):
+            client.call(1, 7, "nonsense")
+        with pytest.raises(TimeoutError):
+            client.cmd(1, 99, "ping").result(0.5)  # nobody polls agent 1.99
+
+
+def test_the_cli(node) -> None:
+    base = [PY, "-m", "watchkeeper", "cmd", "--server", node.server.url, "--token", "admin-token-1"]
+    done = subprocess.run([*base, "1", "7", "execute", "--", "echo", "hi"], capture_output=True)
+    assert done.returncode == 0, done.stderr
+    assert b"SUCCESS" in done.stdout and b"hi" in done.stdout
+    done = subprocess.run([*base, "--json", "1", "7", "ping"], capture_output=True)
+    assert orjson.loads(done.stdout)["data"] == "pong"
+    failed = subprocess.run(
+        [*base, "1", "7", "execute", "--", "sh", "-c", "exit 4"], capture_output=True
+    )
+    assert failed.returncode == 1 and b"ERROR" in failed.stdout
+    refused = subprocess.run(
+        [PY, "-m", "watchkeeper", "cmd", "--server", node.server.url, "--token", "agent-token-1",
+         "1", "7", "ping"], capture_output=True,
+    )  # fmt: skip
+    assert refused.returncode == 1 and b"403" in refused.stderr

@@ -31,7 +31,10 @@ def open_queue(app: FastAPI, settings: Settings) -> CommandQueue:
 
         return RedisQueue(settings.redis, settings.command_ttl, settings.command_result_ttl, audit)
     engine = db.make_engine(settings.db, synchronous=settings.sqlite_synchronous)
-    return SqlQueue(engine, settings.command_ttl, audit)
+    writes = None
+    if engine.dialect.name == "sqlite":
+        writes = db.make_engine(settings.db, writer=True, synchronous=settings.sqlite_synchronous)
+    return SqlQueue(engine, settings.command_ttl, audit, writes)
 
 
 def queue(request: Request) -> CommandQueue:

@@ -185,10 +185,20 @@ def public(record: dict[str, Any]) -> dict[str, Any]:
 
 
 class SqlQueue:
-    """The queue in the server's database (SQLite or PostgreSQL)."""
+    """The queue in the server's database (SQLite or PostgreSQL).
 
-    def __init__(self, engine: sa.Engine, ttl: float, audit: Audit | None = None) -> None:
+    ``engine`` reads; ``write_engine`` changes (on SQLite its transactions begin IMMEDIATE:
+    a transaction that reads, then writes, could not wait for the event writer's lock)."""
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        ttl: float,
+        audit: Audit | None = None,
+        write_engine: sa.Engine | None = None,
+    ) -> None:
         self.engine = engine
+        self.write_engine = write_engine or engine
         self.ttl = ttl
         self.audit = audit
         self.notifier = Notifier()
@@ -198,10 +208,11 @@ class SqlQueue:
 
     async def close(self) -> None:
         self.engine.dispose()
+        self.write_engine.dispose()
 
     def _insert(self, record: dict[str, Any]) -> None:
         row = record | {"args": orjson.dumps(record["args"]).decode()}
-        with self.engine.begin() as conn:
+        with self.write_engine.begin() as conn:
             if conn.execute(sa.select(commands.c.seq).where(commands.c.id == row["id"])).first():
                 raise Duplicate(row["id"])
             conn.execute(commands.insert().values(**row))
@@ -214,7 +225,13 @@ class SqlQueue:
     def _take(self, gid: int, nid: int) -> dict[str, Any] | None:
         c = commands.c
         now = time.time()
-        with self.engine.begin() as conn:
+        with self.engine.connect() as conn:  # polls mostly find nothing: no write lock for them
+            waiting = conn.execute(
+                sa.select(c.seq).where(c.gid == gid, c.nid == nid, c.state == "QUEUED").limit(1)
+            ).first()
+        if waiting is None:
+            return None
+        with self.write_engine.begin() as conn:
             conn.execute(
                 commands.update()
                 .where(c.gid == gid, c.nid == nid, c.state == "QUEUED", c.expires < now)
@@ -246,7 +263,7 @@ class SqlQueue:
 
     def _finish(self, gid: int, nid: int, result: dict[str, Any]) -> str:
         c = commands.c
-        with self.engine.begin() as conn:
+        with self.write_engine.begin() as conn:
             row = conn.execute(
                 sa.select(c.gid, c.nid, c.state).where(c.id == str(result["id"]))
             ).first()
@@ -303,7 +320,7 @@ class SqlQueue:
 
     def _cancel(self, cid: str, by: str) -> dict[str, Any] | None:
         c = commands.c
-        with self.engine.begin() as conn:
+        with self.write_engine.begin() as conn:
             row = conn.execute(sa.select(commands).where(c.id == cid)).first()
             if row is None:
                 return None
