@@ -24,7 +24,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from watchkeeper import __version__, cmdcli
+from watchkeeper import __version__, cmdcli, tokencli
 from watchkeeper.config import (
     DEFAULT_DB,
     ConfigError,
@@ -611,6 +611,7 @@ def agent(
 
 
 cmdcli.register(app)  # watchkeeper cmd: commands to agents
+tokencli.register(app)  # watchkeeper token: agent tokens
 
 
 def main() -> None:

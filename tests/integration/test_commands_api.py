@@ -214,3 +214,41 @@ def test_commands_and_results_are_in_the_event_log(sqlite_url) -> None:
         results = [e for e in events if e["kind"] == "command.result"]
         assert sent[0]["body"]["id"] == cid and sent[0]["body"]["sent_by"].startswith("admin:")
         assert results[0]["body"]["state"] == "SUCCESS" and results[0]["body"]["data"] == "pong"
+
+
+def test_an_agents_own_token_opens_its_own_channel_only(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    db = f"sqlite:///{tmp_path / 'wk.db'}"
+    made = subprocess.run(
+        [sys.executable, "-m", "watchkeeper", "token", "create", "--agent", "1.7", "--db", db],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    own = {"Authorization": f"Bearer {made.stdout.split()[-1]}"}
+    assert "wka_" not in subprocess.run(
+        [sys.executable, "-m", "watchkeeper", "token", "list", "--db", db],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    with make_client(db, tokens=TOKENS) as api:
+        assert api.get("/api/v1/agents/1/7/cmd?wait=0", headers=own).status_code == 204
+        assert api.get("/api/v1/agents/1/8/cmd?wait=0", headers=own).status_code == 403
+        assert api.post("/api/v1/agents/2/7/log", json=[], headers=own).status_code == 403
+        body = {"gid": 1, "nid": 7, "cmd": "ping"}
+        assert api.post("/api/v1/commands", json=body, headers=own).status_code == 403
+        other = submit(api, cmd="ping", nid=8)
+        result = {"id": other, "state": "SUCCESS"}
+        assert api.post("/api/v1/agents/1/7/result", json=result, headers=own).status_code == 403
+        assert api.post("/api/v1/agents/1/8/result", json=result, headers=own).status_code == 403
+        mine = submit(api, cmd="ping")
+        assert api.get("/api/v1/agents/1/7/cmd?wait=0", headers=own).json()["id"] == mine
+        token_id = subprocess.run(
+            [sys.executable, "-m", "watchkeeper", "token", "list", "--db", db],
+            capture_output=True, text=True, check=True,
+        ).stdout.split('"id": "')[1][:12]  # fmt: skip
+        subprocess.run(
+            [sys.executable, "-m", "watchkeeper", "token", "revoke", token_id, "--db", db],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        api.app.state.agent_tokens._read_at = -1e9  # what the server does 5 s later
+        assert api.get("/api/v1/agents/1/7/cmd?wait=0", headers=own).status_code == 401

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from watchkeeper.agent.levels import event_level
@@ -22,10 +22,18 @@ from watchkeeper.api.params import Int64
 from watchkeeper.api.responses import JSONResponse
 from watchkeeper.store.cmdqueue import OUTCOMES, Finish, wire
 
+
+def _own_channel(request: Request, gid: Int64, nid: Int64) -> None:
+    """An agent's own token opens its own channel only."""
+    bound = getattr(request.state, "bound_agent", None)
+    if bound is not None and bound != (gid, nid):
+        raise ApiError(403, f"this token belongs to agent {bound[0]}.{bound[1]}, not {gid}.{nid}")
+
+
 router = APIRouter(
     prefix="/api/v1/agents/{gid}/{nid}",
     tags=["agent channel"],
-    dependencies=[require("agent")],
+    dependencies=[require("agent"), Depends(_own_channel)],
     responses=responses(*ANY_ROUTE, 422),
 )
 

@@ -28,6 +28,7 @@ from watchkeeper.api.guard import Guard
 from watchkeeper.api.hotpath import App
 from watchkeeper.config import Settings
 from watchkeeper.store import db, eventlog, rebuild
+from watchkeeper.store.agenttokens import AgentTokens
 from watchkeeper.store.hub import CommitHub
 from watchkeeper.store.writer import Writer
 from watchkeeper.store.writerbase import BaseWriter
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.read_engine = read_engine
         app.state.writer = writer
         app.state.hub = hub
+        app.state.agent_tokens = AgentTokens(read_engine)
         app.state.commands = cmdsetup.open_queue(app, settings)
         await app.state.commands.start()
         try:

@@ -1,4 +1,5 @@
-"""The command queue of the embedded controller: commands for agents and their results.
+"""The command queue of the embedded controller (commands for agents and their results) and
+the agents' own tokens, each bound to one agent.
 
 Revision ID: 0013_commands
 Revises: 0009_views_rebuild
@@ -40,7 +41,16 @@ def upgrade() -> None:
     op.create_index("ix_commands_id", "commands", ["id"], unique=True)
     op.create_index("ix_commands_agent", "commands", ["gid", "nid", "state", "seq"])
     op.create_index("ix_commands_state_expires", "commands", ["state", "expires"])
+    op.create_table(
+        "agent_tokens",
+        sa.Column("digest", sa.String(64), primary_key=True),
+        sa.Column("gid", sa.BigInteger, nullable=False),
+        sa.Column("nid", sa.BigInteger, nullable=False),
+        sa.Column("created", sa.Double, nullable=False),
+        sa.Column("revoked", sa.Double, nullable=True),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("agent_tokens")
     op.drop_table("commands")
