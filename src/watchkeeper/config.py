@@ -66,6 +66,8 @@ class Settings:
     command_ttl: float = 600.0
     command_result_ttl: float = 86400.0
     command_max_wait: float = 60.0
+    #: Commands one agent may have waiting; more are refused (429).
+    command_max_queued: int = 10_000
 
     def check(self) -> None:
         if self.offline_after < self.stale_after:

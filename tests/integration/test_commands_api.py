@@ -252,3 +252,14 @@ def test_an_agents_own_token_opens_its_own_channel_only(tmp_path) -> None:
         )  # fmt: skip
         api.app.state.agent_tokens._read_at = -1e9  # what the server does 5 s later
         assert api.get("/api/v1/agents/1/7/cmd?wait=0", headers=own).status_code == 401
+
+
+def test_an_agent_may_have_only_so_many_commands_waiting(api) -> None:
+    api.app.state.settings.command_max_queued = 2
+    submit(api, cmd="ping")
+    submit(api, cmd="ping")
+    answer = api.post("/api/v1/commands", json={"gid": 1, "nid": 7, "cmd": "ping"}, headers=ADMIN)
+    assert answer.status_code == 429 and "2 commands waiting" in answer.json()["error"]["message"]
+    submit(api, cmd="ping", nid=8)  # another agent's queue is its own
+    take(api)
+    submit(api, cmd="ping")

@@ -55,7 +55,7 @@ class Submitted(BaseModel):
     "",
     status_code=202,
     response_model=Submitted,
-    responses=responses(409, 503),
+    responses=responses(409, 429, 503),
     summary="Send a command to an agent",
 )
 async def submit(body: CommandIn, request: Request) -> dict[str, str]:
@@ -66,6 +66,10 @@ async def submit(body: CommandIn, request: Request) -> dict[str, str]:
     settings = request.app.state.settings
     command = body.model_dump()
     record = make_record(command, by=cmdsetup.sender(request), via="api", ttl=settings.command_ttl)
+    waiting = await cmdsetup.queue(request).queued(record["gid"], record["nid"])
+    if waiting >= settings.command_max_queued:
+        agent = f"{record['gid']}.{record['nid']}"
+        raise ApiError(429, f"agent {agent} has {waiting} commands waiting already")
     try:
         await cmdsetup.queue(request).submit(record)
     except Duplicate:

@@ -142,6 +142,8 @@ class CommandQueue(Protocol):
 
     async def take(self, gid: int, nid: int, wait: float) -> dict[str, Any] | None: ...
 
+    async def queued(self, gid: int, nid: int) -> int: ...
+
     async def finish(self, gid: int, nid: int, result: dict[str, Any]) -> str: ...
 
     async def get(self, cid: str, wait: float = 0) -> dict[str, Any] | None: ...
@@ -221,6 +223,17 @@ class SqlQueue:
         await asyncio.to_thread(self._insert, record)
         self.notifier.notify()
         return record
+
+    def _queued(self, gid: int, nid: int) -> int:
+        c = commands.c
+        with self.engine.connect() as conn:
+            query = sa.select(sa.func.count()).where(
+                c.gid == gid, c.nid == nid, c.state == "QUEUED"
+            )
+            return int(conn.execute(query).scalar_one())
+
+    async def queued(self, gid: int, nid: int) -> int:
+        return await asyncio.to_thread(self._queued, gid, nid)
 
     def _take(self, gid: int, nid: int) -> dict[str, Any] | None:
         c = commands.c

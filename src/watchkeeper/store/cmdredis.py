@@ -130,6 +130,9 @@ class RedisQueue:
         if self.audit is not None:
             await self.audit(record)
 
+    async def queued(self, gid: int, nid: int) -> int:
+        return int(await self.redis.llen(agent_key(gid, nid)))
+
     async def take(self, gid: int, nid: int, wait: float) -> dict[str, Any] | None:
         deadline = time.monotonic() + wait
         while True:
