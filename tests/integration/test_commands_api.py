@@ -263,3 +263,17 @@ def test_an_agent_may_have_only_so_many_commands_waiting(api) -> None:
     submit(api, cmd="ping", nid=8)  # another agent's queue is its own
     take(api)
     submit(api, cmd="ping")
+
+
+def test_the_commands_page_is_for_admins(sqlite_url) -> None:
+    with make_client(sqlite_url, tokens=TOKENS) as api:
+        cid = submit(api, cmd="execute", args={"name": "echo", "args": ["<b>hi</b>"]})
+        post_result(api, take(api), data="<script>x</script>")
+        page = api.get("/commands?gid=1&nid=7", headers=ADMIN)
+        assert page.status_code == 200
+        assert cid in page.text and "&lt;script&gt;x&lt;/script&gt;" in page.text
+        assert "<script>x</script>" not in page.text
+        assert "No command sent" in api.get("/commands?nid=8", headers=ADMIN).text
+        assert api.get("/commands", headers=READ).status_code == 403
+        assert api.get("/commands", follow_redirects=False).status_code in (302, 303, 307)
+        assert api.get("/commands?gid=-1", headers=ADMIN).status_code == 422

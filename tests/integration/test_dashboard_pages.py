@@ -61,6 +61,7 @@ def test_every_nav_entry_is_a_page(fed):
         "/incidents",
         "/groups",
         "/state",
+        "/commands",
     ]
     for entry in NAV:
         assert fed.get(entry.path).status_code == 200
