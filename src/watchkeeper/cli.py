@@ -24,7 +24,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from watchkeeper import __version__
+from watchkeeper import __version__, cmdcli, tokencli
 from watchkeeper.config import (
     DEFAULT_DB,
     ConfigError,
@@ -183,6 +183,21 @@ def serve(
             help="Seconds without an event before a running Lamia job is stale.",
         ),
     ] = DEFAULTS.lamia_stale_after,
+    redis: Annotated[
+        str | None,
+        typer.Option(
+            envvar="WATCHKEEPER_REDIS",
+            help="Keep the command queue in Redis (redis://host:port/db), shared by servers.",
+        ),
+    ] = None,
+    command_ttl: Annotated[
+        float,
+        typer.Option(
+            envvar="WATCHKEEPER_COMMAND_TTL",
+            min=0.001,
+            help="Seconds a command waits for its agent.",
+        ),
+    ] = DEFAULTS.command_ttl,
     log_level: Annotated[str, typer.Option(envvar="WATCHKEEPER_LOG_LEVEL")] = "info",
     state_max_depth: Annotated[
         int, typer.Option(envvar="WATCHKEEPER_STATE_MAX_DEPTH", min=1, max=500)
@@ -234,6 +249,8 @@ def serve(
             sqlite_synchronous=sqlite_synchronous.upper(),
             writer=writer.lower(),
             lamia_stale_after=lamia_stale_after,
+            redis=redis,
+            command_ttl=command_ttl,
             tokens=tokens_from(file_data.get("auth")),
             state_max_depth=state_max_depth,
             state_expired_path=state_expired_path,
@@ -248,6 +265,7 @@ def serve(
         shown = dataclasses.asdict(settings)
         shown["tokens"] = sorted(settings.tokens.values())
         shown["db"] = _safe_url(settings.db)
+        shown["redis"] = settings.redis and _safe_url(settings.redis)
         print(json.dumps(shown, sort_keys=True))
         return
     err.print(
@@ -599,6 +617,10 @@ def agent(
     given = {"server": server, "token": token, "gid": gid, "nid": nid, "data_dir": data_dir}
     code = run_from_cli(ctx.meta.get("watchkeeper.config", {}), given, check=check)
     raise typer.Exit(code)
+
+
+cmdcli.register(app)  # watchkeeper cmd: commands to agents
+tokencli.register(app)  # watchkeeper token: agent tokens
 
 
 def main() -> None:

@@ -1,6 +1,7 @@
 """Python client for a watchkeeper server: send events and query tasks, agents and incidents.
 
-``Client`` is synchronous and ``AsyncClient`` its asyncio twin; both share request building
+``Client`` is synchronous (it also sends commands to agents: :mod:`watchkeeper.cmdclient`)
+and ``AsyncClient`` its asyncio twin; both share request building
 and error handling in :class:`_Protocol` so they cannot drift apart. Sending retries on
 connection errors, 408, 429 and 5xx with the back-off of :mod:`watchkeeper.retry` (full jitter,
 ``Retry-After`` honoured, capped at ``max_backoff``); give events an ``event_id`` to make a
@@ -18,6 +19,7 @@ from typing import Any
 import httpx
 import orjson
 
+from watchkeeper.cmdclient import CommandsMixin
 from watchkeeper.retry import RETRY_STATUS, Backoff
 
 DEFAULT_URL = "http://127.0.0.1:7070"
@@ -80,7 +82,7 @@ class _Protocol:
         return self.backoff.after(attempt, response)
 
 
-class Client(_Protocol):
+class Client(CommandsMixin, _Protocol):
     """``Client("http://127.0.0.1:7070", token=...)``; use as a context manager or ``close()``.
 
     A send is tried ``retries`` more times after the first; before retry ``n`` it waits a random

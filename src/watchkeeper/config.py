@@ -65,6 +65,16 @@ class Settings:
     log_retention: dict[str, float] = field(default_factory=lambda: dict(LOG_RETENTION))
     log_prune_interval: float = 60.0
 
+    #: The command queue: Redis (``redis://...``, shared by servers) instead of the database;
+    #: seconds a command waits for its agent, seconds a record and its result are kept, and
+    #: the longest long poll.
+    redis: str | None = None
+    command_ttl: float = 600.0
+    command_result_ttl: float = 86400.0
+    command_max_wait: float = 60.0
+    #: Commands one agent may have waiting; more are refused (429).
+    command_max_queued: int = 10_000
+
     def check(self) -> None:
         if self.offline_after < self.stale_after:
             raise ConfigError("offline_after must not be shorter than stale_after")
@@ -82,6 +92,12 @@ class Settings:
         keep = self.log_retention
         if set(keep) - set(LEVELS) or min(keep.values(), default=1) <= 0:
             raise ConfigError(f"log_retention: positive seconds for any of {', '.join(LEVELS)}")
+        if self.redis is not None and not self.redis.startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
+            raise ConfigError("redis must be a redis://, rediss:// or unix:// URL")
+        if min(self.command_ttl, self.command_result_ttl) <= 0 or self.command_max_wait < 0:
+            raise ConfigError("command_ttl and command_result_ttl must be positive")
         if not self.tokens and not is_loopback(self.host) and not self.insecure:
             raise ConfigError(
                 f"refusing to serve on {self.host} without tokens: set WATCHKEEPER_ADMIN_TOKEN "

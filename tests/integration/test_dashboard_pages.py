@@ -62,6 +62,7 @@ def test_every_nav_entry_is_a_page(fed):
         "/logs",
         "/groups",
         "/state",
+        "/commands",
     ]
     for entry in NAV:
         assert fed.get(entry.path).status_code == 200

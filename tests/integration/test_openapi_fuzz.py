@@ -65,6 +65,7 @@ def _schema(name: str, tokens: dict[str, str]):
     settings = Settings(
         db=f"sqlite:///{db}", writer="thread", tokens=tokens, allowed_hosts=("testserver",)
     )
+    settings.command_max_wait = 0.05  # the long polls answer at once: the run stays short
     return schemathesis.openapi.from_asgi("/openapi.json", create_app(settings))
 
 

@@ -98,6 +98,8 @@ class ProgramSpec:
     loglevels: LevelFilter | None = None
     loglevels_db: LevelFilter | None = None
     loglevels_ac: LevelFilter | None = None
+    #: Written to each run's stdin (a command's ``data``); without it stdin is empty.
+    stdin: str | None = None
 
     @property
     def long_running(self) -> bool:
@@ -170,6 +172,7 @@ _PROGRAM_KEYS = frozenset(
         "loglevels",
         "loglevels_db",
         "loglevels_ac",
+        "stdin",
     }
 )
 
@@ -239,6 +242,7 @@ def program(key: str, table: Any, path: str) -> ProgramSpec:
         loglevels=_opt_levels(table.get("loglevels"), f"{path}.loglevels"),
         loglevels_db=_opt_levels(table.get("loglevels_db"), f"{path}.loglevels_db"),
         loglevels_ac=_opt_levels(table.get("loglevels_ac"), f"{path}.loglevels_ac"),
+        stdin=_opt_str(table.get("stdin"), f"{path}.stdin"),
     )
     if -1 < spec.max_time < 0:
         raise ConfigError(f"{path}.max_time: -1 (long-running), 0 (no limit) or seconds")

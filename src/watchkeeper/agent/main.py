@@ -12,7 +12,8 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from watchkeeper.agent import config
+from watchkeeper.agent import commands, config
+from watchkeeper.agent.channel import Channel
 from watchkeeper.agent.runner import Agent
 
 
@@ -23,6 +24,7 @@ def run_from_cli(
     try:
         settings = config.resolve(file_data, {k: v for k, v in resolved.items() if v is not None})
         specs = config.programs(file_data)
+        cmds = commands.settings_from(file_data)
     except config.ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -43,7 +45,7 @@ def run_from_cli(
         print(f"error: {exc}", file=sys.stderr)
         return 2
     _one_watcher_for_all_children()
-    asyncio.run(_serve(agent))
+    asyncio.run(_serve(agent, cmds))
     return 0
 
 
@@ -59,7 +61,7 @@ def _one_watcher_for_all_children() -> None:
         asyncio.set_child_watcher(asyncio.PidfdChildWatcher())
 
 
-async def _serve(agent: Agent) -> None:
+async def _serve(agent: Agent, cmds: commands.CommandSettings) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -71,4 +73,21 @@ async def _serve(agent: Agent) -> None:
         agent.settings.data_dir,
         agent.settings.server,
     )
-    await agent.run(stop)
+    if not cmds.poll:
+        await agent.run(stop)
+        return
+    settings = agent.settings
+    channel = Channel(
+        settings.server,
+        settings.token,
+        settings.gid,
+        settings.nid,
+        commands.Commands(agent, cmds, stop),
+        cmds.wait,
+    )
+    polling = asyncio.create_task(channel.run(stop))
+    try:
+        await agent.run(stop)
+    finally:
+        polling.cancel()
+        await asyncio.gather(polling, return_exceptions=True)

@@ -87,6 +87,11 @@ class Program:
         self._task = asyncio.create_task(self.supervise(), name=f"program {self.spec.key}")
         return self._task
 
+    async def finished(self) -> None:
+        """Wait until the program is supervised no more (it exited, gave up or was stopped)."""
+        if self._task is not None:
+            await asyncio.shield(self._task)
+
     async def stop(self) -> None:
         """Stop the current run (stop_signal, stop_wait, then kill) and supervise no more."""
         self._stop.set()
@@ -203,7 +208,7 @@ class Program:
         try:
             proc = await asyncio.create_subprocess_exec(
                 *spec.argv,
-                stdin=asyncio.subprocess.DEVNULL,
+                stdin=asyncio.subprocess.DEVNULL if spec.stdin is None else asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 cwd=spec.working_dir,
@@ -216,6 +221,9 @@ class Program:
             self._task_status(run)
             return run
         self._proc = proc
+        if spec.stdin is not None:
+            feeding = asyncio.create_task(_feed(proc, spec.stdin.encode()))
+            feeding.add_done_callback(lambda task: task.cancelled() or task.exception())
         run.pid = proc.pid
         run.create_time = procs.create_time(proc.pid)
         self.host.running(self, run)
@@ -349,6 +357,18 @@ class Program:
             "exit_code": run.exit_code if run else None,
             "stats": self.stats if self.pid is not None else {},
         }
+
+
+async def _feed(proc: asyncio.subprocess.Process, data: bytes) -> None:
+    """Give a run its stdin, then close it; a program that does not read it is not waited for
+    (the write ends when it exits)."""
+    assert proc.stdin is not None
+    try:
+        proc.stdin.write(data)
+        await proc.stdin.drain()
+        proc.stdin.close()
+    except (BrokenPipeError, ConnectionResetError):
+        pass
 
 
 def _signal_name(number: int) -> str:

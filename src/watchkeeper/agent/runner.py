@@ -204,6 +204,12 @@ class Agent:
             found = await asyncio.to_thread(lambda: self.store.query(**filters))
         return [record.as_dict() for record in found]
 
+    async def delete(self, **filters: Any) -> int:
+        """``del_msgs``: delete what :meth:`query` would answer; how many were deleted."""
+        await self.flush()
+        async with self._store_lock:
+            return await asyncio.to_thread(lambda: self.store.delete(**filters))
+
     # -- the agent as a component --------------------------------------------------------------
 
     def _switch(self, state: str, message: str | None = None) -> None:

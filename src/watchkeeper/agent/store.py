@@ -129,23 +129,7 @@ class LogStore:
         limit: int = 20,
     ) -> list[Record]:
         """Messages matching every given filter, newest first (by id), at most ``limit``."""
-        if isinstance(limit, bool) or not 1 <= limit <= MAX_LIMIT:
-            raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
-        wanted = levels if isinstance(levels, LevelFilter) else parse_levels(levels)
-        where, params = [], []
-        if jobid is not None:
-            where.append("jobid = ?")
-            params.append(jobid)
-        if timefrom is not None:
-            where.append("epoch >= ?")
-            params.append(int(timefrom))
-        if timeto is not None:
-            where.append("epoch <= ?")
-            params.append(int(timeto))
-        if wanted.levels is None:
-            where.append("level != 10")
-        else:
-            where.append(f"level IN ({','.join(str(n) for n in sorted(wanted.levels))})")
+        where, params = _filters(jobid, timefrom, timeto, levels, limit)
         sql = (
             "SELECT id, jobid, domain, name, epoch, level, data FROM logs WHERE "
             + " AND ".join(where)
@@ -160,6 +144,40 @@ class LogStore:
                 break
         return found
 
+    def delete(
+        self,
+        *,
+        jobid: str | None = None,
+        timefrom: float | None = None,
+        timeto: float | None = None,
+        levels: str | int | Sequence[int] | LevelFilter | None = None,
+        limit: int = 20,
+    ) -> int:
+        """Delete the messages :meth:`query` would answer (newest first, at most ``limit``);
+        how many were deleted."""
+        where, params = _filters(jobid, timefrom, timeto, levels, limit)
+        sql = (
+            "DELETE FROM logs WHERE rowid IN (SELECT rowid FROM logs WHERE "
+            + " AND ".join(where)
+            + " ORDER BY id DESC LIMIT ?)"
+        )
+        deleted = 0
+        for rotated_at, path in self.files():
+            if rotated_at is not None and timefrom is not None and rotated_at < timefrom:
+                break
+            conn = self._conn if rotated_at is None else sqlite3.connect(path)
+            try:
+                with conn:
+                    deleted += conn.execute(sql, [*params, limit - deleted]).rowcount
+            except sqlite3.DatabaseError:
+                continue
+            finally:
+                if conn is not self._conn:
+                    conn.close()
+            if deleted >= limit:
+                break
+        return deleted
+
     def _read(self, path: pathlib.Path, current: bool, sql: str, params: list[Any]) -> Iterable:
         if current:
             return [Record(*row) for row in self._conn.execute(sql, params)]
@@ -173,3 +191,31 @@ class LogStore:
 
     def close(self) -> None:
         self._conn.close()
+
+
+def _filters(
+    jobid: str | None,
+    timefrom: float | None,
+    timeto: float | None,
+    levels: str | int | Sequence[int] | LevelFilter | None,
+    limit: int,
+) -> tuple[list[str], list[Any]]:
+    """The WHERE clauses and parameters of a query by job, time range and levels."""
+    if isinstance(limit, bool) or not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
+    wanted = levels if isinstance(levels, LevelFilter) else parse_levels(levels)
+    where, params = [], []
+    if jobid is not None:
+        where.append("jobid = ?")
+        params.append(jobid)
+    if timefrom is not None:
+        where.append("epoch >= ?")
+        params.append(int(timefrom))
+    if timeto is not None:
+        where.append("epoch <= ?")
+        params.append(int(timeto))
+    if wanted.levels is None:
+        where.append("level != 10")
+    else:
+        where.append(f"level IN ({','.join(str(n) for n in sorted(wanted.levels))})")
+    return where, params

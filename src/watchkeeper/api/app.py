@@ -11,8 +11,11 @@ from fastapi import APIRouter, FastAPI
 
 from watchkeeper import __version__, ui
 from watchkeeper.api import (
+    agent_channel,
     agents,
     charts,
+    cmdsetup,
+    commands,
     errors,
     events,
     groups,
@@ -27,6 +30,7 @@ from watchkeeper.api.guard import Guard
 from watchkeeper.api.hotpath import App
 from watchkeeper.config import Settings
 from watchkeeper.store import db, eventlog, rebuild
+from watchkeeper.store.agenttokens import AgentTokens
 from watchkeeper.store.hub import CommitHub
 from watchkeeper.store.writer import Writer
 from watchkeeper.store.writerbase import BaseWriter
@@ -45,6 +49,8 @@ ROUTERS: Sequence[APIRouter] = (
     groups.router,
     state.router,
     logs.router,
+    commands.router,
+    agent_channel.router,
 )
 
 
@@ -84,11 +90,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.read_engine = read_engine
         app.state.writer = writer
         app.state.hub = hub
+        app.state.agent_tokens = AgentTokens(read_engine)
+        app.state.commands = cmdsetup.open_queue(app, settings)
+        await app.state.commands.start()
         pruner = asyncio.create_task(logs.keep_retention(write_engine, settings))
         try:
             yield
         finally:
             pruner.cancel()
+            await app.state.commands.close()
             await writer.stop()
             write_engine.dispose()
             read_engine.dispose()

@@ -62,11 +62,24 @@ def check(request: Request, needed: str) -> None:
         )
     role = role_of(tokens, value.strip())
     if role is None:
+        role = _agent_token(request, value.strip())
+    if role is None:
         raise ApiError(
             401, "unknown token", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
         )
     if needed not in GRANTS[role]:
         raise ApiError(403, f"this token's role ({role}) may not {needed}")
+
+
+def _agent_token(request: Request, token: str) -> str | None:
+    """An agent's own token (``watchkeeper token create --agent``): the ``agent`` role, bound
+    to that agent (``request.state.bound_agent``)."""
+    registry = getattr(request.app.state, "agent_tokens", None)
+    bound = registry.lookup(token) if registry is not None else None
+    if bound is None:
+        return None
+    request.state.bound_agent = bound
+    return "agent"
 
 
 def declares(role: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

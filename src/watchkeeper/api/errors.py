@@ -51,6 +51,7 @@ MEANINGS = {
     415: "The body is neither JSON nor NDJSON",
     421: "The Host header names a host this server does not serve",
     422: "Invalid: details lists every bad field with its path",
+    429: "Too many waiting: a queue's limit is reached; retry later",
     503: "Shutting down, or the writer stopped mid-request: retry (nothing was half stored)",
 }
 

@@ -43,6 +43,16 @@ class TokenInUrl(Exception):
 @declares("read")
 def page_access(request: Request) -> None:
     """Dependency of every page router: the ``read`` role when tokens are configured."""
+    _page_access(request, "read")
+
+
+@declares("admin")
+def admin_page_access(request: Request) -> None:
+    """The pages only admins see (the commands sent to agents and their results)."""
+    _page_access(request, "admin")
+
+
+def _page_access(request: Request, role: str) -> None:
     tokens: dict[str, str] = request.app.state.settings.tokens
     if not tokens:
         return
@@ -52,7 +62,7 @@ def page_access(request: Request) -> None:
             raise TokenInUrl(token, url_with(request))
         raise PageError(401, "unknown token")
     try:
-        check(request, "read")
+        check(request, role)
     except ApiError as exc:
         if exc.status == 401:
             raise LoginRequired(url_with(request)) from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 from watchkeeper.ui.nav import NavEntry
 from watchkeeper.ui.pages import (
     agents,
+    commands,
     components,
     groups,
     incidents,
@@ -21,7 +22,18 @@ from watchkeeper.ui.pages import (
     tasks,
 )
 
-PAGES = (overview, tasks, agents, processed, components, incidents, logs, groups, state)
+PAGES = (
+    overview,
+    tasks,
+    agents,
+    processed,
+    components,
+    incidents,
+    logs,
+    groups,
+    state,
+    commands,
+)
 
 ROUTERS = tuple(page.router for page in PAGES)
 NAV: tuple[NavEntry, ...] = tuple(

@@ -1,0 +1,235 @@
+"""The command queue in Redis, in the original controller's layout, shared by every server.
+
+- ``cmds_queue``: commands pushed by the original Python client (``LPUSH``); every server
+  moves them, oldest first (``BRPOP``), to their agent's list.
+- ``<gid>:<nid>``: one list per agent, of command JSON; agents take from the head (``BLPOP``)
+  and new commands go to the tail, so they are delivered in order (a ``kill`` goes to the head).
+- ``cmds_queue_<id>``: the command's result (``RPUSH``), as the original client waits for it
+  (``BLPOP``), with an expiry.
+- ``cmds_record_<id>``: the record (state, sender, times); ``cmds_history`` and
+  ``cmds_history_<gid>:<nid>`` are sorted sets of ids by submission time.
+
+Only this module imports ``redis`` (the ``redis`` extra).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+
+from watchkeeper.store.cmdqueue import (
+    FINAL,
+    Audit,
+    Duplicate,
+    Finish,
+    kill_record,
+    make_record,
+    outcome,
+    public,
+    wire,
+)
+
+log = logging.getLogger(__name__)
+
+INBOX = "cmds_queue"
+HISTORY = "cmds_history"
+#: Ids kept in the history sets (the records themselves expire).
+HISTORY_MAX = 100_000
+
+
+def agent_key(gid: int, nid: int) -> str:
+    return f"{gid}:{nid}"
+
+
+def result_key(cid: str) -> str:
+    return f"cmds_queue_{cid}"
+
+
+def record_key(cid: str) -> str:
+    return f"cmds_record_{cid}"
+
+
+class RedisQueue:
+    def __init__(self, url: str, ttl: float, result_ttl: float, audit: Audit | None = None) -> None:
+        self.redis = aioredis.Redis.from_url(url, decode_responses=True)
+        self.ttl = ttl
+        self.result_ttl = int(result_ttl)
+        self.audit = audit
+        self._mover: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.redis.ping()
+        self._mover = asyncio.create_task(self._move(), name="cmds_queue mover")
+
+    async def close(self) -> None:
+        if self._mover is not None:
+            self._mover.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._mover
+        await self.redis.aclose()
+
+    async def _save(self, record: dict[str, Any]) -> None:
+        await self.redis.set(record_key(record["id"]), orjson.dumps(record), ex=self.result_ttl)
+
+    async def _load(self, cid: str) -> dict[str, Any] | None:
+        raw = await self.redis.get(record_key(cid))
+        return None if raw is None else dict(orjson.loads(raw))
+
+    async def submit(self, record: dict[str, Any]) -> dict[str, Any]:
+        created = await self.redis.set(
+            record_key(record["id"]), orjson.dumps(record), ex=self.result_ttl, nx=True
+        )
+        if not created:
+            raise Duplicate(record["id"])
+        await self._enqueue(record)
+        return record
+
+    async def _enqueue(self, record: dict[str, Any]) -> None:
+        gid, nid, cid = record["gid"], record["nid"], record["id"]
+        async with self.redis.pipeline(transaction=True) as pipe:
+            if record["priority"] > 0:
+                pipe.lpush(agent_key(gid, nid), orjson.dumps(wire(record)))
+            else:
+                pipe.rpush(agent_key(gid, nid), orjson.dumps(wire(record)))
+            pipe.zadd(HISTORY, {cid: record["submitted"]})
+            pipe.zadd(f"{HISTORY}_{agent_key(gid, nid)}", {cid: record["submitted"]})
+            pipe.zremrangebyrank(HISTORY, 0, -HISTORY_MAX - 1)
+            await pipe.execute()
+
+    async def _move(self) -> None:
+        """Commands the original client pushed onto ``cmds_queue``, in arrival order."""
+        while True:
+            try:
+                popped = await self.redis.brpop([INBOX], timeout=1)
+                if popped is not None:
+                    await self._adopt(str(popped[1]))
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis away for a moment: keep moving once it is back
+                log.exception("moving commands from %s", INBOX)
+                await asyncio.sleep(1.0)
+
+    async def _adopt(self, raw: str) -> None:
+        try:
+            command = orjson.loads(raw)
+            record = make_record(command, by="redis", via="redis", ttl=self.ttl)
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("dropped a malformed command from %s: %s (%.200s)", INBOX, exc, raw)
+            return
+        try:
+            await self.submit(record)
+        except Duplicate:
+            log.warning("dropped command %s from %s: its id is taken", record["id"], INBOX)
+            return
+        if self.audit is not None:
+            await self.audit(record)
+
+    async def queued(self, gid: int, nid: int) -> int:
+        return int(await self.redis.llen(agent_key(gid, nid)))
+
+    async def take(self, gid: int, nid: int, wait: float) -> dict[str, Any] | None:
+        deadline = time.monotonic() + wait
+        while True:
+            left = deadline - time.monotonic()
+            # BLPOP's timeout is in whole seconds on old servers; below one, look once.
+            if left >= 1:
+                popped = await self.redis.blpop([agent_key(gid, nid)], timeout=int(left))
+                raw: Any = popped[1] if popped else None
+            else:
+                raw = await self.redis.lpop(agent_key(gid, nid))
+            if raw is None:
+                return None
+            command = orjson.loads(raw)
+            record = await self._load(str(command.get("id")))
+            if record is None:  # its record expired: nobody can see its result any more
+                continue
+            if record["state"] != "QUEUED":  # cancelled while queued
+                continue
+            if record["expires"] < time.time():
+                await self._save(public(record))
+                continue
+            record["state"] = "RUNNING"
+            await self._save(record)
+            return record
+
+    async def finish(self, gid: int, nid: int, result: dict[str, Any]) -> str:
+        record = await self._load(str(result["id"]))
+        if record is None:
+            return Finish.UNKNOWN
+        if (record["gid"], record["nid"]) != (gid, nid):
+            return Finish.FOREIGN
+        if record["state"] in FINAL:
+            return Finish.DONE
+        record.update(outcome(result))
+        await self._save(record)
+        shown = {k: record[k] for k in ("id", "gid", "nid", "cmd", "args", "data", "level")}
+        shown |= {k: record[k] for k in ("state", "starttime", "time")}
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.rpush(result_key(record["id"]), orjson.dumps(shown))
+            pipe.expire(result_key(record["id"]), self.result_ttl)
+            await pipe.execute()
+        return Finish.STORED
+
+    async def get(self, cid: str, wait: float = 0) -> dict[str, Any] | None:
+        deadline = time.monotonic() + wait
+        while True:
+            record = await self._load(cid)
+            if record is None or public(record)["state"] in FINAL:
+                return record
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return record
+            # Rotating the one-element result list waits for it without taking it away from
+            # the original client, which pops it.
+            key = result_key(cid)
+            await self.redis.blmove(key, key, min(left, 1.0), "RIGHT", "RIGHT")  # type: ignore[arg-type]
+
+    async def history(
+        self, gid: int | None, nid: int | None, state: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        key = HISTORY if gid is None or nid is None else f"{HISTORY}_{agent_key(gid, nid)}"
+        found: list[dict[str, Any]] = []
+        start, page = 0, max(limit, 100)
+        while len(found) < limit:
+            ids = [str(cid) for cid in await self.redis.zrevrange(key, start, start + page - 1)]
+            if not ids:
+                break
+            start += page
+            raws = await self.redis.mget([record_key(cid) for cid in ids])
+            for raw in raws:
+                if raw is None:
+                    continue
+                record = orjson.loads(raw)
+                if gid is not None and record["gid"] != gid:
+                    continue
+                if nid is not None and record["nid"] != nid:
+                    continue
+                if state is not None and public(record)["state"] != state:
+                    continue
+                found.append(record)
+        return found[:limit]
+
+    async def cancel(self, cid: str, by: str) -> dict[str, Any] | None:
+        record = await self._load(cid)
+        if record is None:
+            return None
+        if record["state"] == "QUEUED":
+            removed = await self.redis.lrem(
+                agent_key(record["gid"], record["nid"]), 1, orjson.dumps(wire(record)).decode()
+            )
+            record = await self._load(cid) or record
+            if removed and record["state"] == "QUEUED":
+                record |= {"state": "KILLED", "data": f"cancelled by {by} before it ran"}
+                await self._save(record)
+                return record | {"cancel": "cancelled"}
+        if record["state"] == "RUNNING":
+            kill = kill_record(record, by, self.ttl)
+            await self.submit(kill)
+            record |= {"kill": kill["id"], "cancel": "killing"}
+        return record
