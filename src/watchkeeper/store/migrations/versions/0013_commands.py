@@ -2,7 +2,7 @@
 the agents' own tokens, each bound to one agent.
 
 Revision ID: 0013_commands
-Revises: 0009_views_rebuild
+Revises: 0011_logs
 Create Date: 2026-11-30
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013_commands"
-down_revision = "0009_views_rebuild"
+down_revision = "0011_logs"
 branch_labels = None
 depends_on = None
 
