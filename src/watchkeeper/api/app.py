@@ -18,6 +18,7 @@ from watchkeeper.api import (
     health,
     incidents,
     lamia,
+    metrics,
     state,
     tasks,
 )
@@ -42,6 +43,7 @@ ROUTERS: Sequence[APIRouter] = (
     charts.router,
     groups.router,
     state.router,
+    metrics.router,
 )
 
 

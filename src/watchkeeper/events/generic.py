@@ -7,6 +7,8 @@ streamed as it is.
 * ``component.state``: ``type``, ``id``, ``state``, optional ``message``
 * ``incident``: ``agent``, optional ``message``, ``last_state``, ``task``, ``subtask``,
   ``subtasks_left``, ``current_loc``, ``target_loc``, ``pings``
+
+``metric.series`` is checked too (:mod:`watchkeeper.events.metric`): the metrics view folds it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from watchkeeper.events import kinds
+from watchkeeper.events import kinds, metric
 from watchkeeper.events.fields import Fields
 from watchkeeper.events.model import Event, Issue
 
@@ -71,6 +73,8 @@ def translate(
         )
         source = source or f"agent:{agent}"
         subject = subject or (f"task:{task}" if task is not None else None)
+    elif kind == metric.METRIC_SERIES:
+        attrs = metric.translate(f) or {}
     if len(issues) > before:
         return None
     return Event(kind, ts, level, source, subject, attrs, item)

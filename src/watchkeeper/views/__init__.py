@@ -10,9 +10,16 @@ never imports a view.
 from __future__ import annotations
 
 from watchkeeper.store.view import View
-from watchkeeper.views import components, groups, incidents, state, tasks
+from watchkeeper.views import components, groups, incidents, metrics, state, tasks
 
-ALL_VIEWS: tuple[View, ...] = (tasks.VIEW, components.VIEW, incidents.VIEW, groups.VIEW, state.VIEW)
+ALL_VIEWS: tuple[View, ...] = (
+    tasks.VIEW,
+    components.VIEW,
+    incidents.VIEW,
+    groups.VIEW,
+    state.VIEW,
+    metrics.VIEW,
+)
 #: :data:`ALL_VIEWS` by name, for the writer process, which imports what it folds into.
 ALL_VIEWS_REF = f"{__name__}:ALL_VIEWS"
 
