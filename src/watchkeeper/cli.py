@@ -197,6 +197,30 @@ def serve(
             "scraper=scraper and spotter=spotter).",
         ),
     ] = None,
+    statsd_port: Annotated[
+        int | None,
+        typer.Option(
+            envvar="WATCHKEEPER_STATSD_PORT",
+            min=0,
+            max=65535,
+            help="Receive statsd over UDP on this port (off unless set; 8125 is statsd's).",
+        ),
+    ] = DEFAULTS.statsd_port,
+    statsd_flush_interval: Annotated[
+        float,
+        typer.Option(
+            envvar="WATCHKEEPER_STATSD_FLUSH_INTERVAL",
+            min=0.001,
+            help="Seconds between statsd flushes into the metric series.",
+        ),
+    ] = DEFAULTS.statsd_flush_interval,
+    statsd_percentile: Annotated[
+        list[float] | None,
+        typer.Option(
+            envvar="WATCHKEEPER_STATSD_PERCENTILE",
+            help="A timer percentile reported as upper_N and mean_N (repeatable; default 90).",
+        ),
+    ] = None,
     check: Annotated[
         bool,
         typer.Option(
@@ -230,6 +254,9 @@ def serve(
             state_max_depth=state_max_depth,
             state_expired_path=state_expired_path,
             **({"state_roles": parse_roles(state_role)} if state_role else {}),
+            statsd_port=statsd_port,
+            statsd_flush_interval=statsd_flush_interval,
+            **({"statsd_percentiles": tuple(statsd_percentile)} if statsd_percentile else {}),
         )
         settings.check()
     except ConfigError as exc:

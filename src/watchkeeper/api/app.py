@@ -20,11 +20,13 @@ from watchkeeper.api import (
     lamia,
     metrics,
     state,
+    statsd,
     tasks,
 )
 from watchkeeper.api.guard import Guard
 from watchkeeper.api.hotpath import App
 from watchkeeper.config import Settings
+from watchkeeper.inputs import statsd as statsd_input
 from watchkeeper.store import db, eventlog, rebuild
 from watchkeeper.store.hub import CommitHub
 from watchkeeper.store.writer import Writer
@@ -44,6 +46,7 @@ ROUTERS: Sequence[APIRouter] = (
     groups.router,
     state.router,
     metrics.router,
+    statsd.router,
 )
 
 
@@ -83,9 +86,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.read_engine = read_engine
         app.state.writer = writer
         app.state.hub = hub
+        app.state.statsd = statsd_input.start(settings, writer.write)
         try:
             yield
         finally:
+            await app.state.statsd.stop()
             await writer.stop()
             write_engine.dispose()
             read_engine.dispose()
