@@ -221,6 +221,21 @@ def serve(
             help="A timer percentile reported as upper_N and mean_N (repeatable; default 90).",
         ),
     ] = None,
+    metrics_stale_after: Annotated[
+        float,
+        typer.Option(
+            envvar="WATCHKEEPER_METRICS_STALE_AFTER",
+            min=0,
+            help="Seconds after its last sample a series leaves /metrics.",
+        ),
+    ] = DEFAULTS.metrics_stale_after,
+    metrics_statsd_prefix: Annotated[
+        str,
+        typer.Option(
+            envvar="WATCHKEEPER_METRICS_STATSD_PREFIX",
+            help="Prefix of the statsd series' names in /metrics.",
+        ),
+    ] = DEFAULTS.metrics_statsd_prefix,
     check: Annotated[
         bool,
         typer.Option(
@@ -256,6 +271,8 @@ def serve(
             **({"state_roles": parse_roles(state_role)} if state_role else {}),
             statsd_port=statsd_port,
             statsd_flush_interval=statsd_flush_interval,
+            metrics_stale_after=metrics_stale_after,
+            metrics_statsd_prefix=metrics_statsd_prefix,
             **({"statsd_percentiles": tuple(statsd_percentile)} if statsd_percentile else {}),
         )
         settings.check()

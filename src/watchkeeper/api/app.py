@@ -23,6 +23,7 @@ from watchkeeper.api import (
     statsd,
     tasks,
 )
+from watchkeeper.api.exposition import Exposition
 from watchkeeper.api.guard import Guard
 from watchkeeper.api.hotpath import App
 from watchkeeper.config import Settings
@@ -86,6 +87,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.read_engine = read_engine
         app.state.writer = writer
         app.state.hub = hub
+        app.state.exposition = Exposition(app.state)
+        app.state.exposition.instrument(writer)
         app.state.statsd = statsd_input.start(settings, writer.write)
         try:
             yield

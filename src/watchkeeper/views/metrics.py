@@ -43,6 +43,7 @@ metric_series = sa.Table(
     sa.UniqueConstraint("name", "agent", "tags", name="uq_metric_series_key"),
     sa.Index("ix_metric_series_agent", "agent"),
     sa.Index("ix_metric_series_last_ts", "last_ts"),
+    sa.Index("ix_metric_series_received_at", "received_at"),
 )
 
 metric_points = sa.Table(
@@ -278,11 +279,12 @@ def names(
 
 
 def latest(conn: sa.Connection, *, since: float) -> list[dict[str, Any]]:
-    """Every series with a sample since ``since``: name, agent, tags and latest value."""
+    """Every series received since ``since`` (server time, so an agent's clock cannot keep a
+    series alive): name, agent, tags and latest value."""
     s = metric_series.c
     rows = conn.execute(
         sa.select(s.name, s.agent, s.tags, s.last_value, s.last_ts)
-        .where(s.last_ts >= since)
+        .where(s.received_at >= since)
         .order_by(s.name, s.agent, s.tags)
     )
     return [

@@ -35,6 +35,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_metric_series_agent", "metric_series", ["agent"])
     op.create_index("ix_metric_series_last_ts", "metric_series", ["last_ts"])
+    op.create_index("ix_metric_series_received_at", "metric_series", ["received_at"])
     op.create_table(
         "metric_points",
         sa.Column("series_id", sa.BigInteger, primary_key=True, autoincrement=False),
