@@ -60,6 +60,7 @@ def test_every_nav_entry_is_a_page(fed):
         "/agents",
         "/incidents",
         "/groups",
+        "/series",
         "/state",
     ]
     for entry in NAV:

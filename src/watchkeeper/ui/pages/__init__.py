@@ -16,11 +16,12 @@ from watchkeeper.ui.pages import (
     incidents,
     overview,
     processed,
+    series,
     state,
     tasks,
 )
 
-PAGES = (overview, tasks, agents, processed, components, incidents, groups, state)
+PAGES = (overview, tasks, agents, processed, components, incidents, groups, state, series)
 
 ROUTERS = tuple(page.router for page in PAGES)
 NAV: tuple[NavEntry, ...] = tuple(
