@@ -80,6 +80,30 @@ def test_own_health_and_the_fleet(sqlite_url):
     assert got[("watchkeeper_statsd_lines_total", ())] == 2
 
 
+def test_wait_and_run_times_of_recent_tasks_by_agent(db_url):
+    now = time.time()
+    steps = [("created", 40), ("running", 30), ("finished", 10)]
+    events = [
+        {"kind": "task.status", "task": f"k{n}", "status": s, "agent": "1.7", "ts": now - ago - n}
+        for n in range(3)
+        for s, ago in steps
+    ]
+    # Ended two hours ago: outside the distributions.
+    events += [
+        {"kind": "task.status", "task": "old", "status": s, "agent": "1.7", "ts": now - 7200 - ago}
+        for s, ago in steps
+    ]
+    with make_client(db_url) as client:
+        client.post("/api/v1/events", json=events)
+        got = scrape(client)
+    agent = ("agent", "1.7")
+    assert got[("watchkeeper_task_queue_seconds_gcount", (agent,))] == 3
+    assert got[("watchkeeper_task_queue_seconds_gsum", (agent,))] == pytest.approx(30)
+    assert got[("watchkeeper_task_run_seconds_gsum", (agent,))] == pytest.approx(60)
+    assert got[("watchkeeper_task_run_seconds_bucket", (agent, ("le", "15.0")))] == 0
+    assert got[("watchkeeper_task_run_seconds_bucket", (agent, ("le", "60.0")))] == 3
+
+
 def test_label_values_are_bounded(sqlite_url):
     with make_client(sqlite_url) as client:
         client.post(

@@ -17,11 +17,17 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeHistogramMetricFamily,
+    GaugeMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from watchkeeper.events import Event
-from watchkeeper.views import components, incidents, metrics, tasks
+from watchkeeper.views import components, incidents, metrics, task_times, tasks
 
 #: Label values kept per label before the rest are summed under "other".
 TOP = 20
@@ -38,6 +44,10 @@ PROGRAM_STATS = {
     "processes": ("program_processes", "Processes of a program (itself and its children)."),
 }
 BATCH_BUCKETS = (1, 2, 5, 10, 50, 100, 500, 1000, 5000, 10_000, 50_000, 100_000)
+#: Seconds a task waited or ran, for the distributions of the tasks that ended lately.
+TASK_BUCKETS = (1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600)
+#: The tasks those distributions cover: those that ended in this many seconds.
+TASK_WINDOW = 3600.0
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 _INVALID = re.compile(r"[^a-zA-Z0-9_:]")
 _INVALID_LABEL = re.compile(r"[^a-zA-Z0-9_]")
@@ -127,6 +137,7 @@ class FleetCollector(Collector):
         now = time.time()
         with state.read_engine.connect() as conn:
             yield from self._tasks(conn)
+            yield from self._task_times(conn, now)
             yield from self._agents(conn, settings, now)
             yield from self._incidents(conn, now)
             live = metrics.latest(conn, since=now - settings.metrics_stale_after)
@@ -177,6 +188,38 @@ class FleetCollector(Collector):
         for (status,), count in bounded(((s,), n) for s, n in tasks.status_counts(conn).items()):
             family.add_metric([status], count)
         yield family
+
+    @staticmethod
+    def _task_times(conn: Any, now: float) -> Iterator[Metric]:
+        """Distributions of the last hour's ended tasks, by agent: a snapshot of a window
+        (``histogram_quantile`` reads its buckets without ``rate``), so a gauge histogram."""
+        ended = task_times.ended_since(conn, now - TASK_WINDOW)
+        by_agent = Counter(agent or "none" for agent, _, _ in ended)
+        kept = {agent for (agent,), _ in bounded(((a,), n) for a, n in by_agent.items())}
+        for index, name, text in (
+            (
+                1,
+                "watchkeeper_task_queue_seconds",
+                "Seconds waiting, of tasks ended in the last hour.",
+            ),
+            (
+                2,
+                "watchkeeper_task_run_seconds",
+                "Seconds running, of tasks ended in the last hour.",
+            ),
+        ):
+            values: dict[str, list[float]] = {}
+            for item in ended:
+                agent = item[0] or "none"
+                values.setdefault(agent if agent in kept else OTHER, []).append(item[index])
+            family = GaugeHistogramMetricFamily(name, text, labels=["agent"])
+            for agent, found in sorted(values.items()):
+                buckets = [
+                    (floatToGoString(b), float(sum(v <= b for v in found))) for b in TASK_BUCKETS
+                ]
+                buckets.append(("+Inf", float(len(found))))
+                family.add_metric([agent], buckets, gsum_value=sum(found))
+            yield family
 
     @staticmethod
     def _agents(conn: Any, settings: Any, now: float) -> Iterator[Metric]:
