@@ -62,6 +62,20 @@ def served(tmp_path_factory):
         now = time.time()
         client.post("/api/v1/events", json=HISTORY)
         client.post("/api/v1/events", json={"kind": "incident", "agent": "777", "message": "now"})
+        recent = [("created", 30), ("running", 20), ("finished", 0)]
+        client.post(
+            "/api/v1/events",
+            json=[
+                {
+                    "kind": "task.status",
+                    "task": "recent",
+                    "status": s,
+                    "agent": "777",
+                    "ts": now - ago,
+                }
+                for s, ago in recent
+            ],
+        )
         client.post(
             "/api/v1/events",
             json={
