@@ -220,6 +220,45 @@ def serve(
             help="SEVERITY=DURATION a log record is kept (repeatable; e.g. info=7d, debug=12h).",
         ),
     ] = None,
+    statsd_port: Annotated[
+        int | None,
+        typer.Option(
+            envvar="WATCHKEEPER_STATSD_PORT",
+            min=0,
+            max=65535,
+            help="Receive statsd over UDP on this port (off unless set; 8125 is statsd's).",
+        ),
+    ] = DEFAULTS.statsd_port,
+    statsd_flush_interval: Annotated[
+        float,
+        typer.Option(
+            envvar="WATCHKEEPER_STATSD_FLUSH_INTERVAL",
+            min=0.001,
+            help="Seconds between statsd flushes into the metric series.",
+        ),
+    ] = DEFAULTS.statsd_flush_interval,
+    statsd_percentile: Annotated[
+        list[float] | None,
+        typer.Option(
+            envvar="WATCHKEEPER_STATSD_PERCENTILE",
+            help="A timer percentile reported as upper_N and mean_N (repeatable; default 90).",
+        ),
+    ] = None,
+    metrics_stale_after: Annotated[
+        float,
+        typer.Option(
+            envvar="WATCHKEEPER_METRICS_STALE_AFTER",
+            min=0,
+            help="Seconds after its last sample a series leaves /metrics.",
+        ),
+    ] = DEFAULTS.metrics_stale_after,
+    metrics_statsd_prefix: Annotated[
+        str,
+        typer.Option(
+            envvar="WATCHKEEPER_METRICS_STATSD_PREFIX",
+            help="Prefix of the statsd series' names in /metrics.",
+        ),
+    ] = DEFAULTS.metrics_statsd_prefix,
     check: Annotated[
         bool,
         typer.Option(
@@ -256,6 +295,11 @@ def serve(
             state_expired_path=state_expired_path,
             **({"state_roles": parse_roles(state_role)} if state_role else {}),
             log_retention=parse_retention(log_retention or []),
+            statsd_port=statsd_port,
+            statsd_flush_interval=statsd_flush_interval,
+            metrics_stale_after=metrics_stale_after,
+            metrics_statsd_prefix=metrics_statsd_prefix,
+            **({"statsd_percentiles": tuple(statsd_percentile)} if statsd_percentile else {}),
         )
         settings.check()
     except ConfigError as exc:

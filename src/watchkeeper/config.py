@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import pathlib
+import re
 import tomllib
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,6 +76,19 @@ class Settings:
     #: Commands one agent may have waiting; more are refused (429).
     command_max_queued: int = 10_000
 
+    #: The statsd input: a UDP port (None: off; 0: any free port), the address it binds (the
+    #: server's host when None), the flush interval, the timer percentiles and the receive
+    #: buffer asked of the kernel.
+    statsd_port: int | None = None
+    statsd_host: str | None = None
+    statsd_flush_interval: float = 10.0
+    statsd_percentiles: tuple[float, ...] = (90.0,)
+    statsd_rcvbuf: int = 16 * 1024 * 1024
+    #: ``/metrics``: seconds after its last sample an agent's or statsd series disappears, and
+    #: the prefix of statsd series' names there.
+    metrics_stale_after: float = 300.0
+    metrics_statsd_prefix: str = "statsd_"
+
     def check(self) -> None:
         if self.offline_after < self.stale_after:
             raise ConfigError("offline_after must not be shorter than stale_after")
@@ -82,6 +96,12 @@ class Settings:
             raise ConfigError("sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA")
         if min(self.max_buckets, self.max_spans, self.stream_backlog_bytes) < 1:
             raise ConfigError("max_buckets, max_spans and stream_backlog_bytes must be positive")
+        if self.statsd_flush_interval <= 0 or self.statsd_rcvbuf < 1:
+            raise ConfigError("statsd_flush_interval and statsd_rcvbuf must be positive")
+        if not re.fullmatch(r"[a-zA-Z_:][a-zA-Z0-9_:]*", self.metrics_statsd_prefix):
+            raise ConfigError("metrics_statsd_prefix must be a valid Prometheus metric name")
+        if not all(0 < p <= 100 for p in self.statsd_percentiles):
+            raise ConfigError("statsd percentiles must be in (0, 100]")
         if self.writer not in ("process", "thread"):
             raise ConfigError("writer must be 'process' or 'thread'")
         if not 1 <= self.state_max_depth <= 500:

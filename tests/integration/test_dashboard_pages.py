@@ -61,6 +61,7 @@ def test_every_nav_entry_is_a_page(fed):
         "/incidents",
         "/logs",
         "/groups",
+        "/series",
         "/state",
         "/commands",
     ]

@@ -282,7 +282,7 @@ def test_health_openapi_and_metrics(client):
     spec = client.get("/openapi.json").json()
     assert "/api/v1/events" in spec["paths"] and "/api/v1/charts/waterfall" in spec["paths"]
     assert client.get("/docs").status_code == 200
-    assert "watchkeeper_events_committed_total 3" in client.get("/metrics").text
+    assert "watchkeeper_events_committed_total 3.0" in client.get("/metrics").text
 
 
 def test_producers_and_other_component_types(client):

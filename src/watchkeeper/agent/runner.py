@@ -26,10 +26,10 @@ from watchkeeper.agent.journal import Journal
 from watchkeeper.agent.parser import Message
 from watchkeeper.agent.program import Program, Run
 from watchkeeper.agent.stats import Sampler
-from watchkeeper.agent.statsd import Statsd
 from watchkeeper.agent.store import LogStore, Row
 from watchkeeper.agent.waiting import wait_event
 from watchkeeper.events import kinds
+from watchkeeper.statsd import Statsd
 
 log = logging.getLogger("watchkeeper.agent")
 
@@ -261,7 +261,10 @@ class Agent:
                     "domain": spec.domain,
                     "name": spec.name,
                     "interval": interval,
-                    "series": [[name, value] for name, value in series],
+                    "series": [
+                        [name, value] if tags is None else [name, value, tags]
+                        for name, value, tags in series
+                    ],
                 }
             )
 

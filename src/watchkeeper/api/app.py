@@ -23,12 +23,16 @@ from watchkeeper.api import (
     incidents,
     lamia,
     logs,
+    metrics,
     state,
+    statsd,
     tasks,
 )
+from watchkeeper.api.exposition import Exposition
 from watchkeeper.api.guard import Guard
 from watchkeeper.api.hotpath import App
 from watchkeeper.config import Settings
+from watchkeeper.inputs import statsd as statsd_input
 from watchkeeper.store import db, eventlog, rebuild
 from watchkeeper.store.agenttokens import AgentTokens
 from watchkeeper.store.hub import CommitHub
@@ -51,6 +55,8 @@ ROUTERS: Sequence[APIRouter] = (
     logs.router,
     commands.router,
     agent_channel.router,
+    metrics.router,
+    statsd.router,
 )
 
 
@@ -90,14 +96,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.read_engine = read_engine
         app.state.writer = writer
         app.state.hub = hub
+        app.state.exposition = Exposition(app.state)
+        app.state.exposition.instrument(writer)
         app.state.agent_tokens = AgentTokens(read_engine)
         app.state.commands = cmdsetup.open_queue(app, settings)
         await app.state.commands.start()
+        app.state.statsd = statsd_input.start(settings, writer.write)
         pruner = asyncio.create_task(logs.keep_retention(write_engine, settings))
         try:
             yield
         finally:
             pruner.cancel()
+            await app.state.statsd.stop()
             await app.state.commands.close()
             await writer.stop()
             write_engine.dispose()

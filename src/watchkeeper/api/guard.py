@@ -11,9 +11,10 @@ domain name is re-bound to 127.0.0.1 (DNS rebinding) could read the API. Every r
 - a state-changing request (anything but GET/HEAD/OPTIONS) from another origin (403): an
   ``Origin`` that is not this server, or ``Sec-Fetch-Site`` saying cross-site or same-site;
 - a body under ``/api/`` that is neither JSON nor NDJSON (415). The types a page may send
-  without asking (form encodings, ``text/plain``) are accepted under ``/api/v0`` only from a
-  client that is no browser (no ``Origin``, no ``Sec-Fetch-Site``), because Lamia's jobs may
-  post with ``curl -d``, which labels its JSON as a form.
+  without asking (form encodings, ``text/plain``) are accepted under ``/api/v0`` and by the
+  statsd route only from a client that is no browser (no ``Origin``, no ``Sec-Fetch-Site``),
+  because Lamia's jobs may post with ``curl -d``, which labels its JSON as a form, and statsd
+  lines are text.
 
 Dashboard answers also carry :data:`PAGE_HEADERS` (a Content-Security-Policy that allows no
 inline script and no framing, ``nosniff``, and a referrer policy).
@@ -37,7 +38,8 @@ JSON_TYPES = frozenset({"application/json", *NDJSON_TYPES})
 #: What a page may send cross-origin without a preflight; JSON labelled as a form by a plain
 #: ``curl -d``. Accepted under :data:`FORM_TOLERANT` from non-browser clients only.
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "text/plain"})
-FORM_TOLERANT = "/api/v0"
+#: Lamia's routes, and statsd lines (text, as statsd clients send them).
+FORM_TOLERANT = ("/api/v0", "/api/v1/metrics/statsd")
 #: The labels clients send most, recognised without decoding.
 JSON_LABELS = frozenset(
     label

@@ -1,17 +1,19 @@
-"""``/healthz`` and ``/metrics`` (Prometheus text exposition of watchkeeper itself)."""
+"""``/healthz`` and ``/metrics`` (Prometheus text exposition of watchkeeper and the fleet)."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 
 from watchkeeper import __version__
 from watchkeeper.api.auth import public
 from watchkeeper.api.errors import responses
-from watchkeeper.api.live import stream_metrics
 from watchkeeper.api.responses import JSONResponse
 from watchkeeper.store import eventlog
+
+#: The text format ``generate_latest`` writes, as every Prometheus 2 reads it.
+TEXT_0_0_4 = "text/plain; version=0.0.4; charset=utf-8"
 
 router = APIRouter(tags=["health"], dependencies=[public()])
 
@@ -45,20 +47,6 @@ def healthz(request: Request) -> JSONResponse:
     responses=responses(421, referenced=True),
     summary="Prometheus metrics",
 )
-def metrics(request: Request) -> PlainTextResponse:
-    writer = request.app.state.writer
-    lines = [
-        "# HELP watchkeeper_events_committed_total Events committed to the log by this process.",
-        "# TYPE watchkeeper_events_committed_total counter",
-        f"watchkeeper_events_committed_total {writer.committed_events}",
-        "# HELP watchkeeper_commits_total Transactions committed by the writer.",
-        "# TYPE watchkeeper_commits_total counter",
-        f"watchkeeper_commits_total {writer.commits}",
-        "# HELP watchkeeper_last_seq Highest committed event sequence number.",
-        "# TYPE watchkeeper_last_seq gauge",
-        f"watchkeeper_last_seq {request.app.state.hub.latest}",
-        *stream_metrics(request.app.state),
-    ]
-    return PlainTextResponse(
-        "\n".join(lines) + "\n", media_type="text/plain; version=0.0.4; charset=utf-8"
-    )
+def metrics(request: Request) -> Response:
+    """watchkeeper's own health and the fleet (:mod:`watchkeeper.api.exposition`)."""
+    return Response(request.app.state.exposition.render(), media_type=TEXT_0_0_4)

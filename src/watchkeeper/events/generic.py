@@ -9,6 +9,8 @@ streamed as it is.
   ``subtasks_left``, ``current_loc``, ``target_loc``, ``pings``
 * ``log.record``: ``agent``, ``data``, optional ``job``, ``domain``, ``name``, ``epoch``,
   ``id``, ``log_level`` (0 to 999, default 5), ``error``
+
+``metric.series`` is checked too (:mod:`watchkeeper.events.metric`): the metrics view folds it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from watchkeeper.events import kinds
+from watchkeeper.events import kinds, metric
 from watchkeeper.events.fields import NUL, Fields
 from watchkeeper.events.model import Event, Issue
 
@@ -76,6 +78,8 @@ def translate(
     elif kind == kinds.LOG_RECORD:
         attrs = _log_record(f, ts)
         source = source or f"agent:{attrs['agent']}"
+    elif kind == metric.METRIC_SERIES:
+        attrs = metric.translate(f) or {}
     if len(issues) > before:
         return None
     return Event(kind, ts, level, source, subject, attrs, item)

@@ -10,7 +10,16 @@ never imports a view.
 from __future__ import annotations
 
 from watchkeeper.store.view import View
-from watchkeeper.views import components, groups, incidents, logs, programs, state, tasks
+from watchkeeper.views import (
+    components,
+    groups,
+    incidents,
+    logs,
+    metrics,
+    programs,
+    state,
+    tasks,
+)
 
 ALL_VIEWS: tuple[View, ...] = (
     tasks.VIEW,
@@ -20,6 +29,7 @@ ALL_VIEWS: tuple[View, ...] = (
     state.VIEW,
     logs.VIEW,
     programs.VIEW,
+    metrics.VIEW,
 )
 #: :data:`ALL_VIEWS` by name, for the writer process, which imports what it folds into.
 ALL_VIEWS_REF = f"{__name__}:ALL_VIEWS"

@@ -18,6 +18,7 @@ from watchkeeper.ui.pages import (
     logs,
     overview,
     processed,
+    series,
     state,
     tasks,
 )
@@ -32,6 +33,7 @@ PAGES = (
     logs,
     groups,
     state,
+    series,
     commands,
 )
 

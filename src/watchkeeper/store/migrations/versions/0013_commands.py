@@ -2,7 +2,7 @@
 the agents' own tokens, each bound to one agent.
 
 Revision ID: 0013_commands
-Revises: 0011_logs
+Revises: 0012_metrics
 Create Date: 2026-11-30
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013_commands"
-down_revision = "0011_logs"
+down_revision = "0012_metrics"
 branch_labels = None
 depends_on = None
 

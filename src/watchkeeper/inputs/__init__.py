@@ -1,0 +1,1 @@
+"""Inputs the server runs itself besides its HTTP API (the statsd UDP receiver)."""

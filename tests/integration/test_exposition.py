@@ -1,0 +1,222 @@
+"""``/metrics``: watchkeeper's own health and the fleet, bounded, stale series gone, checked by
+``promtool`` and scraped by a real Prometheus."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import make_client
+from tests.support import ServerProcess, free_port
+from watchkeeper.events import Event
+from watchkeeper.store import db
+from watchkeeper.views import metrics as mv
+
+FLEET = [
+    {"kind": "task.status", "task": "t1", "status": "running", "agent": "1.7"},
+    {"kind": "task.status", "task": "t2", "status": "finished", "agent": "1.7"},
+    {"kind": "task.status", "task": "t3", "status": "finished", "agent": "1.8"},
+    {"kind": "component.state", "type": "agent", "id": "1.7", "state": "busy"},
+    {"kind": "component.state", "type": "agent", "id": "1.8", "state": "idle"},
+    {"kind": "incident", "agent": "1.7", "message": "arm stuck", "last_state": "busy"},
+    {"kind": "incident", "agent": "1.8", "message": "arm stuck", "last_state": "busy"},
+]
+
+
+def program_stats(now: float) -> dict:
+    return {
+        "kind": "metric.series",
+        "agent": "1.7",
+        "ts": now,
+        "series": [
+            ["1.7.site.web.cpu", 12.5],
+            ["1.7.site.web.rss", 1048576],
+            ["1.7.site.web.hits", 3, {"code": "200"}],
+        ],
+    }
+
+
+def scrape(client) -> dict[tuple[str, tuple], float]:
+    r = client.get("/metrics")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(r.text)
+        for s in family.samples
+    }
+
+
+def test_own_health_and_the_fleet(sqlite_url):
+    with make_client(sqlite_url) as client:
+        client.post("/api/v1/events", json=FLEET)
+        client.post("/api/v1/events", json=program_stats(time.time()))
+        client.post("/api/v1/metrics/statsd", content=b"q.depth:4|g|#queue:mail\nlat:5|ms")
+        client.portal.call(client.app.state.statsd.flush)
+        got = scrape(client)
+    assert got[("watchkeeper_events_committed_total", ())] == len(FLEET) + 2
+    assert got[("watchkeeper_ingest_batch_events_count", ())] == 3
+    assert got[("watchkeeper_ingest_batch_events_sum", ())] == len(FLEET) + 2
+    assert got[("watchkeeper_commit_latency_seconds_count", ())] == 3
+    assert got[("watchkeeper_writer_pending_batches", ())] == 0
+    assert got[("watchkeeper_tasks", (("status", "finished"),))] == 2
+    assert got[("watchkeeper_tasks", (("status", "running"),))] == 1
+    assert got[("watchkeeper_agents", (("liveness", "online"), ("state", "busy")))] == 1
+    incidents = [
+        v for (name, _), v in got.items() if name == "watchkeeper_incident_group_incidents"
+    ]
+    assert incidents == [2]
+    program = (("agent", "1.7"), ("program", "site.web"))
+    assert got[("watchkeeper_program_cpu_percent", program)] == 12.5
+    assert got[("watchkeeper_program_rss_bytes", program)] == 1048576
+    assert got[("statsd_site_web_hits", (("agent", "1.7"), ("code", "200")))] == 3
+    assert got[("statsd_q_depth", (("queue", "mail"),))] == 4
+    assert got[("statsd_lat_count_value", ())] == 1  # a gauge may not end in _count
+    assert got[("watchkeeper_statsd_lines_total", ())] == 2
+
+
+def test_wait_and_run_times_of_recent_tasks_by_agent(db_url):
+    now = time.time()
+    steps = [("created", 40), ("running", 30), ("finished", 10)]
+    events = [
+        {"kind": "task.status", "task": f"k{n}", "status": s, "agent": "1.7", "ts": now - ago - n}
+        for n in range(3)
+        for s, ago in steps
+    ]
+    # Ended two hours ago: outside the distributions.
+    events += [
+        {"kind": "task.status", "task": "old", "status": s, "agent": "1.7", "ts": now - 7200 - ago}
+        for s, ago in steps
+    ]
+    with make_client(db_url) as client:
+        client.post("/api/v1/events", json=events)
+        got = scrape(client)
+    agent = ("agent", "1.7")
+    assert got[("watchkeeper_task_queue_seconds_gcount", (agent,))] == 3
+    assert got[("watchkeeper_task_queue_seconds_gsum", (agent,))] == pytest.approx(30)
+    assert got[("watchkeeper_task_run_seconds_gsum", (agent,))] == pytest.approx(60)
+    assert got[("watchkeeper_task_run_seconds_bucket", (agent, ("le", "15.0")))] == 0
+    assert got[("watchkeeper_task_run_seconds_bucket", (agent, ("le", "60.0")))] == 3
+
+
+def test_label_values_are_bounded(sqlite_url):
+    with make_client(sqlite_url) as client:
+        client.post(
+            "/api/v1/events",
+            json=[
+                {"kind": "task.status", "task": f"t{i}", "status": f"s{i % 30}"} for i in range(60)
+            ]
+            + [{"kind": "task.status", "task": "x", "status": "s0"}],
+        )
+        got = scrape(client)
+    statuses = {
+        dict(labels)["status"]: v for (n, labels), v in got.items() if n == "watchkeeper_tasks"
+    }
+    assert len(statuses) == 21 and statuses["s0"] == 3 and statuses["other"] == 20
+
+
+def test_series_no_longer_received_disappear(sqlite_url):
+    with make_client(sqlite_url, metrics_stale_after=60) as client:
+        now = time.time()
+        client.post("/api/v1/events", json=program_stats(now))
+        engine = db.make_engine(sqlite_url, writer=True)
+        try:
+            with engine.begin() as conn:
+                attrs = {"agent": "1.9", "series": [["1.9.site.db.cpu", 80.0], ["1.9.gone", 1]]}
+                # Received 61 s ago although stamped now: the agent's clock keeps nothing alive.
+                old = Event(
+                    "metric.series", now, "info", None, None, attrs, None, received_at=now - 61
+                )
+                mv.VIEW.apply(conn, [old])
+        finally:
+            engine.dispose()
+        got = scrape(client)
+    agents = {dict(labels).get("agent") for (_, labels) in got}
+    assert "1.7" in agents and "1.9" not in agents
+
+
+def test_promtool_accepts_the_exposition(sqlite_url, tmp_path):
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool not installed (Debian package prometheus; .ci/run installs it)")
+    with make_client(sqlite_url) as client:
+        client.post("/api/v1/events", json=[*FLEET, program_stats(time.time())])
+        lines = b"jobs.done-ok:1|c\nt:1|ms\n9lives:1|g|#9x:y,a.b:c"
+        client.post("/api/v1/metrics/statsd", content=lines)
+        client.portal.call(client.app.state.statsd.flush)
+        text = client.get("/metrics").text
+    assert "statsd_jobs_done_ok" in text and "_9lives" in text
+    result = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def query(prom: str, expr: str) -> list[dict]:
+    r = httpx.get(f"{prom}/api/v1/query", params={"query": expr}, timeout=5)
+    r.raise_for_status()
+    return r.json()["data"]["result"]
+
+
+def test_a_real_prometheus_scrapes_the_server(tmp_path: Path):
+    binary = shutil.which("prometheus")
+    if binary is None:
+        pytest.skip("prometheus not installed (Debian package prometheus; .ci/run installs it)")
+    with ServerProcess(f"sqlite:///{tmp_path / 'wk.db'}") as server:
+        httpx.post(f"{server.url}/api/v1/events", json=[*FLEET, program_stats(time.time())])
+        httpx.post(
+            f"{server.url}/api/v1/metrics/statsd",
+            content=b"q.depth:4|g|#queue:mail",
+            headers={"Content-Type": "text/plain"},
+        )
+        port = free_port()
+        config = tmp_path / "prometheus.yml"
+        config.write_text(
+            "global:\n  scrape_interval: 1s\n"
+            "scrape_configs:\n  - job_name: watchkeeper\n"
+            f"    static_configs:\n      - targets: ['127.0.0.1:{server.port}']\n"
+        )
+        prom = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 90
+            # The server flushes statsd every 10 s: wait for the scrape that follows.
+            while not query_ok(url, 'statsd_q_depth{queue="mail"}'):
+                assert prom.poll() is None, "prometheus exited"
+                assert time.monotonic() < deadline, "prometheus never scraped the series"
+                time.sleep(0.5)
+            assert value(url, 'up{job="watchkeeper"}') == 1
+            assert value(url, 'statsd_q_depth{queue="mail"}') == 4
+            assert value(url, 'watchkeeper_tasks{status="finished"}') == 2
+            cpu = 'watchkeeper_program_cpu_percent{agent="1.7",program="site.web"}'
+            assert value(url, cpu) == 12.5
+            assert value(url, "watchkeeper_events_committed_total") == len(FLEET) + 2
+        finally:
+            prom.terminate()
+            prom.wait(30)
+
+
+def query_ok(url: str, expr: str) -> bool:
+    try:
+        return bool(query(url, expr))
+    except httpx.HTTPError:
+        return False
+
+
+def value(url: str, expr: str) -> float:
+    (one,) = query(url, expr)
+    return float(one["value"][1])
