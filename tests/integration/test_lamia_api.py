@@ -371,7 +371,7 @@ def test_refusal_details(lamia):
         ("/api/v0/t1/nothing/event", 404, "Process not found."),
         ("/api/v0/t1/someJob1/event/999", 404, "Event not found."),
         ("/api/v0/t1/someJob1/event/abc", 404, "Event not found."),
-        ("/api/v0/t1/someJob1/event?arrayIndex=2", 400, "Process is not an array."),
+        ("/api/v0/t1/someJob1/event?arrayIndex=2", 404, "Process not found."),
         ("/api/v0/t1/tstArray1/event?arrayIndex=12", 400, "Process index is not within the range."),
         ("/api/v0/t1/a/b/c", 404, "No such resource."),
     ],
@@ -390,14 +390,15 @@ def test_bad_queries(lamia, path, status, reason):
         (
             "/api/v0/t1/tstArray1/event?limit=ten",
             "limit",
-            "`limit' must be a non-negative integer.",
+            "`limit' must be an integer.",
         ),
         ("/api/v0/t1/tstArray1/event?fields=id,colour", "fields", "Unknown field: colour."),
         ("/api/v0/t1/tstArray1/event?order=colour", "order", "Unknown field: colour."),
         ("/api/v0?fields=name,owner", "fields", "Unknown field: owner."),
         ("/api/v0?order=owner", "order", "Unknown field: owner."),
         ("/api/v0?order=name&sort=up", "sort", "Must be one of: asc, desc."),
-        ("/api/v0?offset=-1", "offset", "`offset' must be a non-negative integer."),
+        ("/api/v0?offset=1.5", "offset", "`offset' must be an integer."),
+        ("/api/v0/t1/tstArray1/event?arrayIndex=x", "arrayIndex", "Not a valid integer."),
     ],
 )
 def test_bad_query_parameters_in_the_original_query_error_shape(lamia, path, param, reason):

@@ -336,3 +336,99 @@ def test_lamias_python_client_against_a_live_server(live):
     assert r.status_code == 405
     process = httpx.get(f"{base}/{task}/gen").json()
     assert (process["kin"], process["progress"], process["enough"]) == (3, 100, True)
+
+
+# --- where the original answered otherwise than we first did ---------------------------------
+
+
+def make_tasks(client: TestClient, count: int) -> list[str]:
+    for i in range(count):
+        body = {"processes": {"solo": None, "arr": 3}, "_meta": {"time": 1700000000 + i}}
+        assert client.post(f"/api/v0/N{i}", json=body).status_code == 201
+    return [f"N{i}" for i in range(count)]
+
+
+def names(r: httpx.Response) -> list[str]:
+    assert r.status_code == 200, r.text
+    return [e["name"] for e in r.json()["entries"]]
+
+
+def test_a_negative_limit_is_no_limit_and_a_negative_offset_none(client, monkeypatch):
+    """As SQLite read the original's ``LIMIT -1`` and ``OFFSET -1``."""
+    every = make_tasks(client, 4)
+    order = "order=name&sort=asc"
+    assert names(client.get(f"/api/v0?{order}&limit=-1")) == every
+    assert names(client.get(f"/api/v0?{order}&limit=-7")) == every
+    assert names(client.get(f"/api/v0?{order}&offset=-1")) == every
+    assert names(client.get(f"/api/v0?{order}&offset=-1&limit=2")) == every[:2]
+    assert names(client.get(f"/api/v0?{order}&limit=-1&offset=3")) == every[3:]
+    assert client.get("/api/v0?limit=-1").json()["total"] == 4
+    for i in range(3):
+        client.post(f"/api/v0/N0/arr/event?arrayIndex={i}", json={"eventClass": "BEAT"})
+    events = client.get("/api/v0/N0/arr/event?limit=-1&offset=-2&order=id&sort=asc").json()
+    assert [e["procNumInArray"] for e in events["entries"]] == [0, 1, 2]
+    # No limit is still at most a page of MAX_ENTRIES.
+    monkeypatch.setattr("watchkeeper.api.lamia_wire.MAX_ENTRIES", 3)
+    assert names(client.get(f"/api/v0?{order}&limit=-1")) == every[:3]
+    assert client.get("/api/v0?limit=4").status_code == 422
+    assert client.get("/api/v0?limit=-1x").json() == {
+        "errors": {"limit": ["`limit' must be an integer."]}
+    }
+
+
+def test_a_body_error_names_its_field_as_the_originals_schemas_did(client):
+    r = client.post("/api/v0/U", json={"processes": {"a": None}, "username": 5, "tags": [1]})
+    assert r.status_code == 400
+    by_path = {e["details"]["path"]: e for e in r.json()["errors"]}
+    assert set(by_path) == {"username", "tags[0]"}
+    assert by_path["username"]["details"]["username"] == [by_path["username"]["reason"]]
+    assert by_path["tags[0]"]["details"] == {
+        "path": "tags[0]",
+        "tags": [by_path["tags[0]"]["reason"]],
+    }
+    make_tasks(client, 1)
+    r = client.post("/api/v0/N0/solo/event", json={"_meta": {"time": "soon"}, "colour": "red"})
+    assert sorted(k for e in r.json()["errors"] for k in e["details"]) == [
+        "colour",
+        "path",
+        "path",
+        "time",
+    ]
+    r = client.post("/api/v0/N0/arr/event?arrayIndex=x", json={"eventClass": "BEAT"})
+    assert r.json()["errors"][0]["details"]["arrayIndex"] == [r.json()["errors"][0]["reason"]]
+    # A field named "path" keeps our key: the path of the refused field.
+    r = client.post("/api/v0/U", json={"processes": {"a": None}, "path": 1})
+    assert r.json()["errors"][0]["details"] == {"path": "path"}
+
+
+def test_an_array_index_for_a_solitary_job(client):
+    make_tasks(client, 1)
+    event = client.post("/api/v0/N0/solo/event", json={"eventClass": "BEAT"}).json()
+    # Reading: the original looked the job up among the arrays, and found no such process.
+    for path in ("/api/v0/N0/solo/event", f"/api/v0/N0/solo/event/{event['id']}"):
+        r = client.get(f"{path}?arrayIndex=0")
+        assert r.status_code == 404, r.text
+        assert r.json()["error"] == "Process not found."
+        assert client.get(path).status_code == 200
+    assert client.get("/api/v0/N9/solo/event?arrayIndex=0").json()["error"] == (
+        "No task named N9 exists."
+    )
+    # Posting: refused with the process under the original's processName.
+    r = client.post("/api/v0/N0/solo/event?arrayIndex=0", json={"eventClass": "BEAT"})
+    assert r.status_code == 400
+    assert r.json()["errors"][0]["details"] == {
+        "taskName": "N0",
+        "procName": "solo",
+        "index": 0,
+        "processName": "solo",
+    }
+
+
+@pytest.mark.parametrize("value", ["x", "", "1.5", "9" * 40, "²"])
+def test_an_event_query_with_an_index_that_is_no_integer(client, value):
+    make_tasks(client, 1)
+    for path in ("/api/v0/N0/arr/event", "/api/v0/N0/arr/event/1"):
+        r = client.get(path, params={"arrayIndex": value})
+        assert r.status_code == 400, r.text
+        assert r.json() == {"errors": {"arrayIndex": ["Not a valid integer."]}}
+    assert client.get("/api/v0/N0/arr/event?arrayIndex=3").status_code == 200

@@ -284,7 +284,7 @@ GETS = [
     ("/api/v0/t1/solo/event", {"limit": HUGE}, {}, 400, "limit"),
     (f"/api/v0/t1/solo/event/{BIG}", {}, {}, 400, "id"),
     ("/api/v0/t1/solo/event/%C2%B2", {}, {}, 400, "id"),
-    ("/api/v0/t1/arr/event", {"arrayIndex": "9" * 40}, {}, 400, "query.arrayIndex"),
+    ("/api/v0/t1/arr/event", {"arrayIndex": "9" * 40}, {}, 400, "arrayIndex"),
     ("/api/v0/t%00/solo", {}, {}, 400, "path.task"),
 ]
 

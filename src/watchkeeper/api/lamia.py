@@ -12,13 +12,12 @@ event answers 404 (never 500), and an unknown ``fields``/``order`` name answers 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import QueryParams
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -48,9 +47,6 @@ T = TypeVar("T")
 SHAPE_TTL = 5.0
 #: Enough for the processes of the biggest tasks at once (an entry is a few hundred bytes).
 SHAPES_KEPT = 50_000
-#: The most entries one list answers (and what it answers without a ``limit``); ``total``
-#: counts them all and ``offset`` pages through them.
-MAX_ENTRIES = 10_000
 
 PREFIX = "/api/v0"
 router = APIRouter(
@@ -104,56 +100,6 @@ def _shapes(request: Request) -> dict[tuple[str, str], tuple[dict[str, Any], flo
     return state.lamia_shapes
 
 
-def _multi(query: QueryParams, name: str) -> list[str]:
-    """A list parameter, repeated (``tag=a&tag=b``) or comma-separated (``tags=a,b``)."""
-    return [part.strip() for value in query.getlist(name) for part in value.split(",") if part]
-
-
-def _count(query: QueryParams, name: str) -> int | None:
-    value = query.get(name)
-    if value is None or value == "":
-        return None
-    number = int_from_text(value, low=0)
-    if number is None:
-        raise LamiaError(400, f"`{name}' must be a non-negative integer.", param=name)
-    return number
-
-
-def _page_size(query: QueryParams) -> int:
-    """``limit``, at most :data:`MAX_ENTRIES` (the default)."""
-    limit = _count(query, "limit")
-    if limit is None:
-        return MAX_ENTRIES
-    if limit > MAX_ENTRIES:
-        raise LamiaError(422, f"Must be at most {MAX_ENTRIES}.", param="limit")
-    return limit
-
-
-def _fields(query: QueryParams, allowed: Sequence[str]) -> list[str]:
-    fields = _multi(query, "fields")
-    unknown = [f for f in fields if f not in allowed]
-    if unknown:
-        raise LamiaError(400, f"Unknown field: {', '.join(unknown)}.", param="fields")
-    return fields
-
-
-def _ordering(query: QueryParams, allowed: Mapping[str, Any]) -> tuple[str | None, bool]:
-    """``order`` and ``sort``; as in Lamia, an order without a sort is descending."""
-    order = query.get("order") or None
-    if order is not None and order not in allowed:
-        raise LamiaError(400, f"Unknown field: {order}.", param="order")
-    sort = query.get("sort")
-    if sort is None:
-        return order, order is not None
-    if sort not in ("asc", "desc"):
-        raise LamiaError(400, "Must be one of: asc, desc.", param="sort")
-    return order, sort == "desc"
-
-
-def _select(entries: list[dict[str, Any]], fields: list[str]) -> list[dict[str, Any]]:
-    return [{f: e[f] for f in fields} for e in entries] if fields else entries
-
-
 def _no_task(task: str) -> LamiaError:
     return LamiaError(404, f"No task named {task} exists.", {"taskName": task})
 
@@ -180,7 +126,10 @@ def _check_slot(
             400, "Is not a standalone process: arrayIndex is required.", {**where, "nJobs": n_jobs}
         )
     if index is not None and n_jobs is None:
-        raise LamiaError(400, "Process is not an array.", {**where, "index": index})
+        # processName: the original's key for the process in this refusal.
+        raise LamiaError(
+            400, "Process is not an array.", {**where, "index": index, "processName": proc}
+        )
     if index is not None and n_jobs is not None and not 0 <= index <= n_jobs:
         raise LamiaError(
             400, "Process index is not within the range.", {"index": index, "nJobs": n_jobs}
@@ -256,18 +205,18 @@ def list_tasks(request: Request, conn: Conn) -> JSONResponse:
     """``tags``/``tag`` (a task must have all of them), ``fields``, ``offset``, ``limit``,
     ``order`` (name, submittedAt, createdAt, updatedAt, username) and ``sort`` (asc, desc)."""
     query = request.query_params
-    fields = _fields(query, wire.TASK_FIELDS + wire.TASK_KEYS)
-    order, descending = _ordering(query, wire.TASK_ORDER)
+    fields = wire.fields(query, wire.TASK_FIELDS + wire.TASK_KEYS)
+    order, descending = wire.ordering(query, wire.TASK_ORDER)
     rows, total = queries.list_tasks(
         conn,
-        tags=_multi(query, "tags") + _multi(query, "tag"),
+        tags=wire.multi(query, "tags") + wire.multi(query, "tag"),
         order=None if order is None else wire.TASK_ORDER[order],
         descending=descending,
-        offset=_count(query, "offset") or 0,
-        limit=_page_size(query),
+        offset=wire.offset(query),
+        limit=wire.page_size(query),
     )
     entries = [wire.task(t) for t in wire.tasks_v0(conn, rows, **group_staleness(request))]
-    return JSONResponse({"entries": _select(entries, fields), "total": total})
+    return JSONResponse({"entries": wire.select(entries, fields), "total": total})
 
 
 @router.delete("", dependencies=[require("admin")], summary="Refused: batch deletion")
@@ -366,15 +315,16 @@ def get_process(task: str, proc: str, request: Request, conn: Conn) -> JSONRespo
 
 
 def _event_slot(conn: sa.Connection, task: str, proc: str, request: Request) -> int | None:
-    index = lamia.parse_index(request.query_params.get("arrayIndex"))
+    index = wire.array_index(request.query_params)
     found = queries.lookup(conn, task, proc)
-    if index is None:
-        if not found[0]:
-            raise _no_task(task)
-        if found[1] is None:
-            raise _no_process(task, proc)
-        return None
-    _check_slot(task, proc, found, index)
+    if not found[0]:
+        raise _no_task(task)
+    if found[1] is None or (index is not None and found[1]["n_jobs"] is None):
+        # The original looked a job's events up among the arrays: a solitary process asked
+        # for with an arrayIndex was not found there.
+        raise _no_process(task, proc)
+    if index is not None:
+        _check_slot(task, proc, found, index)
     return index
 
 
@@ -385,8 +335,8 @@ def list_events(task: str, proc: str, request: Request, conn: Conn) -> JSONRespo
     selects the fields of each entry."""
     query = request.query_params
     index = _event_slot(conn, task, proc, request)
-    fields = _fields(query, wire.EVENT_FIELDS + wire.EVENT_KEYS)
-    order, descending = _ordering(query, wire.EVENT_ORDER)
+    fields = wire.fields(query, wire.EVENT_FIELDS + wire.EVENT_KEYS)
+    order, descending = wire.ordering(query, wire.EVENT_ORDER)
     rows, total = queries.list_events(
         conn,
         task,
@@ -397,11 +347,11 @@ def list_events(task: str, proc: str, request: Request, conn: Conn) -> JSONRespo
         ip=query.get("ip"),
         order=None if order is None else wire.EVENT_ORDER[order],
         descending=descending,
-        offset=_count(query, "offset") or 0,
-        limit=_page_size(query),
+        offset=wire.offset(query),
+        limit=wire.page_size(query),
     )
     entries = [wire.event(wire.event_v0(row)) for row in rows]
-    return JSONResponse({"entries": _select(entries, fields), "total": total})
+    return JSONResponse({"entries": wire.select(entries, fields), "total": total})
 
 
 @router.get("/{task}/{proc}/event/{event_id}", dependencies=[require("read")], summary="One event")

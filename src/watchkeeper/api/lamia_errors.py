@@ -6,6 +6,7 @@ errors also carry ``"created": false``, as Lamia's did), and the route class tha
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -46,6 +47,15 @@ class LamiaError(Exception):
         self.headers = headers
 
 
+def _field(path: str) -> str:
+    """The field a body error is about, as the original's marshmallow schemas named it beside
+    their messages (``{"username": ["Not a valid string."]}``): the last name of ``path``
+    (``tags`` for ``tags[0]``, ``time`` for ``_meta.time``); ``_schema`` for the body itself,
+    marshmallow's name for it."""
+    names = [part for part in re.split(r"[.\[\]]", path) if part and not part.isdigit()]
+    return names[-1] if names else "_schema"
+
+
 def lamia_response(request: Request, exc: Exception) -> Response:
     """Any failure of a ``/api/v0`` request, in Lamia's envelope."""
     headers = None
@@ -53,7 +63,10 @@ def lamia_response(request: Request, exc: Exception) -> Response:
         status, errors, headers = exc.status, exc.errors, exc.headers
     elif isinstance(exc, InvalidBatch):
         status = 400
-        errors = [{"reason": i.reason, "details": {"path": i.path}} for i in exc.issues]
+        errors = [
+            {"reason": i.reason, "details": {_field(i.path): [i.reason], "path": i.path}}
+            for i in exc.issues
+        ]
     elif isinstance(exc, MalformedBody):
         status, errors = 400, [{"reason": exc.message, "details": {"path": exc.path}}]
     elif isinstance(exc, RequestValidationError):

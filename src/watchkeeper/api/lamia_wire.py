@@ -19,13 +19,16 @@ JSON type:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 import sqlalchemy as sa
+from starlette.datastructures import QueryParams
 
+from watchkeeper.api.lamia_errors import LamiaError
+from watchkeeper.events.fields import int_from_text
 from watchkeeper.events.timefmt import iso
 from watchkeeper.views.base import loads
 from watchkeeper.views.groups import queries
@@ -33,6 +36,9 @@ from watchkeeper.views.groups.progress import activity, amount, overall, rounded
 from watchkeeper.views.groups.tables import index_out, lamia_events, lamia_groups
 
 PREFIX = "/api/v0"
+#: The most entries one list answers (and what it answers without a ``limit``); ``total``
+#: counts them all and ``offset`` pages through them.
+MAX_ENTRIES = 10_000
 #: The original's ``kin`` column: its polymorphic identity of a solitary job and of an array.
 KIN_SOLITARY = 1
 KIN_ARRAY = 3
@@ -270,3 +276,73 @@ def processes_with_class(
     rows = queries.processes_with_class(conn, task, event_class)
     stale = queries.stale_counts(conn, [task], now - stale_after)
     return [process_v0(r, stale.get((task, r.name), 0)) for r in rows]
+
+
+# --- query parameters, read as the original's query schemas read them ------------------------
+
+
+def multi(query: QueryParams, name: str) -> list[str]:
+    """A list parameter, repeated (``tag=a&tag=b``) or comma-separated (``tags=a,b``)."""
+    return [part.strip() for value in query.getlist(name) for part in value.split(",") if part]
+
+
+def _count(query: QueryParams, name: str) -> int | None:
+    """An integer parameter; a negative one counts as absent, as SQLite read the original's
+    ``LIMIT -1`` (no limit) and a negative ``OFFSET`` (none)."""
+    value = query.get(name)
+    if value is None or value == "":
+        return None
+    number = int_from_text(value)
+    if number is None:
+        raise LamiaError(400, f"`{name}' must be an integer.", param=name)
+    return number if number >= 0 else None
+
+
+def offset(query: QueryParams) -> int:
+    return _count(query, "offset") or 0
+
+
+def page_size(query: QueryParams) -> int:
+    """``limit``, at most :data:`MAX_ENTRIES` (the default, also for a negative one)."""
+    limit = _count(query, "limit")
+    if limit is None:
+        return MAX_ENTRIES
+    if limit > MAX_ENTRIES:
+        raise LamiaError(422, f"Must be at most {MAX_ENTRIES}.", param="limit")
+    return limit
+
+
+def array_index(query: QueryParams) -> int | None:
+    """``arrayIndex`` of an event query (a POST's is read with its body)."""
+    value = query.get("arrayIndex")
+    if value is None:
+        return None
+    index = int_from_text(value)
+    if index is None:
+        raise LamiaError(400, "Not a valid integer.", param="arrayIndex")
+    return index
+
+
+def fields(query: QueryParams, allowed: Sequence[str]) -> list[str]:
+    names = multi(query, "fields")
+    unknown = [f for f in names if f not in allowed]
+    if unknown:
+        raise LamiaError(400, f"Unknown field: {', '.join(unknown)}.", param="fields")
+    return names
+
+
+def ordering(query: QueryParams, allowed: Mapping[str, Any]) -> tuple[str | None, bool]:
+    """``order`` and ``sort``; as in Lamia, an order without a sort is descending."""
+    order = query.get("order") or None
+    if order is not None and order not in allowed:
+        raise LamiaError(400, f"Unknown field: {order}.", param="order")
+    sort = query.get("sort")
+    if sort is None:
+        return order, order is not None
+    if sort not in ("asc", "desc"):
+        raise LamiaError(400, "Must be one of: asc, desc.", param="sort")
+    return order, sort == "desc"
+
+
+def select(entries: list[dict[str, Any]], names: list[str]) -> list[dict[str, Any]]:
+    return [{f: e[f] for f in names} for e in entries] if names else entries
