@@ -230,6 +230,8 @@ def serve(
             state_max_depth=state_max_depth,
             state_expired_path=state_expired_path,
             **({"state_roles": parse_roles(state_role)} if state_role else {}),
+            inputs=tuple(file_data.get("inputs", ())),
+            kpis=dict(file_data.get("kpis", {})),
         )
         settings.check()
     except ConfigError as exc:
@@ -590,6 +592,22 @@ def agent(
     given = {"server": server, "token": token, "gid": gid, "nid": nid, "data_dir": data_dir}
     code = run_from_cli(ctx.meta.get("watchkeeper.config", {}), given, check=check)
     raise typer.Exit(code)
+
+
+@app.command("tail")
+def tail_files(
+    files: Annotated[list[str], typer.Argument(help="Log files to read once, to their end.")],
+    config: ConfigOpt = None,
+    db: DbOpt = DEFAULT_DB,
+    fmt: Annotated[str, typer.Option("--format", help="caddy, ndjson or levels.")] = "caddy",
+    packages: Annotated[
+        str | None, typer.Option(help="packages.yml (default: [kpis] packages, env).")
+    ] = None,
+) -> None:
+    """Back-fill: run the inputs' pipeline once over FILES, with a progress bar."""
+    from watchkeeper.inputs.tailcmd import run
+
+    run(files, fmt=fmt, db=db, packages=packages, config=config, console=err)
 
 
 def main() -> None:

@@ -58,6 +58,10 @@ class Settings:
     state_roles: dict[str, tuple[str, ...]] = field(
         default_factory=lambda: {"scraper": ("scraper",), "spotter": ("spotter",)}
     )
+    #: The ``[[inputs]]`` tables (files to follow, commands to supervise) and the ``[kpis]``
+    #: table, as read from the file (checked by ``watchkeeper.inputs.settings``).
+    inputs: tuple[Any, ...] = ()
+    kpis: dict[str, Any] = field(default_factory=dict)
 
     def check(self) -> None:
         if self.offline_after < self.stale_after:

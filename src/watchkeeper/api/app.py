@@ -17,6 +17,7 @@ from watchkeeper.api import (
     groups,
     health,
     incidents,
+    kpis,
     lamia,
     state,
     tasks,
@@ -42,6 +43,7 @@ ROUTERS: Sequence[APIRouter] = (
     charts.router,
     groups.router,
     state.router,
+    kpis.router,
 )
 
 
@@ -81,9 +83,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.read_engine = read_engine
         app.state.writer = writer
         app.state.hub = hub
+        app.state.inputs = await kpis.start_inputs(settings, writer, read_engine)
         try:
             yield
         finally:
+            await kpis.stop_inputs(app.state.inputs)
             await writer.stop()
             write_engine.dispose()
             read_engine.dispose()

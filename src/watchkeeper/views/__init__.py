@@ -10,9 +10,11 @@ never imports a view.
 from __future__ import annotations
 
 from watchkeeper.store.view import View
-from watchkeeper.views import components, groups, incidents, state, tasks
+from watchkeeper.views import components, groups, incidents, kpis, state, tasks
+from watchkeeper.views import inputs as inputs_view
 
 ALL_VIEWS: tuple[View, ...] = (tasks.VIEW, components.VIEW, incidents.VIEW, groups.VIEW, state.VIEW)
+ALL_VIEWS += (inputs_view.VIEW, kpis.VIEW)
 #: :data:`ALL_VIEWS` by name, for the writer process, which imports what it folds into.
 ALL_VIEWS_REF = f"{__name__}:ALL_VIEWS"
 
