@@ -132,6 +132,10 @@ class Follower:
             offset = _last_line_end(fh, st.st_size)
         else:
             offset = 0
+        for old in [t for t in self.tracked.values() if t.ino == ino]:
+            # The same file now starts with another line: rewritten in place, its old content
+            # is gone and what we held of it must not be read past.
+            self.tracked.pop(old.fp).fh.close()
         self.tracked[fp] = Tracked(fp, path, fh, ino, offset)
         return True
 
