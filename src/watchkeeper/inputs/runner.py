@@ -156,6 +156,7 @@ class Inputs:
                 writer,
                 engine,
                 checkpoint=checkpoint,
+                poll=spec.poll_seconds,
             )
             for spec in specs
             if spec.type == "file"

@@ -21,6 +21,8 @@ class InputSpec:
     read_from: str = "beginning"
     command: tuple[str, ...] = ()
     restart_after: float = 10.0
+    #: Seconds between looks at the files when nothing was read.
+    poll_seconds: float = 0.5
 
 
 def parse_inputs(tables: Any) -> tuple[InputSpec, ...]:
@@ -49,7 +51,19 @@ def parse_inputs(tables: Any) -> tuple[InputSpec, ...]:
             read_from = table.get("read_from", "beginning")
             if read_from not in ("beginning", "end"):
                 raise ConfigError(f"{where}.read_from: expected 'beginning' or 'end'")
-            specs.append(InputSpec(ident, kind, fmt, paths=tuple(paths), read_from=read_from))
+            poll = table.get("poll_seconds", 0.5)
+            if not isinstance(poll, int | float) or not 0.01 <= poll <= 60:
+                raise ConfigError(f"{where}.poll_seconds: expected seconds between 0.01 and 60")
+            specs.append(
+                InputSpec(
+                    ident,
+                    kind,
+                    fmt,
+                    paths=tuple(paths),
+                    read_from=read_from,
+                    poll_seconds=float(poll),
+                )
+            )
         elif kind == "command":
             command = table.get("command")
             if isinstance(command, str):
