@@ -9,7 +9,7 @@ from typing import Any
 from watchkeeper.events import Event
 from watchkeeper.inputs import caddy, levels, ndjson
 from watchkeeper.inputs.caddy import LineError
-from watchkeeper.inputs.indicators import TICK, Delta, Indicator
+from watchkeeper.inputs.indicators import TICK, Delta, Effect, Indicator
 from watchkeeper.inputs.packages import Router
 from watchkeeper.inputs.tail import Read
 
@@ -17,6 +17,8 @@ FORMATS = ("caddy", "ndjson", "levels")
 #: Parse-error samples carried per batch (the report keeps the latest few per input).
 SAMPLES_PER_BATCH = 5
 SAMPLE_CHARS = 500
+#: Routing keys remembered (host, URI, method, status...); the cache starts over beyond.
+ROUTES_CACHED = 100_000
 
 
 class Pipeline:
@@ -36,6 +38,8 @@ class Pipeline:
         self.samples: list[dict[str, Any]] = []
         self.lines = 0
         self._minute = -1
+        #: What each routing key adds to the indicators, worked out once per key.
+        self._effects: dict[caddy.Key, tuple[Effect, ...]] = {}
 
     def feed(self, read: Read) -> None:
         entry = self.files.setdefault(
@@ -47,32 +51,43 @@ class Pipeline:
             self._sample(read.path, read.start, "line too long", b"")
         offset = read.start
         now = time.time()
+        lines = counted = errors = 0
+        line = self._caddy if self.fmt == "caddy" else self._line
         for raw in read.lines:
             at, offset = offset, offset + len(raw) + 1
-            if not raw.strip():
+            if not raw or raw.isspace():
                 continue
-            entry["lines"] += 1
+            lines += 1
             try:
-                if self._line(raw, now, f"{self.input_id}:{read.fp}:{at}"):
-                    entry["counted"] += 1
+                if line(raw, now, read.fp, at):
+                    counted += 1
             except LineError as exc:
-                entry["errors"] += 1
+                errors += 1
                 self._sample(read.path, at, str(exc), raw)
+        entry["lines"] += lines
+        entry["counted"] += counted
+        entry["errors"] += errors
         self.lines += len(read.lines)
 
-    def _line(self, raw: bytes, now: float, event_id: str) -> bool:
-        if self.fmt == "caddy":
-            line = caddy.parse(raw)
-            if line is None:
-                return False
-            minute = int(line.ts // 60)
-            if minute != self._minute:  # the box was on in that minute
-                self._minute = minute
-                self.delta.add(TICK, line.ts)
-            if self.router is not None:
-                for obs in self.router.route(line):
-                    self.delta.add(obs, line.ts)
-            return True
+    def _caddy(self, raw: bytes, now: float, fp: str, at: int) -> bool:
+        found = caddy.read(raw)
+        if found is None:
+            return False
+        ts, key = found
+        minute = int(ts // 60)
+        if minute != self._minute:  # the box was on in that minute
+            self._minute = minute
+            self.delta.add(TICK, ts)
+        effects = self._effects.get(key)
+        if effects is None:
+            effects = self._route(ts, key)
+        if effects:
+            self.delta.apply(effects, ts)
+        return True
+
+    def _line(self, raw: bytes, now: float, fp: str, at: int) -> bool:
+        # A line's id is its place in its file: reading it twice stores it once.
+        event_id = f"{self.input_id}:{fp}:{at}"
         if self.fmt == "ndjson":
             self.events.append(ndjson.parse(raw, now, event_id))
             return True
@@ -80,6 +95,14 @@ class Pipeline:
         if event is not None:
             self.events.append(event)
         return event is not None
+
+    def _route(self, ts: float, key: caddy.Key) -> tuple[Effect, ...]:
+        if len(self._effects) >= ROUTES_CACHED:
+            self._effects.clear()
+        observations = self.router.route(caddy.line_of(ts, key)) if self.router else []
+        effects = tuple(e for obs in observations for e in self.delta.effects(obs))
+        self._effects[key] = effects
+        return effects
 
     def tick(self, ts: float) -> None:
         """The server ran through this minute: offspot's clock tick, for uptime."""

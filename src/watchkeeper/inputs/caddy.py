@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from watchkeeper.events.timefmt import parse_time
+from watchkeeper.events.timefmt import MAX_TIME, MIN_TIME, parse_time
 
 
 class LineError(ValueError):
@@ -69,42 +69,60 @@ def unwrap(item: Any) -> Any:
     return item
 
 
-def parse(raw: bytes) -> AccessLine | None:
-    """One line (without its newline): the request it counts, ``None`` when offspot's rules
-    skip it; raises :class:`LineError` when it is not a Caddy or Filebeat JSON line."""
+#: What routing a line depends on, and its time: ``(host, uri, method, status, content_type,
+#: files_added, files_deleted)`` and ``ts``. Lines with the same key route the same way, so
+#: the pipeline routes each key once.
+Key = tuple[str, str, str, int, str | None, int | None, int | None]
+
+
+def read(raw: bytes) -> tuple[float, Key] | None:
+    """One line (without its newline): its time and routing key when offspot's rules count
+    it, ``None`` when they skip it; raises :class:`LineError` when it is not a Caddy or
+    Filebeat JSON line."""
     try:
         item = orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise LineError("not JSON") from None
-    if not isinstance(item, dict):
+    if type(item) is not dict:
         raise LineError("not a JSON object")
-    entry = unwrap(item)
-    if not isinstance(entry, dict):
+    entry = unwrap(item) if "message" in item else item
+    if type(entry) is not dict:
         return None
     if entry.get("level") != "info" or entry.get("msg") != "handled request":
         return None
     request = entry.get("request")
-    if not isinstance(request, dict):
+    if type(request) is not dict:
         return None
     host, uri = request.get("host"), request.get("uri")
-    if not isinstance(host, str) or not isinstance(uri, str):
+    if type(host) is not str or type(uri) is not str:
         return None
-    try:
-        ts = parse_time(entry.get("ts"))
-    except ValueError as exc:
-        raise LineError(f"ts: {exc}") from None
+    ts = entry.get("ts")
+    if type(ts) is not float or not MIN_TIME <= ts <= MAX_TIME:
+        try:
+            ts = parse_time(ts)
+        except ValueError as exc:
+            raise LineError(f"ts: {exc}") from None
     method = request.get("method")
     status = entry.get("status", 0)
-    if not isinstance(status, int) or isinstance(status, bool):
+    if type(status) is not int:
         raise LineError("status is not an integer")
     headers = entry.get("resp_headers")
-    return AccessLine(
-        ts=ts,
-        host=host,
-        uri=uri,
-        method=method if isinstance(method, str) else "GET",
-        status=status,
-        content_type=_first(headers, "Content-Type"),
-        files_added=_count(headers, "X-Tfm-Files-Added"),
-        files_deleted=_count(headers, "X-Tfm-Files-Deleted"),
-    )
+    ctype = added = deleted = None
+    if type(headers) is dict:
+        ctype = _first(headers, "Content-Type")
+        # Only the file manager sends these: look further only when they are there.
+        if "X-Tfm-Files-Added" in headers or "X-Tfm-Files-Deleted" in headers:
+            added = _count(headers, "X-Tfm-Files-Added")
+            deleted = _count(headers, "X-Tfm-Files-Deleted")
+    method = method if type(method) is str else "GET"
+    return ts, (host, uri, method, status, ctype, added, deleted)
+
+
+def parse(raw: bytes) -> AccessLine | None:
+    """:func:`read`, as an :class:`AccessLine`."""
+    found = read(raw)
+    return None if found is None else line_of(*found)
+
+
+def line_of(ts: float, key: Key) -> AccessLine:
+    return AccessLine(ts, *key)

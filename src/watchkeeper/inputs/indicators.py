@@ -20,6 +20,7 @@ from watchkeeper.inputs.packages import Observation
 
 RULES = ("sum", "slots", "minutes")
 Dims = tuple[str, str]
+Effect = tuple[int, str, str, int]
 NO_DIMS: Dims = ("", "")
 
 
@@ -133,19 +134,29 @@ class Delta:
     def __bool__(self) -> bool:
         return bool(self.cells)
 
+    def effects(self, obs: Observation) -> list[Effect]:
+        """What ``obs`` adds: ``(indicator, value0, value1, amount)`` per dimension."""
+        return [
+            (indicator.id, v0, v1, amount)
+            for indicator in self.indicators
+            for (v0, v1), amount in indicator.observe(obs)
+        ]
+
     def add(self, obs: Observation, ts: float) -> None:
+        self.apply(self.effects(obs), ts)
+
+    def apply(self, effects: Iterable[Effect], ts: float) -> None:
         hour = int(ts // 3600) * 3600
         bit = 1 << (int(ts // 60) % 60)
         cells = self.cells
-        for indicator in self.indicators:
-            for (v0, v1), amount in indicator.observe(obs):
-                key = (indicator.id, hour, v0, v1)
-                cell = cells.get(key)
-                if cell is None:
-                    cells[key] = [amount, bit]
-                else:
-                    cell[0] += amount
-                    cell[1] |= bit
+        for ind, v0, v1, amount in effects:
+            key = (ind, hour, v0, v1)
+            cell = cells.get(key)
+            if cell is None:
+                cells[key] = [amount, bit]
+            else:
+                cell[0] += amount
+                cell[1] |= bit
 
     def rows(self) -> list[list[object]]:
         """``[indicator, hour, value0, value1, amount, bits, rule]`` per cell."""
