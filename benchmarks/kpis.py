@@ -3,7 +3,7 @@ one run with (a) a bare loop that reads and JSON-decodes the same file (orjson) 
 (b) ``mtail`` counting requests per host in it (Debian's ``mtail`` package:
 ``apt-get install mtail``; skipped when it is not installed).
 
-    .venv/bin/python benchmarks/kpis.py [--lines 1000000]
+    .venv/bin/python benchmarks/kpis.py [--lines 1000000] [--runs 3]
 
 The generator writes realistic Caddy 2.6 lines (headers, response headers, several hosts of
 a packages.yml: ZIM pages and assets, file shares, edupi posts).
@@ -148,6 +148,7 @@ def mtail(path: pathlib.Path, base: pathlib.Path) -> tuple[int, float] | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=3, help="runs of each; the best is kept")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         base = pathlib.Path(tmp)
@@ -155,16 +156,21 @@ def main() -> None:
         generate(path, args.lines)
         size = path.stat().st_size
         print(f"{args.lines} Caddy lines, {size / 1e6:.0f} MB ({size // args.lines} bytes/line)")
-        n_bare, t_bare = bare(path)
-        n_ours, t_ours = ours(path)
-        assert n_ours == n_bare == args.lines
-        bare_rate, our_rate = n_bare / t_bare, n_ours / t_ours
+        # Alternate the two and keep each one's best run: the machine is shared, and a
+        # neighbour's burst should not decide the ratio.
+        bare_rate = our_rate = 0.0
+        for _ in range(args.runs):
+            n_bare, t_bare = bare(path)
+            n_ours, t_ours = ours(path)
+            assert n_ours == n_bare == args.lines
+            bare_rate, our_rate = max(bare_rate, n_bare / t_bare), max(our_rate, n_ours / t_ours)
         print(f"bare read + orjson loop : {bare_rate:10,.0f} lines/s")
         print(
             f"watchkeeper (to indicators): {our_rate:10,.0f} lines/s  "
             f"ratio {our_rate / bare_rate:.2f} of the bare loop (target >= 0.5)"
         )
-        found = mtail(path, base)
+        runs = [mtail(path, base) for _ in range(args.runs)]
+        found = max(runs, key=lambda r: r[0] / r[1]) if runs[0] is not None else None  # type: ignore[index, operator]
         if found is None:
             print("mtail: not installed (apt-get install mtail) — skipped")
         else:

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from watchkeeper.events.timefmt import MAX_TIME, MIN_TIME, parse_time
+from watchkeeper.events.timefmt import MAX_TIME, parse_time
 
 
 class LineError(ValueError):
@@ -73,6 +73,7 @@ def unwrap(item: Any) -> Any:
 #: files_added, files_deleted)`` and ``ts``. Lines with the same key route the same way, so
 #: the pipeline routes each key once.
 Key = tuple[str, str, str, int, str | None, int | None, int | None]
+_loads, _JSONError = orjson.loads, orjson.JSONDecodeError
 
 
 def read(raw: bytes) -> tuple[float, Key] | None:
@@ -80,8 +81,8 @@ def read(raw: bytes) -> tuple[float, Key] | None:
     it, ``None`` when they skip it; raises :class:`LineError` when it is not a Caddy or
     Filebeat JSON line."""
     try:
-        item = orjson.loads(raw)
-    except orjson.JSONDecodeError:
+        item = _loads(raw)
+    except _JSONError:
         raise LineError("not JSON") from None
     if type(item) is not dict:
         raise LineError("not a JSON object")
@@ -97,7 +98,7 @@ def read(raw: bytes) -> tuple[float, Key] | None:
     if type(host) is not str or type(uri) is not str:
         return None
     ts = entry.get("ts")
-    if type(ts) is not float or not MIN_TIME <= ts <= MAX_TIME:
+    if type(ts) is not float or not 0.0 < ts <= MAX_TIME:
         try:
             ts = parse_time(ts)
         except ValueError as exc:
@@ -109,7 +110,9 @@ def read(raw: bytes) -> tuple[float, Key] | None:
     headers = entry.get("resp_headers")
     ctype = added = deleted = None
     if type(headers) is dict:
-        ctype = _first(headers, "Content-Type")
+        ctype = headers.get("Content-Type")
+        if ctype is not None:
+            ctype = ctype[0] if type(ctype) is list and ctype and type(ctype[0]) is str else None
         # Only the file manager sends these: look further only when they are there.
         if "X-Tfm-Files-Added" in headers or "X-Tfm-Files-Deleted" in headers:
             added = _count(headers, "X-Tfm-Files-Added")

@@ -73,7 +73,7 @@ class Follower:
         known: dict[str, tuple[str, int]] | None = None,
         *,
         from_end: bool = False,
-        chunk: int = 4 * 1024 * 1024,
+        chunk: int = 256 * 1024,
     ) -> None:
         self.patterns = tuple(patterns)
         self.known = dict(known or {})
@@ -147,8 +147,12 @@ class Follower:
             data = t.fh.read(self.chunk)
             t.size = os.fstat(t.fh.fileno()).st_size
             cut = data.rfind(b"\n")
+            if cut < 0 and len(data) == self.chunk:
+                # A line longer than a chunk: read on, up to the longest line we keep.
+                data += t.fh.read(max(0, MAX_LINE - len(data)))
+                cut = data.rfind(b"\n")
             if cut < 0:
-                if len(data) >= min(MAX_LINE, self.chunk):
+                if len(data) >= MAX_LINE:
                     # One line longer than we buffer: skip up to its newline.
                     out.append(Read(t.fp, t.path, t.offset, t.offset + len(data), too_long=1))
                     t.offset += len(data)
