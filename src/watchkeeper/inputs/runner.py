@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from watchkeeper.inputs import indicators, packages
 from watchkeeper.inputs.batch import Pipeline
+from watchkeeper.inputs.command import CommandInput
 from watchkeeper.inputs.settings import InputSpec
 from watchkeeper.inputs.tail import Follower
 from watchkeeper.store.writerbase import BaseWriter
@@ -149,7 +150,7 @@ class Inputs:
         engine: sa.Engine,
     ) -> None:
         checkpoint = float(kpis.get("checkpoint_seconds", 60.0))
-        self.inputs = [
+        self.inputs: list[FileInput | CommandInput] = [
             FileInput(
                 spec,
                 make_pipeline(spec, kpis.get("packages")),
@@ -160,6 +161,13 @@ class Inputs:
             )
             for spec in specs
             if spec.type == "file"
+        ]
+        self.inputs += [
+            CommandInput(
+                spec, make_pipeline(spec, kpis.get("packages")), writer, checkpoint=checkpoint
+            )
+            for spec in specs
+            if spec.type == "command"
         ]
         self._tasks: list[asyncio.Task[None]] = []
 
