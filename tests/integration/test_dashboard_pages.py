@@ -61,6 +61,8 @@ def test_every_nav_entry_is_a_page(fed):
         "/incidents",
         "/groups",
         "/state",
+        "/kpis",
+        "/inputs",
     ]
     for entry in NAV:
         assert fed.get(entry.path).status_code == 200

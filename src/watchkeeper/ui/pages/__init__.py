@@ -14,6 +14,7 @@ from watchkeeper.ui.pages import (
     components,
     groups,
     incidents,
+    kpis,
     overview,
     processed,
     state,
@@ -21,6 +22,7 @@ from watchkeeper.ui.pages import (
 )
 
 PAGES = (overview, tasks, agents, processed, components, incidents, groups, state)
+PAGES += (kpis,)
 
 ROUTERS = tuple(page.router for page in PAGES)
 NAV: tuple[NavEntry, ...] = tuple(
