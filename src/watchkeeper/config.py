@@ -77,6 +77,10 @@ class Settings:
         name = self.state_expired_path
         if not name or name.startswith("$") or "." in name or "/" in name:
             raise ConfigError("state_expired_path must be one top-level key (no . / or $)")
+        if self.inputs or self.kpis:
+            from watchkeeper.inputs.settings import check  # the inputs read this module
+
+            check(self.inputs, self.kpis)
         if not self.tokens and not is_loopback(self.host) and not self.insecure:
             raise ConfigError(
                 f"refusing to serve on {self.host} without tokens: set WATCHKEEPER_ADMIN_TOKEN "

@@ -32,10 +32,18 @@ def test_shipper_is_supervised(sqlite_url: str, tmp_path: Path) -> None:
     script.write_text(SHIPPER)
     packages.write_text(PACKAGES)
     command = [sys.executable, str(script)]
-    leftover = subprocess.Popen(command, env={**os.environ, "LINGER": "1"},
-                                stdout=subprocess.DEVNULL)  # fmt: skip
-    inputs = ({"id": "beat", "type": "command", "command": command, "format": "caddy",
-               "restart_after": 0.3},)  # fmt: skip
+    leftover = subprocess.Popen(
+        command, env={**os.environ, "LINGER": "1"}, stdout=subprocess.DEVNULL
+    )
+    inputs = (
+        {
+            "id": "beat",
+            "type": "command",
+            "command": command,
+            "format": "caddy",
+            "restart_after": 0.3,
+        },
+    )
     kpis = {"packages": str(packages), "checkpoint_seconds": 0.2}
     try:
         with make_client(sqlite_url, inputs=inputs, kpis=kpis) as client:
@@ -68,3 +76,19 @@ def test_shipper_is_supervised(sqlite_url: str, tmp_path: Path) -> None:
 def test_bad_input_tables_are_refused(table: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_inputs([table])
+
+
+def test_serve_refuses_inputs_that_cannot_start(tmp_path: Path) -> None:
+    toml = tmp_path / "server.toml"
+    toml.write_text(
+        '[[inputs]]\nid = "caddy"\npaths = ["/var/log/x*.json"]\n\n'
+        f'[kpis]\npackages = "{tmp_path / "missing.yml"}"\n'
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "watchkeeper", "serve", "--config", str(toml), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "kpis.packages" in done.stderr and "missing.yml" in done.stderr

@@ -96,3 +96,17 @@ def parse_kpis(table: Any) -> dict[str, Any]:
     if not isinstance(checkpoint, int | float) or not 0 < checkpoint <= 3600:
         raise ConfigError("kpis.checkpoint_seconds: expected seconds between 0 and 3600")
     return {"packages": packages, "checkpoint_seconds": float(checkpoint)}
+
+
+def check(inputs: Any, kpis: Any) -> None:
+    """Refuse a server configuration whose inputs cannot start (before it serves)."""
+    from watchkeeper.inputs import packages
+
+    specs = parse_inputs(list(inputs))
+    table = parse_kpis(kpis or None)
+    path = packages.location(table.get("packages"))
+    if path and any(spec.format == "caddy" for spec in specs):
+        try:
+            packages.load(path)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"kpis.packages {path}: {exc}") from None
