@@ -114,8 +114,9 @@ class Pipeline:
         return len(read.lines) - blank, counted, errors
 
     def _line(self, raw: bytes, now: float, fp: str, at: int) -> bool:
-        # A line's id is its place in its file: reading it twice stores it once.
-        event_id = f"{self.input_id}:{fp}:{at}"
+        # A line's id is its place in its content (a file's fingerprint): reading it twice,
+        # by any input, stores it once.
+        event_id = f"line:{fp}:{at}"
         if self.fmt == "ndjson":
             self.events.append(ndjson.parse(raw, now, event_id))
             return True
