@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import yaml
@@ -118,6 +118,9 @@ class Observation:
     package: str
     detail: str = ""
     count: int = 1
+    #: The request it came from, for indicators of one's own (its time is not to be used:
+    #: what a request adds is worked out once per host, URI, method, status and type).
+    line: AccessLine | None = field(default=None, compare=False)
 
 
 class Router:
@@ -127,6 +130,9 @@ class Router:
         self.hosts = packages.by_host()
 
     def route(self, line: AccessLine) -> list[Observation]:
+        return [replace(obs, line=line) for obs in self._route(line)]
+
+    def _route(self, line: AccessLine) -> list[Observation]:
         out: list[Observation] = []
         for package in self.hosts.get(line.host, ()):
             if package.kind == "zim":
