@@ -160,6 +160,7 @@ class KpisView:
             if keep[kind] is not None and value not in keep[kind]:  # type: ignore[operator]
                 continue
             start, stop = periods.interval(kind, value)
+            stop = min(stop, latest)  # closed hours only: the current one is still filling
             for kpi in self.kpis:
                 text = orjson.dumps(kpi.compute(conn, start, stop)).decode()
                 rows.append(
