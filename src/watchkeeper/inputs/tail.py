@@ -21,6 +21,8 @@ from typing import BinaryIO
 FINGERPRINT_BYTES = 256
 #: A line longer than this is skipped (counted as a parse error) rather than buffered.
 MAX_LINE = 1024 * 1024
+#: Rolled files compressed by the logger: their lines were read from the file before it.
+COMPRESSED = (".gz", ".zst", ".bz2", ".xz")
 #: Scans a vanished file is kept open after its last read returned nothing.
 GONE_SCANS = 2
 
@@ -85,7 +87,9 @@ class Follower:
     def paths(self) -> list[str]:
         found: set[str] = set()
         for pattern in self.patterns:
-            found.update(p for p in glob.glob(pattern) if os.path.isfile(p))
+            found.update(
+                p for p in glob.glob(pattern) if not p.endswith(COMPRESSED) and os.path.isfile(p)
+            )
         return sorted(found)
 
     def scan(self) -> None:
