@@ -177,3 +177,10 @@ def test_sigkill_mid_file_then_resume_equals_a_clean_run(tmp_path: Path) -> None
         assert conn.execute("SELECT sum(lines) FROM input_files").fetchone()[0] == 200_000
     assert kpi_rows(crashed) == kpi_rows(clean)
     assert kpi_rows(clean)
+
+
+def test_compressed_files_are_not_read(tmp_path: Path) -> None:
+    with gzip.open(tmp_path / "access-1.json.gz", "wb") as gz:
+        gz.write(b"".join(os.urandom(40).hex().encode() + b"\n" for _ in range(200)))
+    write(tmp_path / "access.json", "a1")
+    assert lines_of(Follower([str(tmp_path / "access*")])) == [b"a1"]
