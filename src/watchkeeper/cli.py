@@ -300,6 +300,8 @@ def serve(
             metrics_stale_after=metrics_stale_after,
             metrics_statsd_prefix=metrics_statsd_prefix,
             **({"statsd_percentiles": tuple(statsd_percentile)} if statsd_percentile else {}),
+            inputs=tuple(file_data.get("inputs", ())),
+            kpis=dict(file_data.get("kpis", {})),
         )
         settings.check()
     except ConfigError as exc:
@@ -665,6 +667,22 @@ def agent(
 
 cmdcli.register(app)  # watchkeeper cmd: commands to agents
 tokencli.register(app)  # watchkeeper token: agent tokens
+
+
+@app.command("tail")
+def tail_files(
+    files: Annotated[list[str], typer.Argument(help="Log files to read once, to their end.")],
+    config: ConfigOpt = None,
+    db: DbOpt = DEFAULT_DB,
+    fmt: Annotated[str, typer.Option("--format", help="caddy, ndjson or levels.")] = "caddy",
+    packages: Annotated[
+        str | None, typer.Option(help="packages.yml (default: [kpis] packages, env).")
+    ] = None,
+) -> None:
+    """Back-fill: run the inputs' pipeline once over FILES, with a progress bar."""
+    from watchkeeper.inputs.tailcmd import run
+
+    run(files, fmt=fmt, db=db, packages=packages, config=config, console=err)
 
 
 def main() -> None:

@@ -88,6 +88,10 @@ class Settings:
     #: the prefix of statsd series' names there.
     metrics_stale_after: float = 300.0
     metrics_statsd_prefix: str = "statsd_"
+    #: The ``[[inputs]]`` tables (files to follow, commands to supervise) and the ``[kpis]``
+    #: table, as read from the file (checked by ``watchkeeper.inputs.settings``).
+    inputs: tuple[Any, ...] = ()
+    kpis: dict[str, Any] = field(default_factory=dict)
 
     def check(self) -> None:
         if self.offline_after < self.stale_after:
@@ -118,6 +122,10 @@ class Settings:
             raise ConfigError("redis must be a redis://, rediss:// or unix:// URL")
         if min(self.command_ttl, self.command_result_ttl) <= 0 or self.command_max_wait < 0:
             raise ConfigError("command_ttl and command_result_ttl must be positive")
+        if self.inputs or self.kpis:
+            from watchkeeper.inputs.settings import check  # the inputs read this module
+
+            check(self.inputs, self.kpis)
         if not self.tokens and not is_loopback(self.host) and not self.insecure:
             raise ConfigError(
                 f"refusing to serve on {self.host} without tokens: set WATCHKEEPER_ADMIN_TOKEN "

@@ -64,6 +64,8 @@ def test_every_nav_entry_is_a_page(fed):
         "/series",
         "/state",
         "/commands",
+        "/kpis",
+        "/inputs",
     ]
     for entry in NAV:
         assert fed.get(entry.path).status_code == 200

@@ -21,6 +21,7 @@ from watchkeeper.api import (
     groups,
     health,
     incidents,
+    kpis,
     lamia,
     logs,
     metrics,
@@ -57,6 +58,7 @@ ROUTERS: Sequence[APIRouter] = (
     agent_channel.router,
     metrics.router,
     statsd.router,
+    kpis.router,
 )
 
 
@@ -102,11 +104,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.commands = cmdsetup.open_queue(app, settings)
         await app.state.commands.start()
         app.state.statsd = statsd_input.start(settings, writer.write)
+        app.state.inputs = await kpis.start_inputs(settings, writer, read_engine)
         pruner = asyncio.create_task(logs.keep_retention(write_engine, settings))
         try:
             yield
         finally:
             pruner.cancel()
+            await kpis.stop_inputs(app.state.inputs)
             await app.state.statsd.stop()
             await app.state.commands.close()
             await writer.stop()

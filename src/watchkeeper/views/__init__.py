@@ -14,6 +14,8 @@ from watchkeeper.views import (
     components,
     groups,
     incidents,
+    inputs,
+    kpis,
     logs,
     metrics,
     programs,
@@ -30,6 +32,8 @@ ALL_VIEWS: tuple[View, ...] = (
     logs.VIEW,
     programs.VIEW,
     metrics.VIEW,
+    inputs.VIEW,
+    kpis.VIEW,
 )
 #: :data:`ALL_VIEWS` by name, for the writer process, which imports what it folds into.
 ALL_VIEWS_REF = f"{__name__}:ALL_VIEWS"

@@ -15,6 +15,7 @@ from watchkeeper.ui.pages import (
     components,
     groups,
     incidents,
+    kpis,
     logs,
     overview,
     processed,
@@ -35,6 +36,7 @@ PAGES = (
     state,
     series,
     commands,
+    kpis,
 )
 
 ROUTERS = tuple(page.router for page in PAGES)
