@@ -33,7 +33,7 @@ from watchkeeper.store.fold import Rows
 from watchkeeper.store.tables import BigKey, Time, metadata
 from watchkeeper.store.view import CHUNK
 from watchkeeper.views import group_results, silences
-from watchkeeper.views.base import chunks, dumps, loads
+from watchkeeper.views.base import chunks, dumps, loads, runs_between
 from watchkeeper.views.silences import NO_SIGNAL, component_silences
 
 components = sa.Table(
@@ -106,15 +106,10 @@ class ComponentsView:
 
     def apply(self, conn: sa.Connection, events: Sequence[Event]) -> None:
         # Deletes of Lamia tasks are rare: fold the events between two of them, then delete.
-        segment: list[Event] = []
-        for event in events:
-            if event.kind == TASK_DELETED:
-                self._fold(conn, segment)
-                segment = []
-                _forget_group(conn, event.attrs["task"])
-            else:
-                segment.append(event)
-        self._fold(conn, segment)
+        for run, deleted in runs_between(events, TASK_DELETED):
+            self._fold(conn, run)
+            if deleted is not None:
+                _forget_group(conn, deleted.attrs["task"])
 
     def _fold(self, conn: sa.Connection, events: Sequence[Event]) -> None:
         keyed = [(key, event) for event in events for key in _component_keys(event)]

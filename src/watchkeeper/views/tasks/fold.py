@@ -14,6 +14,7 @@ from watchkeeper.events.kinds import (
 from watchkeeper.events.lamia import TASK_DELETED
 from watchkeeper.store import bulk, fold
 from watchkeeper.store.fold import Row, Rows
+from watchkeeper.views.base import runs_between
 from watchkeeper.views.tasks.tables import task_history, tasks
 
 _LATEST = "CASE WHEN excluded.updated_at >= {{t}}.updated_at THEN excluded.{0} ELSE {{t}}.{0} END"
@@ -38,15 +39,10 @@ class TasksView:
     def apply(self, conn: sa.Connection, events: Sequence[Event]) -> None:
         # Deleting a Lamia task removes its jobs; deletes are rare, so the events between two
         # of them are folded together, each run before the delete that follows it.
-        segment: list[Event] = []
-        for event in events:
-            if event.kind == TASK_DELETED:
-                self._fold(conn, segment)
-                segment = []
-                delete_jobs(conn, event.attrs["task"])
-            else:
-                segment.append(event)
-        self._fold(conn, segment)
+        for run, deleted in runs_between(events, TASK_DELETED):
+            self._fold(conn, run)
+            if deleted is not None:
+                delete_jobs(conn, deleted.attrs["task"])
 
     def _fold(self, conn: sa.Connection, events: Sequence[Event]) -> None:
         # Summarise the batch per task in memory, then fold each summary into its row with one
