@@ -53,6 +53,9 @@ def _getter(names: Sequence[str]) -> Callable[[Any], tuple[Any, ...]]:
 class Rows:
     """The rows of ``table`` that one batch touches, by ``key`` (its key columns).
 
+    ``get(key)`` is the row of ``key`` as the batch has it so far (``None``: absent, or never
+    loaded).
+
     ``decode`` maps a column to what turns its stored value into the one the fold works with
     (a JSON text into a dict, say), ``encode`` back: both apply only to the columns they name.
     """
@@ -77,6 +80,9 @@ class Rows:
         self._rows: dict[Key, Row | None] = {}  # None: known to be absent
         self._stored: set[Key] = set()  # as the database holds them since the last write
         self._changed: set[Key] = set()
+        # Folds call these once per event: bound here, they cost no Python frame of their own.
+        self.get: Callable[[Key], Row | None] = self._rows.get
+        self._single = self.key[0] if len(self.key) == 1 else None
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -117,10 +123,6 @@ class Rows:
             taken.append(row)
         return taken
 
-    def get(self, key: Key) -> Row | None:
-        """The row of ``key`` as the batch has it so far (``None``: absent or never loaded)."""
-        return self._rows.get(key)
-
     def edit(self, key: Key) -> Row | None:
         """:meth:`get`, the row then being written back by :meth:`write`."""
         row = self._rows.get(key)
@@ -139,11 +141,13 @@ class Rows:
 
     def add(self, key: Key, values: Row) -> Row:
         """Make ``values`` (the columns but the key's) the row of ``key``; returns the row."""
-        row = values
-        row.update(zip(self.key, key if len(self.key) > 1 else (key,), strict=True))
-        self._rows[key] = row
+        if self._single is not None:
+            values[self._single] = key
+        else:
+            values.update(zip(self.key, key, strict=True))
+        self._rows[key] = values
         self._changed.add(key)
-        return row
+        return values
 
     def touch(self, key: Key) -> None:
         """The row of ``key`` was changed in place: write it back."""
