@@ -8,7 +8,7 @@ A view that must read what it folds into (the current state of a component, a co
     for key, event in batch:
         row = rows.edit(key) or rows.add(key, {**DEFAULTS, "first_seen": event.ts})
         row["last_seen"] = max(row["last_seen"], event.ts)
-    rows.write()                          # INSERT the new rows, UPDATE the others, DELETE dropped
+    rows.write()                          # INSERT new rows, UPDATE edited ones, DELETE dropped
 
 A view whose batch only adds to the stored rows need not read them: it folds the batch into rows
 of its own (``rows.add``) and ``rows.upsert(merge)`` folds each into the stored row in SQL,
@@ -20,6 +20,8 @@ of its own (``rows.add``) and ``rows.upsert(merge)`` folds each into the stored 
         row["events"] += 1
     rows.upsert({"events": bulk.add("events"), "updated_at": bulk.keep_max("updated_at")})
 
+Only rows from ``add`` and ``edit`` (or marked by ``touch`` after a change made through
+``get``) are written; ``drop`` deletes, ``forget`` mirrors a delete already done in SQL.
 A key is the value of the key column, or the tuple of values of a key of several columns. A row
 may carry fields of its own beside the table's columns (name them ``_like_this``): only the
 table's columns are written.
