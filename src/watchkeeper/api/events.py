@@ -13,10 +13,11 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from watchkeeper.api.auth import check, require
+from watchkeeper.api.auth import require
 from watchkeeper.api.body import read_body
 from watchkeeper.api.deps import read_conn
 from watchkeeper.api.errors import ANY_ROUTE, WITH_BODY, responses
+from watchkeeper.api.hotpath import hot_post
 from watchkeeper.api.live import Feed, feeds
 from watchkeeper.api.params import Int64, parse_int, refuse_nul
 from watchkeeper.api.responses import EVENT_STREAM, JSONResponse, event_stream
@@ -51,28 +52,17 @@ def batch_body(item: str) -> dict[str, Any]:
 _INGEST_BODY = batch_body("event")
 
 
-async def ingest_endpoint(request: Request) -> Response:
-    """Store a batch of events and answer once it is durably committed."""
-    check(request, "ingest")
-    settings = request.app.state.settings
-    body = await read_body(request, settings.max_body_bytes)
-    events = decode_events(
-        body, request.headers.get("content-type"), max_items=settings.max_batch_events
-    )
-    ack = await request.app.state.writer.write(events)
-    return JSONResponse(ack.as_dict(), status_code=202)
+#: The ingest hot path, answered ahead of the FastAPI routes: FastAPI's per-request machinery
+#: costs more than everything else a single-event request does.
+FAST_ROUTES: list[Route] = []
 
 
-#: The ingest hot path as a plain Starlette route, placed ahead of the FastAPI routes: FastAPI's
-#: per-request machinery costs more than everything else a single-event request does. The
-#: FastAPI declaration below is the same endpoint, kept for the OpenAPI document.
-FAST_ROUTES = [Route("/api/v1/events", ingest_endpoint, methods=["POST"])]
-
-
-@router.post(
+@hot_post(
+    router,
     "",
+    role="ingest",
+    into=FAST_ROUTES,
     status_code=202,
-    dependencies=[require("ingest")],
     responses=responses(*WITH_BODY),
     openapi_extra=_INGEST_BODY,
     summary="Ingest events (all or nothing)",
@@ -85,7 +75,13 @@ async def ingest(request: Request) -> Response:
     a generic event with a ``kind``; at most 100,000 per request. An ``event_id`` makes
     re-sending idempotent. Needs the ``ingest`` role.
     """
-    return await ingest_endpoint(request)
+    settings = request.app.state.settings
+    body = await read_body(request, settings.max_body_bytes)
+    events = decode_events(
+        body, request.headers.get("content-type"), max_items=settings.max_batch_events
+    )
+    ack = await request.app.state.writer.write(events)
+    return JSONResponse(ack.as_dict(), status_code=202)
 
 
 @router.get("", dependencies=[require("read")], summary="Read the event log")

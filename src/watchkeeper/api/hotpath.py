@@ -7,7 +7,8 @@ routes as plain Starlette routes (``FAST_ROUTES``); :class:`App` matches those f
 endpoint, and renders an exception with the same handler the application installed for it
 (:mod:`watchkeeper.api.errors`), so a client cannot tell which path answered. Every other
 request goes through FastAPI unchanged, and the FastAPI declarations of the hot routes stay
-for the OpenAPI document.
+for the OpenAPI document. :func:`hot_post` makes both routes from one declaration, so the role,
+path and endpoint cannot differ between the route that answers and the one that is documented.
 
 Ahead of both, every HTTP request passes the :class:`~watchkeeper.api.guard.Guard` (host name,
 origin, content type), so no route can skip it; dashboard answers get the guard's page headers.
@@ -17,15 +18,16 @@ paths, so no route can forget it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import Receive, Scope, Send
 
+from watchkeeper.api.auth import check, require
 from watchkeeper.api.body import bounded
 from watchkeeper.api.errors import ApiError
 from watchkeeper.api.guard import Guard, Refusal, is_page, with_page_headers
@@ -33,6 +35,43 @@ from watchkeeper.api.lamia_wire import merged_slashes
 
 #: Renders a refusal for the paths under a prefix that speak another error envelope.
 Renderer = Callable[[Request, Exception], Response]
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Awaitable[Response]])
+
+
+def hot_post(
+    router: APIRouter,
+    path: str,
+    *,
+    role: str,
+    into: list[Route],
+    render: Renderer | None = None,
+    **declaration: Any,
+) -> Callable[[Endpoint], Endpoint]:
+    """Declare a hot ``POST`` route once: ``router.post(path, ...)`` for FastAPI and the OpenAPI
+    document, and a Starlette route appended to ``into`` (a router's ``FAST_ROUTES``, which
+    :class:`App` answers first).
+
+    The endpoint takes ``request`` and the path parameters by name. Both routes check ``role``
+    (:func:`~watchkeeper.api.auth.require`) before it runs. ``render`` turns an exception of
+    the Starlette route into a response where the path speaks an error envelope of its own
+    (otherwise the application's handlers do). ``declaration`` goes to ``router.post``.
+    """
+
+    def register(endpoint: Endpoint) -> Endpoint:
+        async def answer(request: Request) -> Response:
+            try:
+                check(request, role)
+                return await endpoint(request=request, **request.path_params)
+            except Exception as exc:
+                if render is None:
+                    raise
+                return render(request, exc)
+
+        into.append(Route(router.prefix + path, answer, methods=["POST"]))
+        dependencies = [*declaration.pop("dependencies", ()), require(role)]
+        return router.post(path, dependencies=dependencies, **declaration)(endpoint)
+
+    return register
 
 
 class App(FastAPI):

@@ -1,5 +1,8 @@
 """Lamia's v0 monitoring requests (seed 003), translated into events.
 
+(Longer than most modules on purpose: every request of the v0 wire format becomes events here
+and nowhere else, so the whole translation is read in one place.)
+
 A Lamia *task* is a named set of *processes*: solitary jobs, or arrays of ``nJobs`` jobs. Jobs
 report their lifecycle by posting events (``eventClass`` is free text; ``SUBMITTED``,
 ``STARTED``, ``BEAT``, ``PROGRESS``, ``DONE``, ``FAILED`` and ``TERMINATED`` have a meaning).

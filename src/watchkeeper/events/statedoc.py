@@ -1,5 +1,8 @@
 """The live state document as a CRDT, in pure Python (no database).
 
+(Longer than most modules on purpose: it is the one definition of what a shard means, its
+grammar, paths and merge rules read together; the tests hold the state view to it.)
+
 This is the executable definition of what merging shards means; the durable view in
 :mod:`watchkeeper.views.state` keeps the same document in tables and is tested against it.
 

@@ -104,6 +104,21 @@ def update(
         executemany(conn, _update_sql(conn.dialect, table.name, tuple(columns), tuple(key)), rows)
 
 
+@lru_cache(maxsize=256)
+def _delete_sql(dialect: sa.Dialect, table: str, key: tuple[str, ...]) -> str:
+    q = dialect.identifier_preparer.quote
+    p = _placeholder(dialect)
+    return f"DELETE FROM {q(table)} WHERE {' AND '.join(f'{q(k)} = {p}' for k in key)}"
+
+
+def delete(
+    conn: sa.Connection, table: sa.Table, key: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """Delete the rows whose ``key`` columns hold the values of each tuple of ``rows``."""
+    if rows:
+        executemany(conn, _delete_sql(conn.dialect, table.name, tuple(key)), rows)
+
+
 #: Portable "greater / lesser of the stored and the offered value" for upserts.
 def keep_max(col: str) -> str:
     return f"CASE WHEN excluded.{col} > {{t}}.{col} THEN excluded.{col} ELSE {{t}}.{col} END"

@@ -2,9 +2,10 @@
 
 To add a view: write a module with tables on ``store.tables.metadata``, an object with
 ``name``, ``kinds``, ``tables`` and ``apply(conn, events)`` (the contract the writer holds it
-to, :class:`watchkeeper.store.view.View`), a migration creating its tables, and list it in
-:data:`ALL_VIEWS`. The server hands this list to its writer and to the rebuild; the store
-never imports a view.
+to, :class:`watchkeeper.store.view.View`) folding through :mod:`watchkeeper.store.fold`, a
+migration creating its tables, and list it in :data:`ALL_VIEWS` (``docs/architecture.md``,
+"How to add a view", shows a whole one). The server hands this list to its writer and to the
+rebuild; the store never imports a view.
 """
 
 from __future__ import annotations

@@ -1,29 +1,33 @@
 """What views share beyond the contract the writer holds them to
-(:class:`watchkeeper.store.view.View`): loading the rows a batch touches, and JSON columns."""
+(:class:`watchkeeper.store.view.View`) and the way they fold (:mod:`watchkeeper.store.fold`):
+lookups in chunks, runs of events between two of a kind, and JSON columns."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import orjson
-import sqlalchemy as sa
+
+from watchkeeper.events import Event
 
 # ``chunks`` lives with the writer, which looks event ids up in chunks too; views take it from here.
 from watchkeeper.store.view import chunks
 
-__all__ = ["chunks", "dumps", "load_rows", "loads"]
+__all__ = ["chunks", "dumps", "loads", "runs_between"]
 
 
-def load_rows(
-    conn: sa.Connection, table: sa.Table, column: sa.ColumnElement[Any], keys: Iterable[Any]
-) -> list[sa.Row[Any]]:
-    """Fetch the rows whose ``column`` is in ``keys``, in chunks."""
-    keys = list(keys)
-    rows: list[sa.Row[Any]] = []
-    for part in chunks(keys):
-        rows.extend(conn.execute(sa.select(table).where(column.in_(part))))
-    return rows
+def runs_between(events: Sequence[Event], kind: str) -> Iterator[tuple[list[Event], Event | None]]:
+    """The events between two of ``kind``, each run with the event of ``kind`` that ends it
+    (``None`` after the last): a view folds a run, then does what that event asks, in order."""
+    run: list[Event] = []
+    for event in events:
+        if event.kind == kind:
+            yield run, event
+            run = []
+        else:
+            run.append(event)
+    yield run, None
 
 
 def dumps(value: Any) -> str:

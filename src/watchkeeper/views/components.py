@@ -29,9 +29,11 @@ from watchkeeper.events.kinds import (
 from watchkeeper.events.lamia import TASK_DELETED, group_of
 from watchkeeper.events.timefmt import iso
 from watchkeeper.store import bulk
+from watchkeeper.store.fold import Rows
 from watchkeeper.store.tables import BigKey, Time, metadata
+from watchkeeper.store.view import CHUNK
 from watchkeeper.views import group_results, silences
-from watchkeeper.views.base import chunks, dumps, loads
+from watchkeeper.views.base import chunks, dumps, loads, runs_between
 from watchkeeper.views.silences import NO_SIGNAL, component_silences
 
 components = sa.Table(
@@ -69,25 +71,18 @@ component_spans = sa.Table(
 )
 
 
-_COLUMNS = (
-    "type",
-    "id",
-    "state",
-    "state_since",
-    "first_seen",
-    "last_seen",
-    "message",
-    "loc",
-    "pings",
-    "tasks_finished",
-    "tasks_aborted",
-    "incidents",
-    "tasks_failed",
-    "last_ping",
-)
-#: Where the counters start in a row of :data:`_COLUMNS` (finished, aborted, incidents, failed).
-_COUNTS = 9
-_SPAN_COLUMNS = ("seq", "type", "cid", "state", "start", "end")
+#: A component's columns before the batch says anything of it.
+_FRESH: dict[str, Any] = {
+    "state": None,
+    "state_since": None,
+    "message": None,
+    "loc": None,
+    "tasks_finished": 0,
+    "tasks_aborted": 0,
+    "incidents": 0,
+    "tasks_failed": 0,
+    "last_ping": None,
+}
 #: How counts from task results and incidents fold into a stored component row.
 _COUNT_FOLD = {
     "first_seen": bulk.keep_min("first_seen"),
@@ -111,15 +106,10 @@ class ComponentsView:
 
     def apply(self, conn: sa.Connection, events: Sequence[Event]) -> None:
         # Deletes of Lamia tasks are rare: fold the events between two of them, then delete.
-        segment: list[Event] = []
-        for event in events:
-            if event.kind == TASK_DELETED:
-                self._fold(conn, segment)
-                segment = []
-                _forget_group(conn, event.attrs["task"])
-            else:
-                segment.append(event)
-        self._fold(conn, segment)
+        for run, deleted in runs_between(events, TASK_DELETED):
+            self._fold(conn, run)
+            if deleted is not None:
+                _forget_group(conn, deleted.attrs["task"])
 
     def _fold(self, conn: sa.Connection, events: Sequence[Event]) -> None:
         keyed = [(key, event) for event in events for key in _component_keys(event)]
@@ -134,37 +124,16 @@ class ComponentsView:
     @staticmethod
     def _apply_counts(conn: sa.Connection, keyed: list[tuple[tuple[str, str], Event]]) -> None:
         """Components that only gained counts: folded in with one upsert, nothing read."""
-        rows: dict[tuple[str, str], list[Any]] = {}
+        rows = Rows(conn, components, ("type", "id"))
         for key, event in keyed:
             row = rows.get(key)
             if row is None:
-                row = rows[key] = [
-                    key[0],
-                    key[1],
-                    None,
-                    None,
-                    event.ts,
-                    event.ts,
-                    None,
-                    None,
-                    "{}",
-                    0,
-                    0,
-                    0,
-                    0,
-                    None,
-                ]
-            row[4] = min(row[4], event.ts)
-            row[5] = max(row[5], event.ts)
-            _count(row, _COUNTS, event, key[0])
-        bulk.upsert(
-            conn,
-            components,
-            _COLUMNS,
-            ("type", "id"),
-            _COUNT_FOLD,
-            [tuple(r) for r in rows.values()],
-        )
+                # Pings are not folded (see _COUNT_FOLD): the text only fills a new row.
+                row = rows.add(key, _fresh(event.ts, pings="{}"))
+            row["first_seen"] = min(row["first_seen"], event.ts)
+            row["last_seen"] = max(row["last_seen"], event.ts)
+            _count(row, event, key[0])
+        rows.upsert(_COUNT_FOLD)
 
     def _apply_states(
         self,
@@ -173,64 +142,29 @@ class ComponentsView:
         keys: set[tuple[str, str]],
     ) -> None:
         """Components that switched state: read, replay in seq order, write back with spans."""
-        current = self._load(conn, keys)
-        new_keys: set[tuple[str, str]] = set()
-        spans: dict[int, dict[str, Any]] = {}
+        current = _load(conn, keys)
+        spans = Rows(conn, component_spans, ("seq",))
         closes: list[tuple[float, int]] = []
         recorder = silences.Recorder(conn)
         for key, event in keyed:
-            row = current.get(key)
-            if row is None:
-                row = current[key] = {
-                    "type": key[0],
-                    "id": key[1],
-                    "state": None,
-                    "state_since": None,
-                    "first_seen": event.ts,
-                    "last_seen": event.ts,
-                    "message": None,
-                    "loc": None,
-                    "pings": {},
-                    "tasks_finished": 0,
-                    "tasks_aborted": 0,
-                    "incidents": 0,
-                    "tasks_failed": 0,
-                    "last_ping": None,
-                }
-                new_keys.add(key)
+            row = current.edit(key) or current.add(key, _fresh(event.ts, pings={}))
             row["last_seen"] = max(row["last_seen"], event.ts)
             row["first_seen"] = min(row["first_seen"], event.ts)
             if event.kind == COMPONENT_STATE:
                 recorder.ping(row, event.ts)
                 self._switch(row, event, spans, closes)
             else:
-                names = ("tasks_finished", "tasks_aborted", "incidents", "tasks_failed")
-                counts = [row[name] for name in names]
-                _count(counts, 0, event, key[0])
-                row.update(zip(names, counts, strict=True))
+                _count(row, event, key[0])
         recorder.write()
         bulk.update(conn, component_spans, ("end",), ("seq",), closes)
-        bulk.insert(
-            conn,
-            component_spans,
-            _SPAN_COLUMNS,
-            [tuple(span[c] for c in _SPAN_COLUMNS) for span in spans.values()],
-        )
-        inserts, updates = [], []
-        for key, row in current.items():
-            values = tuple(dumps(row[c]) if c == "pings" else row[c] for c in _COLUMNS)
-            if key in new_keys:
-                inserts.append(values)
-            else:
-                updates.append(values[2:] + values[:2])
-        bulk.insert(conn, components, _COLUMNS, inserts)
-        bulk.update(conn, components, _COLUMNS[2:], ("type", "id"), updates)
+        spans.write()
+        current.write()
 
     @staticmethod
     def _switch(
         row: dict[str, Any],
         event: Event,
-        spans: dict[int, dict[str, Any]],
+        spans: Rows,
         closes: list[tuple[float, int]],
     ) -> None:
         state = event.attrs["state"]
@@ -245,72 +179,70 @@ class ComponentsView:
             return
         open_span = row.get("_open_seq")
         if open_span is not None:
-            pending = spans.get(open_span)
+            pending = spans.edit(open_span)
             if pending is not None:
                 pending["end"] = event.ts
             else:
                 closes.append((event.ts, open_span))
         assert event.seq is not None  # the writer numbered it before any view sees it
-        spans[event.seq] = {
-            "seq": event.seq,
-            "type": row["type"],
-            "cid": row["id"],
-            "state": state,
-            "start": event.ts,
-            "end": None,
-        }
+        spans.add(
+            event.seq,
+            {"type": row["type"], "cid": row["id"], "state": state, "start": event.ts, "end": None},
+        )
         row["_open_seq"] = event.seq
         row["state"] = state
         row["state_since"] = event.ts
 
-    @staticmethod
-    def _load(
-        conn: sa.Connection, keys: set[tuple[str, str]]
-    ) -> dict[tuple[str, str], dict[str, Any]]:
-        out: dict[tuple[str, str], dict[str, Any]] = {}
-        key_list = sorted(keys)
-        s = component_spans
-        for start in range(0, len(key_list), 250):
-            part = key_list[start : start + 250]
-            rows = conn.execute(
-                sa.select(components).where(sa.tuple_(components.c.type, components.c.id).in_(part))
-            )
-            for row in rows:
-                data = row._asdict()
-                data["pings"] = loads(data["pings"]) or {}
-                out[(row.type, row.id)] = data
-            open_rows = conn.execute(
-                sa.select(s.c.type, s.c.cid, sa.func.max(s.c.seq))
-                .where(sa.tuple_(s.c.type, s.c.cid).in_(part), s.c.end.is_(None))
-                .group_by(s.c.type, s.c.cid)
-            )
-            for ctype, cid, seq in open_rows:
-                if (ctype, cid) in out:
-                    out[(ctype, cid)]["_open_seq"] = seq
-        return out
+
+def _fresh(ts: float, **values: Any) -> dict[str, Any]:
+    return {**_FRESH, "first_seen": ts, "last_seen": ts, **values}
 
 
-def _count(row: list[Any], at: int, event: Event, ctype: str) -> None:
-    """Add one task result or incident to the counters starting at ``row[at]`` (finished,
-    aborted, incidents, failed).
+_PINGS_OUT = {"pings": dumps}
+
+
+def _load(conn: sa.Connection, keys: set[tuple[str, str]]) -> Rows:
+    """The rows of ``keys``, each with the ``seq`` of its open span as ``_open_seq``."""
+    rows = Rows(conn, components, ("type", "id"), decode=_PINGS_IN, encode=_PINGS_OUT)
+    rows.load(keys)
+    key_list = sorted(keys)
+    s = component_spans
+    for part in chunks(key_list, CHUNK // 2):
+        open_rows = conn.execute(
+            sa.select(s.c.type, s.c.cid, sa.func.max(s.c.seq))
+            .where(sa.tuple_(s.c.type, s.c.cid).in_(part), s.c.end.is_(None))
+            .group_by(s.c.type, s.c.cid)
+        )
+        for ctype, cid, seq in open_rows:
+            row = rows.get((ctype, cid))
+            if row is not None:
+                row["_open_seq"] = seq
+    return rows
+
+
+_PINGS_IN = {"pings": lambda text: loads(text) or {}}
+
+
+def _count(row: dict[str, Any], event: Event, ctype: str) -> None:
+    """Add one task result or incident to the component's counters.
 
     Only an agent's own results count; a producer is just seen alive by its tasks.
     """
     if ctype == "producer" and event.kind == TASK_STATUS:
         return
     if event.kind == INCIDENT:
-        row[at + 2] += 1
+        row["incidents"] += 1
     else:
-        offset = _RESULT.get(event.attrs["status"])
-        if offset is not None:
-            row[at + offset] += 1
+        counter = _RESULT.get(event.attrs["status"])
+        if counter is not None:
+            row[counter] += 1
 
 
-#: Where a terminal status is counted, from the first counter.
+#: The counter a terminal status adds to.
 _RESULT = {
-    **dict.fromkeys(FINISHED, 0),
-    **dict.fromkeys(ABORTED, 1),
-    **dict.fromkeys(FAILED, 3),
+    **dict.fromkeys(FINISHED, "tasks_finished"),
+    **dict.fromkeys(ABORTED, "tasks_aborted"),
+    **dict.fromkeys(FAILED, "tasks_failed"),
 }
 
 

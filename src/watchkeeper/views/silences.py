@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from watchkeeper.store import bulk
+from watchkeeper.store import fold
 from watchkeeper.store.tables import Time, metadata
 from watchkeeper.views.base import chunks
 
@@ -83,8 +83,15 @@ class Recorder:
         pending.extend(part for part in parts if part[1] - part[0] >= SILENCE_FLOOR)
 
     def write(self) -> None:
-        rows = [(t, c, start, end) for (t, c), gaps in self.new.items() for start, end in gaps]
-        bulk.insert(self.conn, component_silences, ("type", "cid", "start", "end"), rows)
+        fold.insert(
+            self.conn,
+            component_silences,
+            [
+                {"type": t, "cid": c, "start": start, "end": end}
+                for (t, c), gaps in self.new.items()
+                for start, end in gaps
+            ],
+        )
 
 
 def find(

@@ -1,107 +1,15 @@
-"""Incidents: what an agent reported when something went wrong, grouped by fingerprint.
-
-The fingerprint groups incidents of the same kind across agents and tasks: the last state plus
-the message with its numbers and identifiers masked, so "timeout after 31 s on lift 7" and
-"timeout after 12 s on lift 3" fall into one group.
-"""
+"""Reading incidents: pages of them, groups by fingerprint, and the incidents linked to a task."""
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
-from watchkeeper.events import Event
-from watchkeeper.events.kinds import INCIDENT
 from watchkeeper.events.timefmt import iso, parse_time
-from watchkeeper.store import bulk
-from watchkeeper.store.tables import BigKey, Time, metadata
-from watchkeeper.views.base import chunks, dumps, loads
-
-incidents = sa.Table(
-    "incidents",
-    metadata,
-    sa.Column("id", BigKey, primary_key=True, autoincrement=False),
-    sa.Column("agent", sa.String(200), nullable=False),
-    sa.Column("ts", Time, nullable=False),
-    sa.Column("level", sa.String(10), nullable=False),
-    sa.Column("message", sa.Text),
-    sa.Column("last_state", sa.String(64)),
-    sa.Column("task_id", sa.String(200)),
-    sa.Column("subtask", sa.Integer),
-    sa.Column("subtasks_left", sa.Integer),
-    sa.Column("current_loc", sa.String(500)),
-    sa.Column("target_loc", sa.String(500)),
-    sa.Column("pings", sa.Text),
-    sa.Column("fingerprint", sa.String(16), nullable=False),
-    sa.Index("ix_incidents_agent_ts", "agent", "ts"),
-    sa.Index("ix_incidents_task", "task_id"),
-    sa.Index("ix_incidents_ts", "ts"),
-    sa.Index("ix_incidents_fingerprint", "fingerprint"),
-)
-
-_MASK = re.compile(r"0x[0-9a-f]+|[0-9a-f]{8,}|\d+(\.\d+)?")
-_SPACE = re.compile(r"\s+")
-
-
-def fingerprint(last_state: str | None, message: str | None) -> str:
-    text = _SPACE.sub(" ", _MASK.sub("#", (message or "").lower())).strip()
-    return hashlib.sha1(f"{last_state or ''}\x00{text}".encode()).hexdigest()[:16]
-
-
-class IncidentsView:
-    name = "incidents"
-    kinds = frozenset({INCIDENT})
-    tables = (incidents,)
-
-    def apply(self, conn: sa.Connection, events: Sequence[Event]) -> None:
-        rows = []
-        for event in events:
-            a = event.attrs
-            pings = a.get("pings")
-            rows.append(
-                (
-                    event.seq,
-                    a["agent"],
-                    event.ts,
-                    event.level,
-                    a.get("message"),
-                    a.get("last_state"),
-                    a.get("task"),
-                    a.get("subtask"),
-                    a.get("subtasks_left"),
-                    a.get("current_loc"),
-                    a.get("target_loc"),
-                    dumps(pings) if pings is not None else None,
-                    fingerprint(a.get("last_state"), a.get("message")),
-                )
-            )
-        bulk.insert(conn, incidents, _COLUMNS, rows)
-
-
-_COLUMNS = (
-    "id",
-    "agent",
-    "ts",
-    "level",
-    "message",
-    "last_state",
-    "task_id",
-    "subtask",
-    "subtasks_left",
-    "current_loc",
-    "target_loc",
-    "pings",
-    "fingerprint",
-)
-
-VIEW = IncidentsView()
-
-
-# --- queries -------------------------------------------------------------------------------
+from watchkeeper.views.base import chunks, loads
+from watchkeeper.views.incidents.fold import incidents
 
 
 def incident_dict(row: Any) -> dict[str, Any]:
