@@ -113,6 +113,11 @@ class Rows:
             found.extend(self._take(self.conn.execute(sa.select(self.table).where(c.in_(part)))))
         return found
 
+    def take(self, result: Iterable[sa.Row[Any]]) -> list[Row]:
+        """Know the rows a query of the view's own read (one the key's ``IN`` plans badly, a
+        key of several columns read one column at a time, say); returns them."""
+        return self._take(result)
+
     def _take(self, result: Iterable[sa.Row[Any]]) -> list[Row]:
         taken = []
         for r in result:

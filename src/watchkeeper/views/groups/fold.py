@@ -27,7 +27,8 @@ from watchkeeper.events.lamia import (
     shape_of,
     status_of,
 )
-from watchkeeper.store import bulk
+from watchkeeper.store import fold
+from watchkeeper.store.fold import Row, Rows
 from watchkeeper.store.view import Results
 from watchkeeper.views.base import chunks, dumps
 from watchkeeper.views.groups.progress import enough_of, progress_of, rounded
@@ -42,9 +43,6 @@ from watchkeeper.views.groups.tables import (
     lamia_processes,
     lamia_progress,
 )
-
-#: A process or job row being folded, by column name.
-Row = dict[str, Any]
 
 
 class GroupsView:
@@ -90,14 +88,9 @@ class _Segment:
     def __init__(self, conn: sa.Connection, results: dict[int, Any]) -> None:
         self.conn = conn
         self.results = results
-        self.groups: set[str] = set()
-        self.new_groups: list[Row] = []
-        self.procs: dict[tuple[str, str], Row] = {}
-        self.new_procs: set[tuple[str, str]] = set()
-        self.dirty_procs: set[tuple[str, str]] = set()
-        self.jobs: dict[tuple[str, str, int], Row] = {}
-        self.new_jobs: set[tuple[str, str, int]] = set()
-        self.dirty_jobs: set[tuple[str, str, int]] = set()
+        self.groups = Rows(conn, lamia_groups, ("name",))
+        self.procs = Rows(conn, lamia_processes, ("task", "name"))
+        self.jobs = Rows(conn, lamia_jobs, ("task", "proc", "idx"))
         self.tags: list[Row] = []
         self.events: list[Row] = []
         self.points: list[Row] = []
@@ -125,32 +118,28 @@ class _Segment:
                 slots.setdefault(key, set()).add(idx(e.attrs["index"]))
             else:
                 names.add(e.attrs["task"])
-        for part in chunks(sorted(names)):
-            self.groups.update(self.conn.execute(_TAKEN, {"names": part}).scalars())
+        self.groups.load(sorted(names))
         by_task: dict[str, list[str]] = {}
         for task, proc in slots:
             by_task.setdefault(task, []).append(proc)
         for task, procs in sorted(by_task.items()):
             for part in chunks(sorted(procs)):
-                for row in self.conn.execute(_PROCESSES, {"task": task, "names": part}):
-                    self.procs[(row.task, row.name)] = row._asdict()
+                self.procs.take(self.conn.execute(_PROCESSES, {"task": task, "names": part}))
         for (task, proc), indices in slots.items():
-            if (task, proc) not in self.procs:
+            if self.procs.get((task, proc)) is None:
                 continue
             for some in chunks(sorted(indices)):
-                for row in self.conn.execute(_JOBS, {"task": task, "proc": proc, "idx": some}):
-                    self.jobs[(row.task, row.proc, row.idx)] = row._asdict()
+                self.jobs.take(self.conn.execute(_JOBS, {"task": task, "proc": proc, "idx": some}))
 
     def _create(self, event: Event) -> None:
         a = event.attrs
         name = a["task"]
-        if name in self.groups:
+        if self.groups.get(name) is not None:
             return  # the first create of a name wins; a later one changes nothing
         at = event.received_at
-        self.groups.add(name)
-        self.new_groups.append(
+        self.groups.add(
+            name,
             {
-                "name": name,
                 "username": a["username"],
                 "comment": a["comment"],
                 "tags": dumps(a["tags"]),
@@ -163,30 +152,29 @@ class _Segment:
                 "submitted_at": event.ts,
                 "created_at": at,
                 "created_seq": event.seq,
-            }
+            },
         )
         self.tags.extend({"task": name, "tag": tag} for tag in a["tags"])
         for position, (proc, spec) in enumerate(a["processes"].items()):
             n_jobs, threshold, needed = shape_of(spec)
-            row = {
-                "task": name,
-                "name": proc,
-                "position": position,
-                "n_jobs": n_jobs,
-                "threshold": threshold,
-                "tolerance": needed,
-                "last_class": None,
-                "last_event_at": None,
-                "events": 0,
-                "done_jobs": 0,
-                "valued_jobs": 0,
-                "value_sum": 0.0,
-                "progress": 0.0,
-                "enough": False,
-                "enough_at": None,
-            }
-            self.procs[(name, proc)] = row
-            self.new_procs.add((name, proc))
+            row = self.procs.add(
+                (name, proc),
+                {
+                    "position": position,
+                    "n_jobs": n_jobs,
+                    "threshold": threshold,
+                    "tolerance": needed,
+                    "last_class": None,
+                    "last_event_at": None,
+                    "events": 0,
+                    "done_jobs": 0,
+                    "valued_jobs": 0,
+                    "value_sum": 0.0,
+                    "progress": 0.0,
+                    "enough": False,
+                    "enough_at": None,
+                },
+            )
             self._point(row, event.seq, at, force=True)
 
     def _event(self, event: Event) -> None:
@@ -203,19 +191,10 @@ class _Segment:
         at = event.received_at
         slot = idx(index)
         job_key = (*key, slot)
-        job = self.jobs.get(job_key)
+        job = self.jobs.edit(job_key)
         was_done = False
         if job is None:
-            job = self.jobs[job_key] = {
-                "task": key[0],
-                "proc": key[1],
-                "idx": slot,
-                "value": None,
-                "host": None,
-                "first_at": at,
-                "events": 0,
-            }
-            self.new_jobs.add(job_key)
+            job = self.jobs.add(job_key, {"value": None, "host": None, "first_at": at, "events": 0})
         else:
             was_done = is_done(job["last_class"])
         event_class = a["class"]
@@ -223,7 +202,6 @@ class _Segment:
         job["status"] = status_of(event_class)
         job["last_at"] = at
         job["events"] += 1
-        self.dirty_jobs.add(job_key)
         job["host"] = a["host"] or job["host"]
         progress = a["progress"]
         if progress is not None:
@@ -235,7 +213,7 @@ class _Segment:
         proc["last_class"] = event_class
         proc["last_event_at"] = at
         proc["events"] += 1
-        self.dirty_procs.add(key)
+        self.procs.touch(key)
         self._point(proc, event.seq, at)
         self.results[seq] = [rounded(proc["progress"]), bool(proc["enough"])]
         self.events.append(
@@ -284,36 +262,15 @@ class _Segment:
         )
 
     def _write(self) -> None:
-        conn = self.conn
-        if self.new_groups:
-            conn.execute(lamia_groups.insert(), self.new_groups)
-        if self.tags:
-            conn.execute(lamia_group_tags.insert(), self.tags)
-        if self.new_procs:
-            conn.execute(lamia_processes.insert(), [self.procs[k] for k in self.new_procs])
-        # The writer runs these for every commit: straight to the driver, only the columns a
-        # job event changes.
-        procs = [self.procs[k] for k in self.dirty_procs - self.new_procs]
-        bulk.update(
-            conn, lamia_processes, _PROCESS_CHANGES, _PROCESS_KEY, _values(procs, _PROCESS_SET)
-        )
-        jobs = [self.jobs[k] for k in self.new_jobs]
-        bulk.insert(conn, lamia_jobs, _JOB_COLUMNS, _values(jobs, _JOB_COLUMNS))
-        jobs = [self.jobs[k] for k in self.dirty_jobs - self.new_jobs]
-        bulk.update(conn, lamia_jobs, _JOB_CHANGES, _JOB_KEY, _values(jobs, _JOB_SET))
-        bulk.insert(conn, lamia_events, _EVENT_COLUMNS, _values(self.events, _EVENT_COLUMNS))
-        if self.points:
-            conn.execute(lamia_progress.insert(), self.points)
-
-
-def _values(rows: Sequence[Row], names: tuple[str, ...]) -> list[tuple[Any, ...]]:
-    return [tuple(row[n] for n in names) for row in rows]
+        self.groups.write()
+        fold.insert(self.conn, lamia_group_tags, self.tags)
+        self.procs.write()
+        self.jobs.write()
+        fold.insert(self.conn, lamia_events, self.events)
+        fold.insert(self.conn, lamia_progress, self.points)
 
 
 # Statements the writer runs for every commit, built once.
-_TAKEN = sa.select(lamia_groups.c.name).where(
-    lamia_groups.c.name.in_(sa.bindparam("names", expanding=True))
-)
 _PROCESSES = sa.select(lamia_processes).where(
     lamia_processes.c.task == sa.bindparam("task"),
     lamia_processes.c.name.in_(sa.bindparam("names", expanding=True)),
@@ -323,24 +280,5 @@ _JOBS = sa.select(lamia_jobs).where(
     lamia_jobs.c.proc == sa.bindparam("proc"),
     lamia_jobs.c.idx.in_(sa.bindparam("idx", expanding=True)),
 )
-#: The columns a job event changes, and the keys of the rows it changes them in.
-_PROCESS_CHANGES = (
-    "last_class",
-    "last_event_at",
-    "events",
-    "done_jobs",
-    "valued_jobs",
-    "value_sum",
-    "progress",
-    "enough",
-    "enough_at",
-)
-_PROCESS_KEY = ("task", "name")
-_PROCESS_SET = _PROCESS_CHANGES + _PROCESS_KEY
-_JOB_CHANGES = ("last_class", "status", "value", "host", "last_at", "events")
-_JOB_KEY = ("task", "proc", "idx")
-_JOB_SET = _JOB_CHANGES + _JOB_KEY
-_JOB_COLUMNS = tuple(c.name for c in lamia_jobs.columns)
-_EVENT_COLUMNS = tuple(c.name for c in lamia_events.columns)
 
 VIEW = GroupsView()
