@@ -18,13 +18,13 @@ from typing import Annotated, Any, TypeVar
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import Response
 from starlette.routing import Route
 
 from watchkeeper.api import lamia_wire as wire
-from watchkeeper.api.auth import check, public, require
+from watchkeeper.api.auth import public, require
 from watchkeeper.api.body import read_body
 from watchkeeper.api.deps import group_staleness, read_conn
+from watchkeeper.api.hotpath import hot_post
 from watchkeeper.api.lamia_errors import (
     LAMIA_ERRORS,
     LAMIA_WRITE,
@@ -139,11 +139,19 @@ def _check_slot(
 # --- the hot path first: routes are matched in order, and jobs post events all the time ------
 
 
-@router.post(
+#: The job-event hot path, answered ahead of FastAPI's per-request machinery (which costs more
+#: than the rest of the request), as ``POST /api/v1/events`` is.
+FAST_ROUTES: list[Route] = []
+
+
+@hot_post(
+    router,
     "/{task}/{proc}/event",
+    role="ingest",
+    into=FAST_ROUTES,
+    render=lamia_response,
     responses=LAMIA_WRITE,
     status_code=201,
-    dependencies=[require("ingest")],
     summary="Post a job event",
 )
 async def post_event(task: str, proc: str, request: Request) -> JSONResponse:
@@ -178,22 +186,6 @@ async def post_event(task: str, proc: str, request: Request) -> JSONResponse:
         {"created": True, "id": ack.first_seq, "progress": progress, "enough": enough},
         status_code=201,
     )
-
-
-async def _post_event_route(request: Request) -> Response:
-    """:func:`post_event` as a plain Starlette endpoint, with Lamia's error envelope."""
-    try:
-        check(request, "ingest")
-        params = request.path_params
-        return await post_event(params["task"], params["proc"], request)
-    except Exception as exc:
-        return lamia_response(request, exc)
-
-
-#: The job-event hot path as a plain Starlette route placed ahead of the FastAPI routes, as
-#: for ``POST /api/v1/events`` (FastAPI's per-request machinery costs more than the rest of
-#: the request). The FastAPI declaration above stays for the OpenAPI document.
-FAST_ROUTES = [Route("/api/v0/{task}/{proc}/event", _post_event_route, methods=["POST"])]
 
 
 # --- tasks ----------------------------------------------------------------------------------
