@@ -159,12 +159,12 @@ class FleetCollector(Collector):
             "Highest committed event sequence number.",
             value=state.hub.latest,
         )
+        # Read without making the feeds: this runs on a worker thread, only the loop makes them.
         feeds = getattr(state, "feeds", None)
-        feed_list = tuple(feeds.by_name.values()) if feeds is not None else ()
         yield GaugeMetricFamily(
             "watchkeeper_stream_clients",
             "Live-stream clients connected.",
-            value=sum(len(feed.subscribers) for feed in feed_list),
+            value=feeds.clients() if feeds is not None else 0,
         )
         yield CounterMetricFamily(
             "watchkeeper_stream_clients_dropped",

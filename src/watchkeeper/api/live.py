@@ -161,25 +161,10 @@ class Feeds:
             feed = self.by_name[name] = Feed(produce, self.backlog_bytes, owner=self, name=name)
         return feed
 
-    def metrics(self) -> list[str]:
-        """Prometheus lines: clients connected, clients dropped for falling behind."""
-        # A copy first: /metrics reads this from a worker thread while the loop may change it.
-        clients = sum(len(feed.subscribers) for feed in tuple(self.by_name.values()))
-        return [
-            "# HELP watchkeeper_stream_clients Live-stream clients connected.",
-            "# TYPE watchkeeper_stream_clients gauge",
-            f"watchkeeper_stream_clients {clients}",
-            "# HELP watchkeeper_stream_clients_dropped_total Live-stream clients disconnected "
-            "for falling too far behind.",
-            "# TYPE watchkeeper_stream_clients_dropped_total counter",
-            f"watchkeeper_stream_clients_dropped_total {self.dropped}",
-        ]
-
-
-def stream_metrics(state: Any) -> list[str]:
-    """The Prometheus lines of an application's feeds (without making them: ``/metrics`` runs
-    on a worker thread, and only the event loop makes feeds)."""
-    return (getattr(state, "feeds", None) or Feeds(1)).metrics()
+    def clients(self) -> int:
+        """Live-stream clients connected (``/metrics`` reads it from a worker thread)."""
+        # A copy first: the event loop may add or forget a feed meanwhile.
+        return sum(len(feed.subscribers) for feed in tuple(self.by_name.values()))
 
 
 def feeds(state: Any) -> Feeds:
