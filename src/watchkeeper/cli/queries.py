@@ -120,6 +120,14 @@ def _query(server: str, token: str | None, method: str, **filters: Any) -> Any:
         unreachable(server, exc)
 
 
+def _show(data: Any, key: str, columns: list[str], title: str, as_json: bool) -> None:
+    """A listing's answer: as JSON, or its ``key`` items as a table."""
+    if as_json:
+        console.print_json(json.dumps(data))
+    else:
+        print_table(data[key], columns, title)
+
+
 def tasks(
     config: ConfigOpt = None,
     server: ServerOpt = DEFAULT_SERVER,
@@ -142,14 +150,8 @@ def tasks(
         since=since,
         limit=limit,
     )
-    if as_json:
-        console.print_json(json.dumps(data))
-        return
-    print_table(
-        data["tasks"],
-        ["id", "status", "producer", "agent", "created_at", "updated_at"],
-        f"tasks ({len(data['tasks'])} of {data['total']})",
-    )
+    columns = ["id", "status", "producer", "agent", "created_at", "updated_at"]
+    _show(data, "tasks", columns, f"tasks ({len(data['tasks'])} of {data['total']})", as_json)
 
 
 def agents(
@@ -160,14 +162,8 @@ def agents(
 ) -> None:
     """List agents with their state and liveness."""
     data = _query(server, token, "agents")
-    if as_json:
-        console.print_json(json.dumps(data))
-        return
-    print_table(
-        data["agents"],
-        ["id", "state", "liveness", "last_seen", "tasks_processed", "incidents"],
-        f"agents ({data['total']})",
-    )
+    columns = ["id", "state", "liveness", "last_seen", "tasks_processed", "incidents"]
+    _show(data, "agents", columns, f"agents ({data['total']})", as_json)
 
 
 def incidents(
@@ -182,14 +178,9 @@ def incidents(
 ) -> None:
     """List incidents, newest first."""
     data = _query(server, token, "incidents", agent=agent, task=task, since=since, limit=limit)
-    if as_json:
-        console.print_json(json.dumps(data))
-        return
-    print_table(
-        data["incidents"],
-        ["id", "ts", "agent", "task", "last_state", "message"],
-        f"incidents ({len(data['incidents'])} of {data['total']})",
-    )
+    columns = ["id", "ts", "agent", "task", "last_state", "message"]
+    title = f"incidents ({len(data['incidents'])} of {data['total']})"
+    _show(data, "incidents", columns, title, as_json)
 
 
 def demo(

@@ -18,7 +18,7 @@ import orjson
 import sqlalchemy as sa
 
 from watchkeeper.events.timefmt import MAX_TIME, MIN_TIME, iso
-from watchkeeper.store.tables import BigKey, Time, events, metadata
+from watchkeeper.store.tables import Time, event_columns, events, metadata
 
 #: The kind of the marker left in the log where an event was moved aside.
 MARKER = "log.quarantined"
@@ -26,16 +26,7 @@ MARKER = "log.quarantined"
 quarantine = sa.Table(
     "events_quarantine",
     metadata,
-    sa.Column("seq", BigKey, primary_key=True, autoincrement=False),
-    sa.Column("event_id", sa.String(200), nullable=True),
-    sa.Column("kind", sa.String(100), nullable=False),
-    sa.Column("ts", Time, nullable=False),
-    sa.Column("received_at", Time, nullable=False),
-    sa.Column("level", sa.String(10), nullable=False),
-    sa.Column("source", sa.String(200), nullable=True),
-    sa.Column("subject", sa.String(200), nullable=True),
-    sa.Column("attrs", sa.Text, nullable=False),
-    sa.Column("body", sa.Text, nullable=False),
+    *event_columns(),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("quarantined_at", Time, nullable=False),
     #: False until the views have been rebuilt without this event.
