@@ -21,7 +21,7 @@ from watchkeeper.inputs import indicators, packages
 from watchkeeper.inputs.batch import Pipeline
 from watchkeeper.inputs.command import CommandInput
 from watchkeeper.inputs.settings import InputSpec
-from watchkeeper.inputs.tail import Follower
+from watchkeeper.inputs.tail import Follower, size_now
 from watchkeeper.store.writerbase import BaseWriter
 from watchkeeper.views import inputs as inputs_view
 
@@ -62,11 +62,14 @@ class FileInput:
         self.lines_per_second = 0.0
         self.lines_total = 0
         self.errors: int = 0
+        #: fingerprint → (offset, when) as last committed: what the lag is measured from.
+        self.committed: dict[str, tuple[int, float]] = {}
         self._stop = asyncio.Event()
 
     def _follower(self) -> Follower:
         with self.engine.connect() as conn:
             known = inputs_view.offsets(conn, self.spec.id)
+            self.committed = inputs_view.commits(conn, self.spec.id)
         return Follower(self.spec.paths, known, from_end=self.spec.read_from == "end" and not known)
 
     def step(self) -> int:
@@ -82,7 +85,28 @@ class FileInput:
     async def flush(self) -> None:
         batch = self.pipeline.take()
         if batch:
+            files = [f for e in batch if e.kind == inputs_view.KIND for f in e.attrs["files"]]
             await self.writer.write(batch)
+            now = time.time()
+            for item in files:
+                self.committed[item["fp"]] = (int(item["offset"]), now)
+            if self.follower is not None and len(self.committed) > 2 * len(self.follower.tracked):
+                tracked = self.follower.tracked
+                self.committed = {k: v for k, v in self.committed.items() if k in tracked}
+
+    def tailing(self, now: float) -> list[dict[str, Any]]:
+        """Per followed file: the bytes written and not yet committed, and the seconds since
+        a line of it was committed (or since it was first seen, if none was yet)."""
+        if self.follower is None:
+            return []
+        out = []
+        for t in list(self.follower.tracked.values()):
+            offset, at = self.committed.get(t.fp, (t.start, t.since))
+            behind = max(0, size_now(t) - offset)
+            idle = max(0.0, now - at)
+            lag = idle if behind else 0.0
+            out.append({"path": t.path, "lagBytes": behind, "idleSeconds": idle, "lagSeconds": lag})
+        return out
 
     async def run(self) -> None:
         self.follower = await asyncio.to_thread(self._follower)
@@ -181,3 +205,7 @@ class Inputs:
 
     def status(self) -> list[dict[str, Any]]:
         return [i.status() for i in self.inputs]
+
+    def tailing(self, now: float) -> dict[str, list[dict[str, Any]]]:
+        """The lag of the files of every file input, by input id."""
+        return {i.spec.id: i.tailing(now) for i in self.inputs if isinstance(i, FileInput)}
