@@ -40,6 +40,8 @@ async def _run(
         while True:
             count = source.step()
             lines += count
+            if not count:
+                source.pipeline.finish()
             if source.pipeline.lines >= checkpoint_lines or not count:
                 await source.flush()
             if progress is not None:

@@ -38,6 +38,7 @@ class Pipeline:
         self.samples: list[dict[str, Any]] = []
         self.lines = 0
         self._minute = -1
+        self.levels = levels.Levels(input_id) if fmt == "levels" else None
         #: What each routing key adds to the indicators, worked out once per key.
         self._effects: dict[caddy.Key, tuple[Effect, ...]] = {}
 
@@ -49,7 +50,13 @@ class Pipeline:
         if read.too_long:
             entry["errors"] += 1
             self._sample(read.path, read.start, "line too long", b"")
-        if self.fmt == "caddy":
+        if self.levels is not None:
+            fed = self.levels.feed(read, time.time())
+            lines, counted, errors = self._take_levels(read.path, fed)
+            held = self.levels.held(read.fp)
+            if held is not None:
+                entry["offset"] = held
+        elif self.fmt == "caddy":
             lines, counted, errors = self._feed_caddy(read)
         else:
             lines, counted, errors = self._feed_events(read)
@@ -73,6 +80,23 @@ class Pipeline:
                 errors += 1
                 self._sample(read.path, at, str(exc), raw)
         return lines, counted, errors
+
+    def _take_levels(self, path: str, fed: levels.Fed) -> tuple[int, int, int]:
+        self.events.extend(fed.events)
+        for problem in fed.problems:
+            self._sample(path, problem.offset, problem.reason, problem.text.encode())
+        return fed.lines, len(fed.events), len(fed.problems)
+
+    def finish(self) -> None:
+        """No more lines will come (a back-fill's end): what is still open is kept as is."""
+        if self.levels is None:
+            return
+        for fp, (path, end, fed) in self.levels.finish().items():
+            entry = self.files.setdefault(fp, {"fp": fp, "lines": 0, "counted": 0, "errors": 0})
+            entry["path"], entry["offset"] = path, end
+            _, counted, errors = self._take_levels(path, fed)
+            entry["counted"] += counted
+            entry["errors"] += errors
 
     def _feed_caddy(self, read: Read) -> tuple[int, int, int]:
         # The hot loop of the KPIs: one call per line (the parse); routing is looked up by
@@ -116,14 +140,8 @@ class Pipeline:
     def _line(self, raw: bytes, now: float, fp: str, at: int) -> bool:
         # A line's id is its place in its content (a file's fingerprint): reading it twice,
         # by any input, stores it once.
-        event_id = f"line:{fp}:{at}"
-        if self.fmt == "ndjson":
-            self.events.append(ndjson.parse(raw, now, event_id))
-            return True
-        event = levels.parse(raw, now, event_id, self.input_id)
-        if event is not None:
-            self.events.append(event)
-        return event is not None
+        self.events.append(ndjson.parse(raw, now, f"line:{fp}:{at}"))
+        return True
 
     def _route(self, ts: float, key: caddy.Key) -> tuple[Effect, ...]:
         if len(self._effects) >= ROUTES_CACHED:
