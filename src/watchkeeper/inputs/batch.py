@@ -17,6 +17,10 @@ FORMATS = ("caddy", "ndjson", "levels")
 #: Parse-error samples carried per batch (the report keeps the latest few per input).
 SAMPLES_PER_BATCH = 5
 SAMPLE_CHARS = 500
+#: Seconds a line's timestamp may be ahead of the server's clock (``[kpis]
+#: max_clock_skew_seconds``): a box switched off uncleanly may come back with its clock far in
+#: the future, and one such line would make "now" that hour and prune every KPI by retention.
+MAX_CLOCK_SKEW = 3600.0
 #: Routing keys remembered (host, URI, method, status...); the cache starts over beyond.
 ROUTES_CACHED = 100_000
 
@@ -25,13 +29,19 @@ class Pipeline:
     """Accumulates what an input's lines produce until :meth:`take` makes the batch."""
 
     def __init__(
-        self, input_id: str, fmt: str, router: Router | None, indicators: tuple[Indicator, ...]
+        self,
+        input_id: str,
+        fmt: str,
+        router: Router | None,
+        indicators: tuple[Indicator, ...],
+        max_skew: float = MAX_CLOCK_SKEW,
     ) -> None:
         if fmt not in FORMATS:
             raise ValueError(f"format must be one of {', '.join(FORMATS)}")
         self.input_id = input_id
         self.fmt = fmt
         self.router = router
+        self.max_skew = max_skew
         self.delta = Delta(indicators)
         self.events: list[Event] = []
         self.files: dict[str, dict[str, Any]] = {}
@@ -105,6 +115,9 @@ class Pipeline:
         offset = read.start
         blank = counted = errors = 0
         minute, hour, bit = -1.0, 0, 0
+        # Judged per minute of the lines, against the server's clock of this read.
+        now = time.time()
+        limit, future = now + self.max_skew, False
         for raw in read.lines:
             at, offset = offset, offset + len(raw) + 1
             try:
@@ -118,12 +131,22 @@ class Pipeline:
                 continue
             if found is None:
                 continue
-            counted += 1
             ts, key = found
             if ts // 60 != minute:
                 minute = ts // 60
-                hour, bit = int(ts // 3600) * 3600, 1 << (int(minute) % 60)
-                self.tick(ts)
+                future = minute * 60 > limit
+                if not future:
+                    hour, bit = int(ts // 3600) * 3600, 1 << (int(minute) % 60)
+                    self.tick(ts)
+            if future:
+                errors += 1
+                reason = (
+                    f"stamped {ts - now:.0f} s ahead of the server's clock "
+                    f"(max_clock_skew_seconds = {self.max_skew:g})"
+                )
+                self._sample(read.path, at, reason, raw)
+                continue
+            counted += 1
             effects = known.get(key)
             if effects is None:
                 effects = self._route(ts, key)

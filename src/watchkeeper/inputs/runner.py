@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from watchkeeper.inputs import indicators, packages
-from watchkeeper.inputs.batch import Pipeline
+from watchkeeper.inputs.batch import MAX_CLOCK_SKEW, Pipeline
 from watchkeeper.inputs.command import CommandInput
 from watchkeeper.inputs.settings import InputSpec
 from watchkeeper.inputs.tail import Follower, size_now
@@ -30,7 +30,9 @@ log = logging.getLogger(__name__)
 MAX_LINES = 50_000
 
 
-def make_pipeline(spec: InputSpec, packages_path: str | None) -> Pipeline:
+def make_pipeline(
+    spec: InputSpec, packages_path: str | None, max_skew: float = MAX_CLOCK_SKEW
+) -> Pipeline:
     router = None
     if spec.format == "caddy":
         path = packages.location(packages_path)
@@ -39,7 +41,7 @@ def make_pipeline(spec: InputSpec, packages_path: str | None) -> Pipeline:
             for warning in loaded.warnings:
                 log.warning(warning)
             router = packages.Router(loaded)
-    return Pipeline(spec.id, spec.format, router, indicators.load())
+    return Pipeline(spec.id, spec.format, router, indicators.load(), max_skew)
 
 
 class FileInput:
@@ -141,6 +143,7 @@ class FileInput:
                     self.spec.format,
                     self.pipeline.router,
                     self.pipeline.delta.indicators,
+                    self.pipeline.max_skew,
                 )
                 await asyncio.sleep(self.poll)
                 self.follower = await asyncio.to_thread(self._follower)
@@ -174,10 +177,11 @@ class Inputs:
         engine: sa.Engine,
     ) -> None:
         checkpoint = float(kpis.get("checkpoint_seconds", 60.0))
+        skew = float(kpis.get("max_clock_skew_seconds", MAX_CLOCK_SKEW))
         self.inputs: list[FileInput | CommandInput] = [
             FileInput(
                 spec,
-                make_pipeline(spec, kpis.get("packages")),
+                make_pipeline(spec, kpis.get("packages"), skew),
                 writer,
                 engine,
                 checkpoint=checkpoint,
@@ -188,7 +192,7 @@ class Inputs:
         ]
         self.inputs += [
             CommandInput(
-                spec, make_pipeline(spec, kpis.get("packages")), writer, checkpoint=checkpoint
+                spec, make_pipeline(spec, kpis.get("packages"), skew), writer, checkpoint=checkpoint
             )
             for spec in specs
             if spec.type == "command"
