@@ -220,3 +220,67 @@ def query_ok(url: str, expr: str) -> bool:
 def value(url: str, expr: str) -> float:
     (one,) = query(url, expr)
     return float(one["value"][1])
+
+
+def tailing(got: dict, name: str) -> dict[str, float]:
+    return {
+        dict(labels)["file"]: v
+        for (n, labels), v in got.items()
+        if n == name and dict(labels)["input"] == "logs"
+    }
+
+
+def test_tailing_lag_per_file_bounded_and_measured_from_the_commit(sqlite_url, tmp_path):
+    from tests.integration.test_kpis_api import wait_for
+    from watchkeeper.api.exposition import TOP_FILES
+
+    sizes = {}
+    for n in range(TOP_FILES + 2):
+        log = tmp_path / f"f{n:02}.log"
+        log.write_text("".join(f"1::line {n} {i}\n" for i in range(n + 1)))
+        sizes[str(log)] = log.stat().st_size
+    inputs = ({"id": "logs", "type": "file", "paths": [str(tmp_path / "*.log")],
+               "format": "levels", "poll_seconds": 0.05},)  # fmt: skip
+    smallest = sorted(sizes, key=sizes.get)[:2]
+    expected = {p: s for p, s in sizes.items() if p not in smallest}
+    expected["other"] = sum(sizes[p] for p in smallest)
+    # Read at once, committed only at the checkpoint (an hour) or on shutdown.
+    with make_client(sqlite_url, inputs=inputs, kpis={"checkpoint_seconds": 3600}) as client:
+        got = wait_for(
+            lambda: (
+                (s := scrape(client))
+                and tailing(s, "watchkeeper_input_lag_bytes") == expected
+                and s
+            )
+        )
+        text = client.get("/metrics").text
+    lag, idle = (tailing(got, f"watchkeeper_input_{k}_seconds") for k in ("lag", "idle"))
+    assert set(lag) == set(expected) and all(lag[p] == idle[p] >= 0 for p in lag)
+    promtool = shutil.which("promtool")
+    if promtool is not None:
+        result = subprocess.run(
+            [promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+    # Committed on shutdown: a new server starts from the stored offsets, nothing behind.
+    with make_client(sqlite_url, inputs=inputs, kpis={"checkpoint_seconds": 3600}) as client:
+        wait_for(
+            lambda: (
+                list(tailing(scrape(client), "watchkeeper_input_lag_bytes").values())
+                == [0.0] * (TOP_FILES + 1)
+            )
+        )
+        first = tmp_path / "f00.log"
+        with first.open("a") as fh:
+            fh.write("3::late\n")
+        got = wait_for(
+            lambda: (
+                (s := scrape(client))
+                and tailing(s, "watchkeeper_input_lag_bytes").get(str(first)) == 8
+                and s
+            )
+        )
+    lag = tailing(got, "watchkeeper_input_lag_bytes")
+    assert sum(lag.values()) == 8 and len(lag) == TOP_FILES + 1
+    seconds = tailing(got, "watchkeeper_input_lag_seconds")
+    assert seconds[str(first)] > 0 and seconds["other"] == 0

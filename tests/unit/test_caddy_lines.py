@@ -143,3 +143,14 @@ def test_routing_like_offspot_generators() -> None:
         ("request", ""),
         ("files", "FILE_CREATED"),
     ]
+
+
+def test_clock_skew_setting() -> None:
+    from watchkeeper.config import ConfigError
+    from watchkeeper.inputs.settings import parse_kpis
+
+    assert parse_kpis({})["max_clock_skew_seconds"] == 3600
+    assert parse_kpis({"max_clock_skew_seconds": 0})["max_clock_skew_seconds"] == 0
+    for bad in (-1, "1h", True, 400 * 86400):
+        with pytest.raises(ConfigError, match="max_clock_skew_seconds"):
+            parse_kpis({"max_clock_skew_seconds": bad})

@@ -96,6 +96,11 @@ class StreamParser:
         #: The open message has no line yet (``N:::`` with nothing after the marker).
         self._fresh = False
 
+    @property
+    def is_open(self) -> bool:
+        """A multiline message is open: the lines that follow belong to it."""
+        return self._open is not None
+
     def line(self, raw: bytes, now: float, cut: bool = False) -> Message | None:
         """Parse one line (without its newline); a message when one is complete."""
         text = raw.decode("utf-8", "replace")

@@ -32,6 +32,29 @@ from watchkeeper.views import components, incidents, metrics, task_times, tasks
 #: Label values kept per label before the rest are summed under "other".
 TOP = 20
 OTHER = "other"
+#: Files of an input shown by path (those furthest behind); the rest are one ``other``.
+TOP_FILES = 10
+#: The tailing gauges: (key in the input's report, name, help, how ``other`` combines them).
+TAILING = (
+    (
+        "lagBytes",
+        "watchkeeper_input_lag_bytes",
+        "Bytes of a followed file not yet committed (its size minus the committed offset).",
+        sum,
+    ),
+    (
+        "lagSeconds",
+        "watchkeeper_input_lag_seconds",
+        "Seconds since a line of a file that is behind was committed (0 when caught up).",
+        max,
+    ),
+    (
+        "idleSeconds",
+        "watchkeeper_input_idle_seconds",
+        "Seconds since a line of a followed file was committed.",
+        max,
+    ),
+)
 #: The seconds of incidents the group counts cover.
 INCIDENT_WINDOW = 86400.0
 #: The agent's process statistics (``agent/stats.py``) as Prometheus metrics.
@@ -135,6 +158,7 @@ class FleetCollector(Collector):
         yield from self._own(state)
         settings = state.settings
         now = time.time()
+        yield from self._tailing(state, now)
         with state.read_engine.connect() as conn:
             yield from self._tasks(conn)
             yield from self._task_times(conn, now)
@@ -179,6 +203,25 @@ class FleetCollector(Collector):
             ("dropped", "statsd values dropped over the bound of keys per flush."),
         ):
             yield CounterMetricFamily(f"watchkeeper_statsd_{key}", help_text, value=statsd[key])
+
+    @staticmethod
+    def _tailing(state: Any, now: float) -> Iterator[Metric]:
+        running = getattr(state, "inputs", None)
+        report = running.tailing(now) if running is not None else {}
+        families = [
+            (key, GaugeMetricFamily(name, text, labels=["input", "file"]), combine)
+            for key, name, text, combine in TAILING
+        ]
+        for input_id, found in sorted(report.items()):
+            found = sorted(found, key=lambda f: (-f["lagBytes"], -f["idleSeconds"], f["path"]))
+            kept, rest = found[:TOP_FILES], found[TOP_FILES:]
+            for key, family, combine in families:
+                for item in kept:
+                    family.add_metric([input_id, item["path"]], item[key])
+                if rest:
+                    family.add_metric([input_id, OTHER], combine(item[key] for item in rest))
+        for _, family, _ in families:
+            yield family
 
     @staticmethod
     def _tasks(conn: Any) -> Iterator[Metric]:

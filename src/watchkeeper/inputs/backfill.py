@@ -9,6 +9,7 @@ import asyncio
 import os
 from collections.abc import Callable, Sequence
 
+from watchkeeper.inputs.batch import MAX_CLOCK_SKEW
 from watchkeeper.inputs.runner import FileInput, make_pipeline
 from watchkeeper.inputs.settings import InputSpec
 from watchkeeper.store import db
@@ -26,13 +27,14 @@ async def _run(
     input_id: str,
     checkpoint_lines: int,
     progress: Progress | None,
+    max_skew: float,
 ) -> int:
     engine = db.make_engine(url, writer=True)
     db.upgrade(engine)
     writer = Writer(engine, ALL_VIEWS)
     await writer.start()
     spec = InputSpec(input_id, "file", fmt, paths=tuple(files))
-    source = FileInput(spec, make_pipeline(spec, packages), writer, engine, ticks=False)
+    source = FileInput(spec, make_pipeline(spec, packages, max_skew), writer, engine, ticks=False)
     total = sum(os.path.getsize(f) for f in files)
     lines = 0
     try:
@@ -40,6 +42,8 @@ async def _run(
         while True:
             count = source.step()
             lines += count
+            if not count:
+                source.pipeline.finish()
             if source.pipeline.lines >= checkpoint_lines or not count:
                 await source.flush()
             if progress is not None:
@@ -63,6 +67,9 @@ def backfill(
     input_id: str = "tail",
     checkpoint_lines: int = 20_000,
     progress: Progress | None = None,
+    max_skew: float = MAX_CLOCK_SKEW,
 ) -> int:
     """Read ``files`` to their end; the number of lines read."""
-    return asyncio.run(_run(files, fmt, url, packages, input_id, checkpoint_lines, progress))
+    return asyncio.run(
+        _run(files, fmt, url, packages, input_id, checkpoint_lines, progress, max_skew)
+    )

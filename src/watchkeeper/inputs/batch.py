@@ -17,6 +17,10 @@ FORMATS = ("caddy", "ndjson", "levels")
 #: Parse-error samples carried per batch (the report keeps the latest few per input).
 SAMPLES_PER_BATCH = 5
 SAMPLE_CHARS = 500
+#: Seconds a line's timestamp may be ahead of the server's clock (``[kpis]
+#: max_clock_skew_seconds``): a box switched off uncleanly may come back with its clock far in
+#: the future, and one such line would make "now" that hour and prune every KPI by retention.
+MAX_CLOCK_SKEW = 3600.0
 #: Routing keys remembered (host, URI, method, status...); the cache starts over beyond.
 ROUTES_CACHED = 100_000
 
@@ -25,19 +29,26 @@ class Pipeline:
     """Accumulates what an input's lines produce until :meth:`take` makes the batch."""
 
     def __init__(
-        self, input_id: str, fmt: str, router: Router | None, indicators: tuple[Indicator, ...]
+        self,
+        input_id: str,
+        fmt: str,
+        router: Router | None,
+        indicators: tuple[Indicator, ...],
+        max_skew: float = MAX_CLOCK_SKEW,
     ) -> None:
         if fmt not in FORMATS:
             raise ValueError(f"format must be one of {', '.join(FORMATS)}")
         self.input_id = input_id
         self.fmt = fmt
         self.router = router
+        self.max_skew = max_skew
         self.delta = Delta(indicators)
         self.events: list[Event] = []
         self.files: dict[str, dict[str, Any]] = {}
         self.samples: list[dict[str, Any]] = []
         self.lines = 0
         self._minute = -1
+        self.levels = levels.Levels(input_id) if fmt == "levels" else None
         #: What each routing key adds to the indicators, worked out once per key.
         self._effects: dict[caddy.Key, tuple[Effect, ...]] = {}
 
@@ -49,7 +60,13 @@ class Pipeline:
         if read.too_long:
             entry["errors"] += 1
             self._sample(read.path, read.start, "line too long", b"")
-        if self.fmt == "caddy":
+        if self.levels is not None:
+            fed = self.levels.feed(read, time.time())
+            lines, counted, errors = self._take_levels(read.path, fed)
+            held = self.levels.held(read.fp)
+            if held is not None:
+                entry["offset"] = held
+        elif self.fmt == "caddy":
             lines, counted, errors = self._feed_caddy(read)
         else:
             lines, counted, errors = self._feed_events(read)
@@ -74,6 +91,23 @@ class Pipeline:
                 self._sample(read.path, at, str(exc), raw)
         return lines, counted, errors
 
+    def _take_levels(self, path: str, fed: levels.Fed) -> tuple[int, int, int]:
+        self.events.extend(fed.events)
+        for problem in fed.problems:
+            self._sample(path, problem.offset, problem.reason, problem.text.encode())
+        return fed.lines, len(fed.events), len(fed.problems)
+
+    def finish(self) -> None:
+        """No more lines will come (a back-fill's end): what is still open is kept as is."""
+        if self.levels is None:
+            return
+        for fp, (path, end, fed) in self.levels.finish().items():
+            entry = self.files.setdefault(fp, {"fp": fp, "lines": 0, "counted": 0, "errors": 0})
+            entry["path"], entry["offset"] = path, end
+            _, counted, errors = self._take_levels(path, fed)
+            entry["counted"] += counted
+            entry["errors"] += errors
+
     def _feed_caddy(self, read: Read) -> tuple[int, int, int]:
         # The hot loop of the KPIs: one call per line (the parse); routing is looked up by
         # key, and the hour and minute are worked out only when the minute changes.
@@ -81,6 +115,9 @@ class Pipeline:
         offset = read.start
         blank = counted = errors = 0
         minute, hour, bit = -1.0, 0, 0
+        # Judged per minute of the lines, against the server's clock of this read.
+        now = time.time()
+        limit, future = now + self.max_skew, False
         for raw in read.lines:
             at, offset = offset, offset + len(raw) + 1
             try:
@@ -94,12 +131,22 @@ class Pipeline:
                 continue
             if found is None:
                 continue
-            counted += 1
             ts, key = found
             if ts // 60 != minute:
                 minute = ts // 60
-                hour, bit = int(ts // 3600) * 3600, 1 << (int(minute) % 60)
-                self.tick(ts)
+                future = minute * 60 > limit
+                if not future:
+                    hour, bit = int(ts // 3600) * 3600, 1 << (int(minute) % 60)
+                    self.tick(ts)
+            if future:
+                errors += 1
+                reason = (
+                    f"stamped {ts - now:.0f} s ahead of the server's clock "
+                    f"(max_clock_skew_seconds = {self.max_skew:g})"
+                )
+                self._sample(read.path, at, reason, raw)
+                continue
+            counted += 1
             effects = known.get(key)
             if effects is None:
                 effects = self._route(ts, key)
@@ -116,14 +163,8 @@ class Pipeline:
     def _line(self, raw: bytes, now: float, fp: str, at: int) -> bool:
         # A line's id is its place in its content (a file's fingerprint): reading it twice,
         # by any input, stores it once.
-        event_id = f"line:{fp}:{at}"
-        if self.fmt == "ndjson":
-            self.events.append(ndjson.parse(raw, now, event_id))
-            return True
-        event = levels.parse(raw, now, event_id, self.input_id)
-        if event is not None:
-            self.events.append(event)
-        return event is not None
+        self.events.append(ndjson.parse(raw, now, f"line:{fp}:{at}"))
+        return True
 
     def _route(self, ts: float, key: caddy.Key) -> tuple[Effect, ...]:
         if len(self._effects) >= ROUTES_CACHED:

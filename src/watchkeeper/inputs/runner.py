@@ -18,10 +18,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from watchkeeper.inputs import indicators, packages
-from watchkeeper.inputs.batch import Pipeline
+from watchkeeper.inputs.batch import MAX_CLOCK_SKEW, Pipeline
 from watchkeeper.inputs.command import CommandInput
 from watchkeeper.inputs.settings import InputSpec
-from watchkeeper.inputs.tail import Follower
+from watchkeeper.inputs.tail import Follower, size_now
 from watchkeeper.store.writerbase import BaseWriter
 from watchkeeper.views import inputs as inputs_view
 
@@ -30,7 +30,9 @@ log = logging.getLogger(__name__)
 MAX_LINES = 50_000
 
 
-def make_pipeline(spec: InputSpec, packages_path: str | None) -> Pipeline:
+def make_pipeline(
+    spec: InputSpec, packages_path: str | None, max_skew: float = MAX_CLOCK_SKEW
+) -> Pipeline:
     router = None
     if spec.format == "caddy":
         path = packages.location(packages_path)
@@ -39,7 +41,7 @@ def make_pipeline(spec: InputSpec, packages_path: str | None) -> Pipeline:
             for warning in loaded.warnings:
                 log.warning(warning)
             router = packages.Router(loaded)
-    return Pipeline(spec.id, spec.format, router, indicators.load())
+    return Pipeline(spec.id, spec.format, router, indicators.load(), max_skew)
 
 
 class FileInput:
@@ -62,11 +64,14 @@ class FileInput:
         self.lines_per_second = 0.0
         self.lines_total = 0
         self.errors: int = 0
+        #: fingerprint → (offset, when) as last committed: what the lag is measured from.
+        self.committed: dict[str, tuple[int, float]] = {}
         self._stop = asyncio.Event()
 
     def _follower(self) -> Follower:
         with self.engine.connect() as conn:
             known = inputs_view.offsets(conn, self.spec.id)
+            self.committed = inputs_view.commits(conn, self.spec.id)
         return Follower(self.spec.paths, known, from_end=self.spec.read_from == "end" and not known)
 
     def step(self) -> int:
@@ -82,7 +87,28 @@ class FileInput:
     async def flush(self) -> None:
         batch = self.pipeline.take()
         if batch:
+            files = [f for e in batch if e.kind == inputs_view.KIND for f in e.attrs["files"]]
             await self.writer.write(batch)
+            now = time.time()
+            for item in files:
+                self.committed[item["fp"]] = (int(item["offset"]), now)
+            if self.follower is not None and len(self.committed) > 2 * len(self.follower.tracked):
+                tracked = self.follower.tracked
+                self.committed = {k: v for k, v in self.committed.items() if k in tracked}
+
+    def tailing(self, now: float) -> list[dict[str, Any]]:
+        """Per followed file: the bytes written and not yet committed, and the seconds since
+        a line of it was committed (or since it was first seen, if none was yet)."""
+        if self.follower is None:
+            return []
+        out = []
+        for t in list(self.follower.tracked.values()):
+            offset, at = self.committed.get(t.fp, (t.start, t.since))
+            behind = max(0, size_now(t) - offset)
+            idle = max(0.0, now - at)
+            lag = idle if behind else 0.0
+            out.append({"path": t.path, "lagBytes": behind, "idleSeconds": idle, "lagSeconds": lag})
+        return out
 
     async def run(self) -> None:
         self.follower = await asyncio.to_thread(self._follower)
@@ -117,6 +143,7 @@ class FileInput:
                     self.spec.format,
                     self.pipeline.router,
                     self.pipeline.delta.indicators,
+                    self.pipeline.max_skew,
                 )
                 await asyncio.sleep(self.poll)
                 self.follower = await asyncio.to_thread(self._follower)
@@ -150,10 +177,11 @@ class Inputs:
         engine: sa.Engine,
     ) -> None:
         checkpoint = float(kpis.get("checkpoint_seconds", 60.0))
+        skew = float(kpis.get("max_clock_skew_seconds", MAX_CLOCK_SKEW))
         self.inputs: list[FileInput | CommandInput] = [
             FileInput(
                 spec,
-                make_pipeline(spec, kpis.get("packages")),
+                make_pipeline(spec, kpis.get("packages"), skew),
                 writer,
                 engine,
                 checkpoint=checkpoint,
@@ -164,7 +192,7 @@ class Inputs:
         ]
         self.inputs += [
             CommandInput(
-                spec, make_pipeline(spec, kpis.get("packages")), writer, checkpoint=checkpoint
+                spec, make_pipeline(spec, kpis.get("packages"), skew), writer, checkpoint=checkpoint
             )
             for spec in specs
             if spec.type == "command"
@@ -181,3 +209,7 @@ class Inputs:
 
     def status(self) -> list[dict[str, Any]]:
         return [i.status() for i in self.inputs]
+
+    def tailing(self, now: float) -> dict[str, list[dict[str, Any]]]:
+        """The lag of the files of every file input, by input id."""
+        return {i.spec.id: i.tailing(now) for i in self.inputs if isinstance(i, FileInput)}

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from watchkeeper.config import ConfigError
-from watchkeeper.inputs.batch import FORMATS
+from watchkeeper.inputs.batch import FORMATS, MAX_CLOCK_SKEW
 
 _ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,99}$")
 
@@ -95,7 +95,14 @@ def parse_kpis(table: Any) -> dict[str, Any]:
     checkpoint = table.get("checkpoint_seconds", 60.0)
     if not isinstance(checkpoint, int | float) or not 0 < checkpoint <= 3600:
         raise ConfigError("kpis.checkpoint_seconds: expected seconds between 0 and 3600")
-    return {"packages": packages, "checkpoint_seconds": float(checkpoint)}
+    skew = table.get("max_clock_skew_seconds", MAX_CLOCK_SKEW)
+    if not isinstance(skew, int | float) or isinstance(skew, bool) or not 0 <= skew <= 366 * 86400:
+        raise ConfigError("kpis.max_clock_skew_seconds: expected seconds between 0 and 31622400")
+    return {
+        "packages": packages,
+        "checkpoint_seconds": float(checkpoint),
+        "max_clock_skew_seconds": float(skew),
+    }
 
 
 def check(inputs: Any, kpis: Any) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -49,6 +50,9 @@ class Tracked:
     size: int = 0
     idle_scans: int = 0
     seen: bool = True
+    #: Where reading this file started, and when: its lag before anything of it is committed.
+    start: int = 0
+    since: float = 0.0
 
 
 @dataclass(slots=True)
@@ -140,7 +144,7 @@ class Follower:
             # The same file now starts with another line: rewritten in place, its old content
             # is gone and what we held of it must not be read past.
             self.tracked.pop(old.fp).fh.close()
-        self.tracked[fp] = Tracked(fp, path, fh, ino, offset)
+        self.tracked[fp] = Tracked(fp, path, fh, ino, offset, start=offset, since=time.time())
         return True
 
     def read(self) -> list[Read]:
@@ -187,6 +191,16 @@ class Follower:
         for t in self.tracked.values():
             t.fh.close()
         self.tracked.clear()
+
+
+def size_now(t: Tracked) -> int:
+    """The file's size at this moment when its path still names it, else as last read:
+    a reader that is stuck still shows the lag growing."""
+    try:
+        st = os.stat(t.path)
+    except OSError:
+        return t.size
+    return st.st_size if (st.st_dev, st.st_ino) == t.ino else t.size
 
 
 def _last_line_end(fh: BinaryIO, size: int) -> int:

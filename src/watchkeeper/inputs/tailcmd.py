@@ -11,7 +11,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColu
 
 from watchkeeper.config import ConfigError, read_file
 from watchkeeper.inputs.backfill import backfill
-from watchkeeper.inputs.batch import FORMATS
+from watchkeeper.inputs.batch import FORMATS, MAX_CLOCK_SKEW
 from watchkeeper.inputs.settings import parse_kpis
 
 
@@ -50,6 +50,7 @@ def run(
                 url=db,
                 packages=packages or kpis.get("packages"),
                 progress=progress,
+                max_skew=kpis.get("max_clock_skew_seconds", MAX_CLOCK_SKEW),
             )
         except (OSError, ValueError) as exc:
             console.print(f"[red]error:[/red] {escape(str(exc))}")

@@ -125,6 +125,15 @@ def offsets(conn: sa.Connection, source: str) -> dict[str, tuple[str, int]]:
     return {fp: (path, offset) for fp, path, offset in rows}
 
 
+def commits(conn: sa.Connection, source: str) -> dict[str, tuple[int, float]]:
+    """fingerprint → (offset, when committed) of the files of an input."""
+    f = files.c
+    rows = conn.execute(
+        sa.select(f.fingerprint, f.offset, f.updated_at).where(f.input_id == source)
+    )
+    return {fp: (int(offset), float(at)) for fp, offset, at in rows}
+
+
 def report(conn: sa.Connection) -> dict[str, dict[str, Any]]:
     """Per input: its files as committed, and its latest parse-error samples."""
     f, e = files.c, errors.c
