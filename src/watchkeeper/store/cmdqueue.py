@@ -62,6 +62,14 @@ class Duplicate(Exception):
     """A command with this id was already submitted."""
 
 
+class Full(Exception):
+    """The agent has as many commands waiting as it may."""
+
+    def __init__(self, waiting: int) -> None:
+        super().__init__(waiting)
+        self.waiting = waiting
+
+
 class Finish:
     """What became of a posted result."""
 
@@ -172,7 +180,9 @@ def command_key(cid: str) -> tuple[str, str]:
 
 
 class CommandQueue(Protocol):
-    async def submit(self, record: dict[str, Any]) -> dict[str, Any]: ...
+    async def submit(
+        self, record: dict[str, Any], max_queued: int | None = None
+    ) -> dict[str, Any]: ...
 
     async def take(self, gid: int, nid: int, wait: float) -> dict[str, Any] | None: ...
 
@@ -246,15 +256,24 @@ class SqlQueue:
         self.engine.dispose()
         self.write_engine.dispose()
 
-    def _insert(self, record: dict[str, Any]) -> None:
+    def _insert(self, record: dict[str, Any], max_queued: int | None) -> None:
+        c = commands.c
         row = record | {"args": orjson.dumps(record["args"]).decode()}
         with self.write_engine.begin() as conn:
-            if conn.execute(sa.select(commands.c.seq).where(commands.c.id == row["id"])).first():
+            if max_queued is not None:  # counted in the same transaction: no race past it
+                waiting = conn.execute(
+                    sa.select(sa.func.count()).where(
+                        c.gid == row["gid"], c.nid == row["nid"], c.state == "QUEUED"
+                    )
+                ).scalar_one()
+                if waiting >= max_queued:
+                    raise Full(int(waiting))
+            if conn.execute(sa.select(c.seq).where(c.id == row["id"])).first():
                 raise Duplicate(row["id"])
             conn.execute(commands.insert().values(**row))
 
-    async def submit(self, record: dict[str, Any]) -> dict[str, Any]:
-        await asyncio.to_thread(self._insert, record)
+    async def submit(self, record: dict[str, Any], max_queued: int | None = None) -> dict[str, Any]:
+        await asyncio.to_thread(self._insert, record, max_queued)
         self.notifier.notify(agent_key(record["gid"], record["nid"]))
         return record
 
