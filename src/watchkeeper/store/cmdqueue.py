@@ -19,7 +19,6 @@ from typing import Any, Protocol
 import orjson
 import sqlalchemy as sa
 
-from watchkeeper.store import sqlitelock
 from watchkeeper.store.tables import BigKey, Time, metadata
 
 PENDING = ("QUEUED", "RUNNING")
@@ -246,8 +245,6 @@ class SqlQueue:
     ) -> None:
         self.engine = engine
         self.write_engine = write_engine or engine
-        if self.write_engine is not engine:
-            sqlitelock.fail_fast(self.write_engine)
         self.ttl = ttl
         self.audit = audit
         self.notifier = Notifier()
@@ -262,7 +259,7 @@ class SqlQueue:
     def _insert(self, record: dict[str, Any], max_queued: int | None) -> None:
         c = commands.c
         row = record | {"args": orjson.dumps(record["args"]).decode()}
-        with sqlitelock.begin(self.write_engine) as conn:
+        with self.write_engine.begin() as conn:
             if max_queued is not None:  # counted in the same transaction: no race past it
                 waiting = conn.execute(
                     sa.select(sa.func.count()).where(
@@ -300,7 +297,7 @@ class SqlQueue:
             ).first()
         if waiting is None:
             return None
-        with sqlitelock.begin(self.write_engine) as conn:
+        with self.write_engine.begin() as conn:
             conn.execute(
                 commands.update()
                 .where(c.gid == gid, c.nid == nid, c.state == "QUEUED", c.expires < now)
@@ -332,7 +329,7 @@ class SqlQueue:
 
     def _finish(self, gid: int, nid: int, result: dict[str, Any]) -> str:
         c = commands.c
-        with sqlitelock.begin(self.write_engine) as conn:
+        with self.write_engine.begin() as conn:
             row = conn.execute(
                 sa.select(c.gid, c.nid, c.state).where(c.id == str(result["id"]))
             ).first()
@@ -389,7 +386,7 @@ class SqlQueue:
 
     def _cancel(self, cid: str, by: str) -> dict[str, Any] | None:
         c = commands.c
-        with sqlitelock.begin(self.write_engine) as conn:
+        with self.write_engine.begin() as conn:
             row = conn.execute(sa.select(commands).where(c.id == cid)).first()
             if row is None:
                 return None
