@@ -88,6 +88,13 @@ def test_execute_echo(node) -> None:
     assert record["starttime"] > 1_600_000_000_000 and record["time"] >= 0  # ms
 
 
+def test_a_program_that_prints_nothing(node) -> None:
+    record = node.run("execute", {"name": "sh", "args": ["-c", "true"]})
+    assert (record["state"], record["data"], record["level"]) == ("SUCCESS", "", 1)
+    record = node.run("execute", {"name": "sh", "args": ["-c", "exit 4"]})
+    assert (record["state"], record["data"]) == ("ERROR", "")
+
+
 def test_execute_a_script_reading_stdin(node) -> None:
     script = 'read x; echo "20::{\\"got\\": \\"$x\\"}"'
     record = node.run("execute", {"name": "sh", "args": ["-c", script]}, data="hello\n")

@@ -204,7 +204,9 @@ class Commands:
         }
         if run.result is not None:
             return outcome | {"level": run.result.level, "data": run.result.data}
-        output = await self._output(run.task)
+        # Reading the output back flushes the agent's store to disk first: not for a run
+        # that printed nothing.
+        output = await self._output(run.task) if run.output else ""
         if not output and run.reason:
             return outcome | {"level": levels.OPS_ERROR, "data": run.reason}
         return outcome | {"level": levels.STDOUT, "data": output}

@@ -55,6 +55,8 @@ class Run:
     create_time: float = 0.0
     #: The last result message (levels 20-23, 30): it becomes the run's result.
     result: Message | None = None
+    #: Messages of plain output (levels 1 and 2) captured.
+    output: int = 0
     status: str = "running"
     exit_code: int | None = None
     reason: str | None = None
@@ -307,6 +309,8 @@ class Program:
     def _deliver(self, run: Run, message: Message) -> None:
         if message.level in levels.RESULT_LEVELS:
             run.result = message
+        elif message.level in (levels.STDOUT, levels.STDERR):
+            run.output += 1
         try:
             self.host.message(self, run, message)
         except Exception:  # one bad message must never stop the capture

@@ -16,7 +16,7 @@ from watchkeeper.api.errors import ANY_ROUTE, ApiError, responses
 from watchkeeper.api.params import Int64
 from watchkeeper.api.responses import JSONResponse
 from watchkeeper.events.fields import MAX_INT
-from watchkeeper.store.cmdqueue import STATES, Duplicate, make_record, public
+from watchkeeper.store.cmdqueue import STATES, Duplicate, Full, make_record, public
 
 router = APIRouter(
     prefix="/api/v1/commands",
@@ -66,12 +66,11 @@ async def submit(body: CommandIn, request: Request) -> dict[str, str]:
     settings = request.app.state.settings
     command = body.model_dump()
     record = make_record(command, by=cmdsetup.sender(request), via="api", ttl=settings.command_ttl)
-    waiting = await cmdsetup.queue(request).queued(record["gid"], record["nid"])
-    if waiting >= settings.command_max_queued:
-        agent = f"{record['gid']}.{record['nid']}"
-        raise ApiError(429, f"agent {agent} has {waiting} commands waiting already")
     try:
-        await cmdsetup.queue(request).submit(record)
+        await cmdsetup.queue(request).submit(record, settings.command_max_queued)
+    except Full as full:
+        agent = f"{record['gid']}.{record['nid']}"
+        raise ApiError(429, f"agent {agent} has {full.waiting} commands waiting already") from None
     except Duplicate:
         raise ApiError(409, f"command {record['id']!r} exists already") from None
     await cmdsetup.write_events(request.app, [cmdsetup.sent_event(record)])

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Protocol
 
 import orjson
@@ -60,6 +60,14 @@ Audit = Callable[[dict[str, Any]], Awaitable[None]]
 
 class Duplicate(Exception):
     """A command with this id was already submitted."""
+
+
+class Full(Exception):
+    """The agent has as many commands waiting as it may."""
+
+    def __init__(self, waiting: int) -> None:
+        super().__init__(waiting)
+        self.waiting = waiting
 
 
 class Finish:
@@ -110,35 +118,71 @@ def expired_reason(record: dict[str, Any]) -> str:
 
 
 class Notifier:
-    """Wakes every waiter of this process when the queue changed."""
+    """Wakes this process's waiters on one key (an agent's queue, a command's result).
+
+    Keyed, so that a change wakes only who waits for it: with every agent long-polling and
+    every caller waiting for its own result, a wake-all would have each of them query the
+    database again at every submit and every result."""
 
     def __init__(self) -> None:
-        self._changed = asyncio.Event()
+        self._waiting: dict[Hashable, tuple[asyncio.Event, int]] = {}
 
-    def notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
+    def notify(self, key: Hashable) -> None:
+        found = self._waiting.pop(key, None)
+        if found is not None:
+            found[0].set()
 
     async def poll(
-        self, look: Callable[[], Awaitable[Any]], wait: float, recheck: float = RECHECK
+        self,
+        key: Hashable,
+        look: Callable[[], Awaitable[Any]],
+        wait: float,
+        recheck: float = RECHECK,
     ) -> Any:
         """``look()`` until it finds something or ``wait`` seconds passed."""
         deadline = time.monotonic() + wait
         while True:
-            changed = self._changed  # taken before looking, so no change is missed
-            found = await look()
-            left = deadline - time.monotonic()
-            if found is not None or left <= 0:
-                return found
-            waiter = asyncio.ensure_future(changed.wait())
+            changed = self._enter(key)  # taken before looking, so no change is missed
             try:
-                await asyncio.wait({waiter}, timeout=min(recheck, left))
+                found = await look()
+                left = deadline - time.monotonic()
+                if found is not None or left <= 0:
+                    return found
+                waiter = asyncio.ensure_future(changed.wait())
+                try:
+                    await asyncio.wait({waiter}, timeout=min(recheck, left))
+                finally:
+                    waiter.cancel()
             finally:
-                waiter.cancel()
+                self._leave(key, changed)
+
+    def _enter(self, key: Hashable) -> asyncio.Event:
+        event, count = self._waiting.get(key) or (asyncio.Event(), 0)
+        self._waiting[key] = (event, count + 1)
+        return event
+
+    def _leave(self, key: Hashable, event: asyncio.Event) -> None:
+        found = self._waiting.get(key)
+        if found is None or found[0] is not event:
+            return  # notified meanwhile: the entry is gone already
+        if found[1] <= 1:
+            del self._waiting[key]
+        else:
+            self._waiting[key] = (event, found[1] - 1)
+
+
+def agent_key(gid: int, nid: int) -> tuple[str, int, int]:
+    return ("agent", gid, nid)
+
+
+def command_key(cid: str) -> tuple[str, str]:
+    return ("command", cid)
 
 
 class CommandQueue(Protocol):
-    async def submit(self, record: dict[str, Any]) -> dict[str, Any]: ...
+    async def submit(
+        self, record: dict[str, Any], max_queued: int | None = None
+    ) -> dict[str, Any]: ...
 
     async def take(self, gid: int, nid: int, wait: float) -> dict[str, Any] | None: ...
 
@@ -212,16 +256,25 @@ class SqlQueue:
         self.engine.dispose()
         self.write_engine.dispose()
 
-    def _insert(self, record: dict[str, Any]) -> None:
+    def _insert(self, record: dict[str, Any], max_queued: int | None) -> None:
+        c = commands.c
         row = record | {"args": orjson.dumps(record["args"]).decode()}
         with self.write_engine.begin() as conn:
-            if conn.execute(sa.select(commands.c.seq).where(commands.c.id == row["id"])).first():
+            if max_queued is not None:  # counted in the same transaction: no race past it
+                waiting = conn.execute(
+                    sa.select(sa.func.count()).where(
+                        c.gid == row["gid"], c.nid == row["nid"], c.state == "QUEUED"
+                    )
+                ).scalar_one()
+                if waiting >= max_queued:
+                    raise Full(int(waiting))
+            if conn.execute(sa.select(c.seq).where(c.id == row["id"])).first():
                 raise Duplicate(row["id"])
             conn.execute(commands.insert().values(**row))
 
-    async def submit(self, record: dict[str, Any]) -> dict[str, Any]:
-        await asyncio.to_thread(self._insert, record)
-        self.notifier.notify()
+    async def submit(self, record: dict[str, Any], max_queued: int | None = None) -> dict[str, Any]:
+        await asyncio.to_thread(self._insert, record, max_queued)
+        self.notifier.notify(agent_key(record["gid"], record["nid"]))
         return record
 
     def _queued(self, gid: int, nid: int) -> int:
@@ -271,7 +324,7 @@ class SqlQueue:
         async def look() -> dict[str, Any] | None:
             return await asyncio.to_thread(self._take, gid, nid)
 
-        found: dict[str, Any] | None = await self.notifier.poll(look, wait)
+        found: dict[str, Any] | None = await self.notifier.poll(agent_key(gid, nid), look, wait)
         return found
 
     def _finish(self, gid: int, nid: int, result: dict[str, Any]) -> str:
@@ -294,7 +347,7 @@ class SqlQueue:
     async def finish(self, gid: int, nid: int, result: dict[str, Any]) -> str:
         done = await asyncio.to_thread(self._finish, gid, nid, result)
         if done == Finish.STORED:
-            self.notifier.notify()
+            self.notifier.notify(command_key(str(result["id"])))
         return done
 
     def _get(self, cid: str) -> dict[str, Any] | None:
@@ -309,7 +362,7 @@ class SqlQueue:
                 return {"found": record}
             return None
 
-        found = await self.notifier.poll(look, wait)
+        found = await self.notifier.poll(command_key(cid), look, wait)
         return found["found"] if found is not None else await asyncio.to_thread(self._get, cid)
 
     def _history(
@@ -362,7 +415,9 @@ class SqlQueue:
 
     async def cancel(self, cid: str, by: str) -> dict[str, Any] | None:
         record = await asyncio.to_thread(self._cancel, cid, by)
-        self.notifier.notify()
+        if record is not None:
+            self.notifier.notify(command_key(cid))
+            self.notifier.notify(agent_key(record["gid"], record["nid"]))
         return record
 
 

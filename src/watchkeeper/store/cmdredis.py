@@ -28,6 +28,7 @@ from watchkeeper.store.cmdqueue import (
     Audit,
     Duplicate,
     Finish,
+    Full,
     kill_record,
     make_record,
     outcome,
@@ -81,7 +82,11 @@ class RedisQueue:
         raw = await self.redis.get(record_key(cid))
         return None if raw is None else dict(orjson.loads(raw))
 
-    async def submit(self, record: dict[str, Any]) -> dict[str, Any]:
+    async def submit(self, record: dict[str, Any], max_queued: int | None = None) -> dict[str, Any]:
+        if max_queued is not None:
+            waiting = await self.queued(record["gid"], record["nid"])
+            if waiting >= max_queued:
+                raise Full(waiting)
         created = await self.redis.set(
             record_key(record["id"]), orjson.dumps(record), ex=self.result_ttl, nx=True
         )
@@ -167,10 +172,11 @@ class RedisQueue:
         if record["state"] in FINAL:
             return Finish.DONE
         record.update(outcome(result))
-        await self._save(record)
         shown = {k: record[k] for k in ("id", "gid", "nid", "cmd", "args", "data", "level")}
         shown |= {k: record[k] for k in ("state", "starttime", "time")}
+        # The record first: who wakes on the result list reads it.
         async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(record_key(record["id"]), orjson.dumps(record), ex=self.result_ttl)
             pipe.rpush(result_key(record["id"]), orjson.dumps(shown))
             pipe.expire(result_key(record["id"]), self.result_ttl)
             await pipe.execute()
