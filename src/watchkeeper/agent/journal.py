@@ -24,6 +24,8 @@ from typing import Any
 
 import orjson
 
+from watchkeeper.agent.store import CACHE_KIB
+
 #: A meta key deleted while the file could not be written.
 _DELETED = object()
 _SCHEMA = (
@@ -43,6 +45,8 @@ class Journal:
         self._conn = sqlite3.connect(self.path, check_same_thread=False)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
+        # The outbox is a queue: written at its end, read and deleted at its start.
+        self._conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         with self._conn:
             for statement in _SCHEMA:
                 self._conn.execute(statement)
