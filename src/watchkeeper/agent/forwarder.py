@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import sqlite3
 
 import httpx
 
@@ -91,7 +92,12 @@ class Forwarder:
             if self.connected is not True:
                 log.info("forwarding to %s", self._http.base_url)
             self.connected = True
-            await asyncio.to_thread(self.journal.ack, rows[-1][0])
+            try:
+                await asyncio.to_thread(self.journal.ack, rows[-1][0])
+            except (sqlite3.Error, OSError) as exc:
+                # A full disk: the batch is sent again later and the server drops the copies.
+                log.warning("cannot forget acknowledged events yet: %s", exc)
+                return False
             self.sent += len(rows)
             return True
         if status in _RETRY or status in (401, 403):

@@ -6,6 +6,10 @@ next run number of each program, the processes running now (so an agent that was
 clean up after itself) and the long-running programs to start again. The outbox id never
 repeats (``AUTOINCREMENT``), and with the journal's random ``incarnation`` it makes each event's
 id, so a batch sent twice is stored once by the server.
+
+When the file cannot be written (a full disk), a meta change is kept in memory and made by
+the next write that succeeds, so a program can still be started (its run number counted on)
+and stopped; events are the caller's to keep (:meth:`Journal.append` raises).
 """
 
 from __future__ import annotations
@@ -20,6 +24,10 @@ from typing import Any
 
 import orjson
 
+from watchkeeper.agent.store import CACHE_KIB
+
+#: A meta key deleted while the file could not be written.
+_DELETED = object()
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, body BLOB NOT NULL)",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -33,9 +41,12 @@ class Journal:
         self.path = pathlib.Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._deferred: dict[str, Any] = {}  # meta changes the file could not take yet
         self._conn = sqlite3.connect(self.path, check_same_thread=False)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
+        # The outbox is a queue: written at its end, read and deleted at its start.
+        self._conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         with self._conn:
             for statement in _SCHEMA:
                 self._conn.execute(statement)
@@ -47,6 +58,9 @@ class Journal:
 
     def get(self, key: str, default: Any = None) -> Any:
         with self._lock:
+            if key in self._deferred:
+                value = self._deferred[key]
+                return default if value is _DELETED else value
             row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return default if row is None else orjson.loads(row[0])
 
@@ -59,8 +73,27 @@ class Journal:
         return {key[len(prefix) :]: orjson.loads(value) for key, value in rows}
 
     def put(self, values: Mapping[str, Any], delete: Iterable[str] = ()) -> None:
-        with self._lock, self._conn:
-            self._put(values, delete)
+        """Set and delete meta entries; deferred (not raised) when the file cannot take them."""
+        with self._lock:
+            self._defer(values, delete)
+            try:
+                with self._conn:
+                    self._put_deferred()
+            except (sqlite3.Error, OSError):
+                return  # made by the next write that succeeds
+            self._deferred = {}
+
+    def _defer(self, values: Mapping[str, Any], delete: Iterable[str]) -> None:
+        self._deferred.update(dict.fromkeys(delete, _DELETED))
+        self._deferred.update(values)
+
+    def _put_deferred(self) -> None:
+        """Within the caller's transaction; forgotten by the caller once it has committed."""
+        changes = self._deferred
+        self._put(
+            {key: value for key, value in changes.items() if value is not _DELETED},
+            [key for key, value in changes.items() if value is _DELETED],
+        )
 
     def _put(self, values: Mapping[str, Any], delete: Iterable[str]) -> None:
         self._conn.executemany(
@@ -71,18 +104,21 @@ class Journal:
         self._conn.executemany("DELETE FROM meta WHERE key = ?", [(key,) for key in delete])
 
     def append(self, bodies: Sequence[bytes], values: Mapping[str, Any] | None = None) -> None:
-        """Queue events for the server and update meta entries, in one transaction."""
-        with self._lock, self._conn:
-            self._conn.executemany("INSERT INTO outbox (body) VALUES (?)", [(b,) for b in bodies])
-            if values:
-                self._put(values, ())
+        """Queue events for the server and update meta entries, in one transaction; raises
+        when the file cannot take them (the meta changes are then deferred)."""
+        with self._lock:
+            self._defer(values or {}, ())
+            with self._conn:
+                self._conn.executemany(
+                    "INSERT INTO outbox (body) VALUES (?)", [(b,) for b in bodies]
+                )
+                self._put_deferred()
+            self._deferred = {}
 
     def next_counter(self, key: str) -> int:
         """Increment and return a persisted counter (run numbers)."""
-        with self._lock, self._conn:
-            row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-            value = (orjson.loads(row[0]) if row else 0) + 1
-            self._put({key: value}, ())
+        value = int(self.get(key, 0)) + 1
+        self.put({key: value})
         return value
 
     def pending(self, limit: int, max_bytes: int) -> list[tuple[int, bytes]]:

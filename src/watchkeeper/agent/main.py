@@ -18,7 +18,11 @@ from watchkeeper.agent.runner import Agent
 
 
 def run_from_cli(
-    file_data: Mapping[str, Any], resolved: Mapping[str, Any], *, check: bool = False
+    file_data: Mapping[str, Any],
+    resolved: Mapping[str, Any],
+    *,
+    check: bool = False,
+    lean: bool = True,
 ) -> int:
     """The command's body; the exit status."""
     try:
@@ -28,6 +32,8 @@ def run_from_cli(
     except config.ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if lean and not check and os.environ.get(_NO_EXEC) != "1":
+        _exec_lean(file_data, resolved)  # returns only when it cannot
     if check:
         shown = dataclasses.asdict(settings)
         shown["token"] = "***" if settings.token else None
@@ -47,6 +53,40 @@ def run_from_cli(
     _one_watcher_for_all_children()
     asyncio.run(_serve(agent, cmds))
     return 0
+
+
+#: The agent's arguments, for its own process (see ``watchkeeper.agent.__main__``).
+_ARGS = "WATCHKEEPER_AGENT_ARGS"
+#: Set to ``1`` to run the agent in the command line's process.
+_NO_EXEC = "WATCHKEEPER_AGENT_NO_EXEC"
+
+
+def _exec_lean(file_data: Mapping[str, Any], resolved: Mapping[str, Any]) -> None:
+    """Replace this process (same pid, for systemd and the signals) by a fresh interpreter
+    that imports only the agent. The arguments go through the environment, not the command
+    line where ``ps`` would show the token; the new process removes them at once, before
+    any program inherits its environment."""
+    try:
+        args = json.dumps({"file": file_data, "resolved": dict(resolved)})
+    except (TypeError, ValueError):
+        return  # a TOML date, say: run here
+    sys.stdout.flush()
+    sys.stderr.flush()
+    env = {**os.environ, _ARGS: args}
+    try:
+        os.execve(sys.executable, [sys.executable, "-m", "watchkeeper.agent"], env)
+    except OSError:
+        return
+
+
+def run_exec_args() -> int:
+    """The body of ``python -m watchkeeper.agent``: the arguments ``_exec_lean`` passed."""
+    raw = os.environ.pop(_ARGS, None)
+    if raw is None:
+        print("error: run the agent with `watchkeeper agent`", file=sys.stderr)
+        return 2
+    args = json.loads(raw)
+    return run_from_cli(args["file"], args["resolved"], lean=False)
 
 
 def _one_watcher_for_all_children() -> None:

@@ -22,6 +22,7 @@ import orjson
 from watchkeeper.agent import config, levels, procs
 from watchkeeper.agent.config import AgentSettings, ProgramSpec
 from watchkeeper.agent.forwarder import Forwarder
+from watchkeeper.agent.health import WriteHealth
 from watchkeeper.agent.journal import Journal
 from watchkeeper.agent.parser import Message
 from watchkeeper.agent.program import Program, Run
@@ -72,6 +73,7 @@ class Agent:
         self._rows: list[Row] = []
         self._urgent = asyncio.Event()
         self._store_lock = asyncio.Lock()
+        self.health = WriteHealth()
         # Ids only grow: a crash between the journal and the store commits must not reuse one.
         self._next_id = max(int(self.journal.get("next_id", 1)), self.store.last_id() + 1)
 
@@ -171,25 +173,33 @@ class Agent:
             # down (they wait for this flush) instead of losing it or crashing.
             self._events[:0] = failed[0]
             self._rows[:0] = failed[1]
+            self._note(self.health.failed(*failed[2]), logging.ERROR)
             await asyncio.sleep(1.0)
+        else:
+            self._note(self.health.succeeded(), logging.WARNING)
         if self._urgent.is_set() or len(events) >= self.settings.batch_size:
             self.forwarder.wake.set()
 
     def _write(
         self, events: list[bytes], rows: list[Row], next_id: int
-    ) -> tuple[list[bytes], list[Row]] | None:
-        """Write both files; what could not be written (``None`` when all was)."""
+    ) -> tuple[list[bytes], list[Row], tuple[str, BaseException]] | None:
+        """Write both files; what could not be written (``None`` when all was) and why."""
         try:
             self.journal.append(events, {"next_id": next_id})
-        except (sqlite3.Error, OSError):
-            log.exception("cannot write the journal; retrying")
-            return events, rows
+        except (sqlite3.Error, OSError) as exc:
+            return events, rows, ("the journal", exc)
         try:
             self.store.write(rows)
-        except (sqlite3.Error, OSError):
-            log.exception("cannot write the log store; retrying")
-            return [], rows
+        except (sqlite3.Error, OSError) as exc:
+            return [], rows, ("the log store", exc)
         return None
+
+    def _note(self, message: str | None, level: int) -> None:
+        """Log a change in the files' health and report it to the server as a state event
+        (queued: it leaves once the journal takes writes again)."""
+        if message is not None:
+            log.log(level, "%s", message)
+            self.emit(self._state_event(message), urgent=True)
 
     async def _flusher(self) -> None:
         while True:
@@ -224,6 +234,7 @@ class Agent:
             "state": self.state,
             "ts": time.time(),
             "programs": [p.snapshot() for p in self.programs.values()],
+            "write_failures": self.health.failures,
         }
         if message:
             event["message"] = message
