@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.e2e.browser import save_screenshot
 from tests.e2e.conftest import start_server
 
 pytestmark = pytest.mark.browser
@@ -30,6 +31,7 @@ def test_send_ping_from_the_commands_page(server, page):
     page.wait_for_function("document.getElementById('send-status').dataset.id")
     cid = page.eval_on_selector("#send-status", "e => e.dataset.id")
     assert "QUEUED" in page.text_content("#send-status")
+    save_screenshot(page, "commands-send")
 
     page.goto(f"{server.url}/commands?gid=3&nid=41")
     row = page.locator(f'tr[data-row="{cid}"]')
