@@ -46,9 +46,13 @@ def sender(request: Request) -> str:
     """Who sent a request: the role of its token and a digest that tells tokens apart."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    return token_sender(request, token.strip() if scheme.lower() == "bearer" else "")
+
+
+def token_sender(request: Request, token: str) -> str:
+    """``role:digest`` of ``token`` (``anonymous`` for none)."""
+    if not token:
         return "anonymous"
-    token = token.strip()
     role = request.app.state.settings.tokens.get(token, "unknown")
     return f"{role}:{hashlib.sha256(token.encode()).hexdigest()[:8]}"
 

@@ -63,9 +63,13 @@ async def submit(body: CommandIn, request: Request) -> dict[str, str]:
 
     The agent takes it when it next asks; it expires (state ``EXPIRED``) if the agent does not
     ask within the server's ``command_ttl``."""
+    return await enqueue(request, body, by=cmdsetup.sender(request), via="api")
+
+
+async def enqueue(request: Request, body: CommandIn, *, by: str, via: str) -> dict[str, str]:
+    """Queue a command and record that it was sent (the API's and the dashboard's send)."""
     settings = request.app.state.settings
-    command = body.model_dump()
-    record = make_record(command, by=cmdsetup.sender(request), via="api", ttl=settings.command_ttl)
+    record = make_record(body.model_dump(), by=by, via=via, ttl=settings.command_ttl)
     try:
         await cmdsetup.queue(request).submit(record, settings.command_max_queued)
     except Full as full:
