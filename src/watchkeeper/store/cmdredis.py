@@ -44,6 +44,29 @@ HISTORY = "cmds_history"
 HISTORY_MAX = 100_000
 
 
+#: Queue a command in one round trip, atomically: the agent's queue is counted, the record
+#: created only if its id is new, then the command pushed and the history updated. Answers
+#: ``-1`` when queued, ``-2`` for an id taken, or the count of commands already waiting.
+SUBMIT = """
+local max_queued = tonumber(ARGV[6])
+if max_queued >= 0 then
+  local waiting = redis.call('LLEN', KEYS[2])
+  if waiting >= max_queued then return waiting end
+end
+if not redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3], 'NX') then return -2 end
+if ARGV[5] == '1' then
+  redis.call('LPUSH', KEYS[2], ARGV[2])
+else
+  redis.call('RPUSH', KEYS[2], ARGV[2])
+end
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[8])
+redis.call('ZADD', KEYS[4], ARGV[4], ARGV[8])
+redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -tonumber(ARGV[7]) - 1)
+return -1
+"""
+QUEUED, DUPLICATE = -1, -2
+
+
 def agent_key(gid: int, nid: int) -> str:
     return f"{gid}:{nid}"
 
@@ -63,6 +86,7 @@ class RedisQueue:
         self.result_ttl = int(result_ttl)
         self.audit = audit
         self._mover: asyncio.Task[None] | None = None
+        self._submit = self.redis.register_script(SUBMIT)
 
     async def start(self) -> None:
         await self.redis.ping()
@@ -83,29 +107,30 @@ class RedisQueue:
         return None if raw is None else dict(orjson.loads(raw))
 
     async def submit(self, record: dict[str, Any], max_queued: int | None = None) -> dict[str, Any]:
-        if max_queued is not None:
-            waiting = await self.queued(record["gid"], record["nid"])
-            if waiting >= max_queued:
-                raise Full(waiting)
-        created = await self.redis.set(
-            record_key(record["id"]), orjson.dumps(record), ex=self.result_ttl, nx=True
-        )
-        if not created:
-            raise Duplicate(record["id"])
-        await self._enqueue(record)
-        return record
-
-    async def _enqueue(self, record: dict[str, Any]) -> None:
         gid, nid, cid = record["gid"], record["nid"], record["id"]
-        async with self.redis.pipeline(transaction=True) as pipe:
-            if record["priority"] > 0:
-                pipe.lpush(agent_key(gid, nid), orjson.dumps(wire(record)))
-            else:
-                pipe.rpush(agent_key(gid, nid), orjson.dumps(wire(record)))
-            pipe.zadd(HISTORY, {cid: record["submitted"]})
-            pipe.zadd(f"{HISTORY}_{agent_key(gid, nid)}", {cid: record["submitted"]})
-            pipe.zremrangebyrank(HISTORY, 0, -HISTORY_MAX - 1)
-            await pipe.execute()
+        answer = await self._submit(
+            keys=[
+                record_key(cid),
+                agent_key(gid, nid),
+                HISTORY,
+                f"{HISTORY}_{agent_key(gid, nid)}",
+            ],
+            args=[
+                orjson.dumps(record),
+                orjson.dumps(wire(record)),
+                self.result_ttl,
+                record["submitted"],
+                1 if record["priority"] > 0 else 0,
+                -1 if max_queued is None else max_queued,
+                HISTORY_MAX,
+                cid,
+            ],
+        )
+        if answer == DUPLICATE:
+            raise Duplicate(cid)
+        if answer != QUEUED:
+            raise Full(int(answer))
+        return record
 
     async def _move(self) -> None:
         """Commands the original client pushed onto ``cmds_queue``, in arrival order."""
