@@ -23,8 +23,8 @@ AUDIT_DATA = 4096
 
 
 def open_queue(app: FastAPI, settings: Settings) -> CommandQueue:
-    async def audit(record: dict[str, Any]) -> None:
-        await write_events(app, [sent_event(record)])
+    async def audit(records: list[dict[str, Any]]) -> None:
+        await write_events(app, [sent_event(record) for record in records])
 
     if settings.redis:
         from watchkeeper.store.cmdredis import RedisQueue  # the optional ``redis`` extra

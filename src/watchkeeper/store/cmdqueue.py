@@ -54,8 +54,8 @@ commands = sa.Table(
     sa.Index("ix_commands_state_expires", "state", "expires"),
 )
 
-#: Something the queue reports for the event log (a command sent, a result received).
-Audit = Callable[[dict[str, Any]], Awaitable[None]]
+#: Reports commands the queue took in by itself (from the original client) for the event log.
+Audit = Callable[[list[dict[str, Any]]], Awaitable[None]]
 
 
 class Duplicate(Exception):

@@ -42,6 +42,8 @@ INBOX = "cmds_queue"
 HISTORY = "cmds_history"
 #: Ids kept in the history sets (the records themselves expire).
 HISTORY_MAX = 100_000
+#: The most commands moved from ``cmds_queue`` at once.
+MOVE_BATCH = 100
 
 
 #: Queue a command in one round trip, atomically: the agent's queue is counted, the record
@@ -133,32 +135,35 @@ class RedisQueue:
         return record
 
     async def _move(self) -> None:
-        """Commands the original client pushed onto ``cmds_queue``, in arrival order."""
+        """Commands the original client pushed onto ``cmds_queue``, in arrival order; what has
+        arrived meanwhile is moved with the first, and audited in one write."""
         while True:
             try:
                 popped = await self.redis.brpop([INBOX], timeout=1)
-                if popped is not None:
-                    await self._adopt(str(popped[1]))
+                if popped is None:
+                    continue
+                raws = [str(popped[1]), *(await self.redis.rpop(INBOX, MOVE_BATCH - 1) or [])]
+                adopted = [record for raw in raws if (record := await self._adopt(raw))]
+                if adopted and self.audit is not None:
+                    await self.audit(adopted)
             except asyncio.CancelledError:
                 raise
             except Exception:  # Redis away for a moment: keep moving once it is back
                 log.exception("moving commands from %s", INBOX)
                 await asyncio.sleep(1.0)
 
-    async def _adopt(self, raw: str) -> None:
+    async def _adopt(self, raw: str) -> dict[str, Any] | None:
         try:
             command = orjson.loads(raw)
             record = make_record(command, by="redis", via="redis", ttl=self.ttl)
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("dropped a malformed command from %s: %s (%.200s)", INBOX, exc, raw)
-            return
+            return None
         try:
-            await self.submit(record)
+            return await self.submit(record)
         except Duplicate:
             log.warning("dropped command %s from %s: its id is taken", record["id"], INBOX)
-            return
-        if self.audit is not None:
-            await self.audit(record)
+            return None
 
     async def queued(self, gid: int, nid: int) -> int:
         return int(await self.redis.llen(agent_key(gid, nid)))
