@@ -83,3 +83,31 @@ def test_the_original_clients_protocol_over_raw_redis(tmp_path, redis_url) -> No
         assert (record["via"], record["sent_by"]) == ("redis", "redis")
         sent = httpx.get(f"{server.url}/api/v1/events?kind=command.sent", headers=ADMIN).json()
         assert {e["body"]["via"] for e in sent["events"]} == {"redis"}
+
+
+def test_a_burst_from_the_original_client_arrives_whole_and_in_order(tmp_path, redis_url) -> None:
+    """More commands than one move takes (``MOVE_BATCH``), pushed before the server starts,
+    and one malformed among them: the rest reach the agent in arrival order, each audited."""
+    import redis
+
+    from watchkeeper.store.cmdredis import MOVE_BATCH
+
+    raw = redis.Redis.from_url(redis_url)
+    ids = [f"burst-{n}" for n in range(MOVE_BATCH * 2 + 17)]
+    for n, cid in enumerate(ids):
+        command = {"id": cid, "gid": 6, "nid": 1, "cmd": "ping", "args": {}, "data": str(n)}
+        raw.lpush("cmds_queue", orjson.dumps(command))
+        if n == MOVE_BATCH // 2:
+            raw.lpush("cmds_queue", b'{"id": "no gid"}')
+    with ServerProcess(str(tmp_path / "wk.db"), env=ENV, args=["--redis", redis_url]) as server:
+        taken = []
+        with httpx.Client(base_url=server.url, headers=AGENT) as agent:
+            for _ in ids:
+                taken.append(agent.get("/api/v1/agents/6/1/cmd?wait=5").json()["id"])
+            assert agent.get("/api/v1/agents/6/1/cmd?wait=0").status_code == 204
+        assert taken == ids
+        assert raw.llen("cmds_queue") == 0
+        sent = httpx.get(
+            f"{server.url}/api/v1/events?kind=command.sent&limit=1000", headers=ADMIN
+        ).json()
+        assert sorted(e["body"]["id"] for e in sent["events"]) == sorted(ids)
