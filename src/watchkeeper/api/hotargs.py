@@ -18,13 +18,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from fastapi.dependencies.utils import (
-    get_dependant,
-    request_body_to_args,
-    request_params_to_args,
-)
+from fastapi.dependencies.utils import get_dependant, request_params_to_args
 from pydantic import BaseModel, ValidationError
-from pydantic_core import PydanticUndefined
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
@@ -84,8 +79,10 @@ class Arguments:
                 return {name: self._model.model_validate_json(body)}, []
             except ValidationError:
                 pass  # read again as FastAPI does, for its locations and reasons
-        received: Any = PydanticUndefined  # FastAPI's "no body at all"
-        if body and is_json:
+        received: Any = body  # not JSON: the model refuses it, as FastAPI's does
+        if not body:
+            return {}, [{"type": "missing", "loc": ("body",), "msg": "Field required"}]
+        if is_json:
             try:
                 received = json.loads(body)
             except json.JSONDecodeError as exc:
@@ -99,9 +96,12 @@ class Arguments:
                 return {}, [error]
             except ValueError:  # not UTF-8, -16 or -32
                 raise HTTPException(400, "There was an error parsing the body") from None
-        elif body:
-            received = body  # not JSON: the model refuses it, as FastAPI's does
-        return await request_body_to_args(self._body, received, embed_body_fields=False)
+        try:
+            # FastAPI's validation of a body field: Python values, attributes read as fields.
+            return {name: self._model.model_validate(received, from_attributes=True)}, []
+        except ValidationError as invalid:
+            wrong = invalid.errors(include_url=False)
+            return {}, [{**error, "loc": ("body", *error["loc"])} for error in wrong]
 
 
 def _is_json(content_type: str | None) -> bool:
