@@ -13,18 +13,21 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.routing import Route
 
 from watchkeeper.agent.levels import event_level
 from watchkeeper.api import cmdsetup
 from watchkeeper.api.auth import require
 from watchkeeper.api.errors import ANY_ROUTE, WITH_BODY, ApiError, responses
+from watchkeeper.api.hotpath import hot_get, hot_post
 from watchkeeper.api.params import Int64
 from watchkeeper.api.responses import JSONResponse
 from watchkeeper.store.cmdqueue import OUTCOMES, Finish, wire
 
 
-def _own_channel(request: Request, gid: Int64, nid: Int64) -> None:
-    """An agent's own token opens its own channel only."""
+async def _own_channel(request: Request, gid: Int64, nid: Int64) -> None:
+    """An agent's own token opens its own channel only (async: FastAPI would call a plain
+    function in a worker thread, on every request of the channel)."""
     bound = getattr(request.state, "bound_agent", None)
     if bound is not None and bound != (gid, nid):
         raise ApiError(403, f"this token belongs to agent {bound[0]}.{bound[1]}, not {gid}.{nid}")
@@ -69,8 +72,17 @@ class Stats(BaseModel):
     series: list[tuple[Annotated[str, Field(max_length=500)], float]] = Field(max_length=MAX_ITEMS)
 
 
-@router.get(
+#: The agent's side of a command's round trip (take the next command, post its result),
+#: answered ahead of FastAPI's per-request machinery; the log and series posts are not hot.
+FAST_ROUTES: list[Route] = []
+
+
+@hot_get(
+    router,
     "/cmd",
+    role="agent",
+    into=FAST_ROUTES,
+    checks=[_own_channel],
     responses={204: {"description": "No command within wait seconds"}},
     summary="The agent's next command (long poll)",
 )
@@ -89,12 +101,17 @@ async def next_command(
     return JSONResponse(wire(record))
 
 
-@router.post(
+@hot_post(
+    router,
     "/result",
+    role="agent",
+    into=FAST_ROUTES,
+    checks=[_own_channel],
+    response_model=dict[str, Any],
     responses=responses(404, *WITH_BODY),
     summary="The result of a command the agent ran",
 )
-async def post_result(gid: Node, nid: Node, body: ResultIn, request: Request) -> dict[str, Any]:
+async def post_result(gid: Node, nid: Node, body: ResultIn, request: Request) -> JSONResponse:
     """Stored once: a result posted again (a retry) is acknowledged and ignored."""
     result = body.model_dump()
     done = await cmdsetup.queue(request).finish(gid, nid, result)
@@ -104,7 +121,7 @@ async def post_result(gid: Node, nid: Node, body: ResultIn, request: Request) ->
         raise ApiError(403, f"command {body.id!r} was not sent to agent {gid}.{nid}")
     if done == Finish.STORED:
         await cmdsetup.write_events(request.app, [cmdsetup.result_event(f"{gid}.{nid}", result)])
-    return {"stored": done == Finish.STORED}
+    return JSONResponse({"stored": done == Finish.STORED})
 
 
 @router.post("/log", status_code=202, responses=responses(*WITH_BODY), summary="Log messages")

@@ -119,7 +119,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = App(
         **_no_request_telemetry(),
-        hot_routes=[*events.FAST_ROUTES, *lamia.FAST_ROUTES],
+        hot_routes=[
+            *events.FAST_ROUTES,
+            *commands.FAST_ROUTES,
+            *agent_channel.FAST_ROUTES,
+            *lamia.FAST_ROUTES,
+        ],
         guard=Guard(settings.host, settings.allowed_hosts),
         renderers=[(lamia.PREFIX, lamia.lamia_response)],
         title="watchkeeper",

@@ -9,10 +9,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.routing import Route
 
 from watchkeeper.api import cmdsetup
 from watchkeeper.api.auth import require
 from watchkeeper.api.errors import ANY_ROUTE, ApiError, responses
+from watchkeeper.api.hotpath import hot_get, hot_post
 from watchkeeper.api.params import Int64
 from watchkeeper.api.responses import JSONResponse
 from watchkeeper.events.fields import MAX_INT
@@ -51,19 +53,28 @@ class Submitted(BaseModel):
     id: str
 
 
-@router.post(
+#: The round trip of a command (submit, wait for its result), answered ahead of FastAPI's
+#: per-request machinery as the agent's side of it is (:mod:`watchkeeper.api.agent_channel`).
+FAST_ROUTES: list[Route] = []
+
+
+@hot_post(
+    router,
     "",
+    role="admin",
+    into=FAST_ROUTES,
     status_code=202,
     response_model=Submitted,
     responses=responses(409, 429, 503),
     summary="Send a command to an agent",
 )
-async def submit(body: CommandIn, request: Request) -> dict[str, str]:
+async def submit(body: CommandIn, request: Request) -> JSONResponse:
     """Queue the command for its agent (in order, per agent) and answer its id at once.
 
     The agent takes it when it next asks; it expires (state ``EXPIRED``) if the agent does not
     ask within the server's ``command_ttl``."""
-    return await enqueue(request, body, by=cmdsetup.sender(request), via="api")
+    answer = await enqueue(request, body, by=cmdsetup.sender(request), via="api")
+    return JSONResponse(answer, status_code=202)
 
 
 async def enqueue(request: Request, body: CommandIn, *, by: str, via: str) -> dict[str, str]:
@@ -85,20 +96,28 @@ def _wait(request: Request, wait: float) -> float:
     return min(wait, request.app.state.settings.command_max_wait)
 
 
-@router.get("/{cid}", responses=responses(404), summary="One command and its result")
+@hot_get(
+    router,
+    "/{cid}",
+    role="admin",
+    into=FAST_ROUTES,
+    response_model=dict[str, Any],
+    responses=responses(404),
+    summary="One command and its result",
+)
 async def get_command(
     cid: CommandId,
     request: Request,
     wait: Annotated[
         float, Query(ge=0, le=300, allow_inf_nan=False, description="seconds to wait for it")
     ] = 0,
-) -> dict[str, Any]:
+) -> JSONResponse:
     """The command's record; with ``wait``, answered as soon as it has its outcome (or after
     ``wait`` seconds, still ``QUEUED`` or ``RUNNING``)."""
     record = await cmdsetup.queue(request).get(cid, _wait(request, wait))
     if record is None:
         raise ApiError(404, f"command {cid!r} not found")
-    return public(record)
+    return JSONResponse(public(record))
 
 
 @router.get("", summary="Commands sent, newest first")
