@@ -1,0 +1,59 @@
+"""The agent's HTTP sessions against a real server, a closed port and a silent one."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import psutil
+import pytest
+
+from tests.support import ServerProcess, free_port
+from watchkeeper.agent.transport import UNREACHABLE, Answer, Session
+
+
+def connections_to(port: int) -> set[int]:
+    """The local ports of this process's open connections to ``port``."""
+    return {
+        c.laddr.port
+        for c in psutil.Process().net_connections("tcp")
+        if c.raddr and c.raddr.port == port and c.status == psutil.CONN_ESTABLISHED
+    }
+
+
+def test_requests_share_one_kept_alive_connection_and_answers_are_whole(tmp_path):
+    async def talk(server: ServerProcess) -> tuple[list[Answer], Answer, set[int], set[int]]:
+        session = Session(server.url + "/", token=None, timeout=10)
+        try:
+            health = [await session.get("/healthz") for _ in range(5)]
+            refused = await session.post("/api/v1/events", b"[]")
+            used = connections_to(server.port)
+        finally:
+            await session.aclose()
+        return health, refused, used, connections_to(server.port)
+
+    with ServerProcess(f"sqlite:///{tmp_path / 'wk.db'}") as server:
+        health, refused, used, after_close = asyncio.run(talk(server))
+    assert [a.status for a in health] == [200] * 5
+    assert isinstance(health[0].json(), dict)
+    assert refused.status == 422  # an empty batch, read as JSON
+    assert refused.json()["error"]["details"][0]["path"] == "$"  # the forwarder reads these
+    assert len(used) == 1
+    assert after_close == set()
+
+
+def test_a_closed_port_and_a_silent_server_raise_what_the_senders_catch():
+    async def ask(url: str, timeout: float) -> None:
+        session = Session(url, token=None, timeout=timeout)
+        try:
+            await session.get("/healthz")
+        finally:
+            await session.aclose()
+
+    with pytest.raises(UNREACHABLE):
+        asyncio.run(ask(f"http://127.0.0.1:{free_port()}", 10))
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        with pytest.raises(UNREACHABLE):
+            asyncio.run(ask(f"http://127.0.0.1:{silent.getsockname()[1]}", 0.2))
