@@ -5,7 +5,8 @@ the result → the result is visible to a waiting ``GET /api/v1/commands/{id}?wa
 p99 over sequential commands. The floor, measured in the same run, is a redis-py ``LPUSH`` →
 ``BRPOP`` round trip. Throughput: 10 agents, commands sent to them round-robin from 20
 threads, each thread waiting for its results (``execute true``, then ``ping``, which runs
-no program).
+no program), and the CPU the agent processes spent per command meanwhile (their own, not the
+programs they ran): a figure the machine's load moves far less than the rates.
 
     .venv/bin/python -m benchmarks.commands [--redis redis://127.0.0.1:6379/15] [--n 200]
 """
@@ -21,10 +22,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import psutil
 from benchmarks import harness
 
 ADMIN = "bench-admin-token"
@@ -50,7 +52,7 @@ def redis_floor(url: str, n: int) -> list[float]:
 
 
 @contextlib.contextmanager
-def agents(base: pathlib.Path, port: int, count: int) -> Iterator[None]:
+def agents(base: pathlib.Path, port: int, count: int) -> Iterator[list[psutil.Process]]:
     procs = []
     for nid in range(1, count + 1):
         config = base / f"agent{nid}.toml"
@@ -81,7 +83,7 @@ def agents(base: pathlib.Path, port: int, count: int) -> Iterator[None]:
             )  # fmt: skip
         )
     try:
-        yield
+        yield [psutil.Process(proc.pid) for proc in procs]
     finally:
         for proc in procs:
             proc.terminate()
@@ -104,7 +106,7 @@ def round_trip(http: httpx.Client, nid: int, command: tuple[str, dict] = TRUE) -
 
 def measure(base: pathlib.Path, extra: list[str], n: int, count: int, seconds: float) -> dict:
     os.environ.update({"WATCHKEEPER_ADMIN_TOKEN": ADMIN, "WATCHKEEPER_AGENT_TOKEN": AGENT})
-    with harness.watchkeeper(base / "wk.db", *extra) as port, agents(base, port, count):
+    with harness.watchkeeper(base / "wk.db", *extra) as port, agents(base, port, count) as procs:
         url = f"http://127.0.0.1:{port}"
         headers = {"Authorization": f"Bearer {ADMIN}"}
         with httpx.Client(base_url=url, headers=headers, timeout=60) as http:
@@ -120,14 +122,20 @@ def measure(base: pathlib.Path, extra: list[str], n: int, count: int, seconds: f
                     done += 1
             return done
 
-        rates = {}
+        rates, cpu = {}, {}
         for command in (TRUE, ("ping", {})):
             deadline = time.monotonic() + seconds
-            start = time.monotonic()
+            start, spent = time.monotonic(), cpu_seconds(procs)
             with ThreadPoolExecutor(20) as pool:
                 total = sum(pool.map(worker, range(20), [command] * 20))
             rates[command[0]] = total / (time.monotonic() - start)
-    return {"p50": pct(times, 0.5), "p99": pct(times, 0.99), **rates}
+            cpu[command[0]] = (cpu_seconds(procs) - spent) / max(total, 1)
+    return {"p50": pct(times, 0.5), "p99": pct(times, 0.99), "rates": rates, "cpu": cpu}
+
+
+def cpu_seconds(procs: Sequence[psutil.Process]) -> float:
+    """User and system CPU of the agent processes themselves (not their programs)."""
+    return sum(t.user + t.system for t in (p.cpu_times() for p in procs))
 
 
 def main() -> None:
@@ -153,12 +161,21 @@ def main() -> None:
             results[name] = measure(pathlib.Path(tmp), extra, args.n, args.agents, args.seconds)
     lines = [
         ("queue", "p50 ms", "p99 ms", "× floor p50", f"execute true/s ({args.agents} agents)",
-         "ping/s"),
+         "ping/s", "agent CPU ms/execute", "agent CPU ms/ping"),
     ]  # fmt: skip
     floor_p50 = statistics.median(floor) if args.redis else None
     if args.redis:
         lines.append(
-            (rows[0][0], f"{floor_p50 * 1e3:.3f}", f"{pct(floor, 0.99) * 1e3:.3f}", "1", "", "")
+            (
+                rows[0][0],
+                f"{floor_p50 * 1e3:.3f}",
+                f"{pct(floor, 0.99) * 1e3:.3f}",
+                "1",
+                "",
+                "",
+                "",
+                "",
+            )  # fmt: skip
         )
     for name, r in results.items():
         ratio = f"{r['p50'] / floor_p50:.0f}" if floor_p50 else "-"
@@ -168,8 +185,10 @@ def main() -> None:
                 f"{r['p50'] * 1e3:.1f}",
                 f"{r['p99'] * 1e3:.1f}",
                 ratio,
-                f"{r['execute']:.0f}",
-                f"{r['ping']:.0f}",
+                f"{r['rates']['execute']:.0f}",
+                f"{r['rates']['ping']:.0f}",
+                f"{r['cpu']['execute'] * 1e3:.2f}",
+                f"{r['cpu']['ping'] * 1e3:.2f}",
             )
         )
     print(harness.table(lines))
