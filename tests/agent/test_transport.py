@@ -9,7 +9,7 @@ import psutil
 import pytest
 
 from tests.support import ServerProcess, free_port
-from watchkeeper.agent.transport import UNREACHABLE, Answer, Session
+from watchkeeper.agent.transport import UNREACHABLE, Answer, Session, proxy_from_env
 
 
 def connections_to(port: int) -> set[int]:
@@ -57,3 +57,17 @@ def test_a_closed_port_and_a_silent_server_raise_what_the_senders_catch():
         silent.listen()
         with pytest.raises(UNREACHABLE):
             asyncio.run(ask(f"http://127.0.0.1:{silent.getsockname()[1]}", 0.2))
+
+
+def test_the_proxy_comes_from_the_environment_once(monkeypatch):
+    for name in ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    assert proxy_from_env("http://monitor:7070") == {}
+    monkeypatch.setenv("HTTP_PROXY", "http://user:secret@proxy:3128")
+    monkeypatch.setenv("NO_PROXY", "monitor,.internal")
+    assert proxy_from_env("http://monitor:7070") == {}
+    assert proxy_from_env("http://wk.internal:7070") == {}
+    assert proxy_from_env("https://elsewhere:7070") == {}  # HTTPS_PROXY names none
+    chosen = proxy_from_env("http://elsewhere:7070")
+    assert str(chosen["proxy"]) == "http://proxy:3128"
+    assert (chosen["proxy_auth"].login, chosen["proxy_auth"].password) == ("user", "secret")

@@ -12,12 +12,15 @@ An answer is read in full before it is returned, which gives its connection back
 from __future__ import annotations
 
 import asyncio
+import urllib.parse
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 import orjson
+import yarl
 
 #: What a request raises when the server is away, too slow or drops the connection.
 UNREACHABLE = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
@@ -48,6 +51,7 @@ class Session:
         self.base_url = server.rstrip("/")
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.timeout = aiohttp.ClientTimeout(total=None, connect=timeout, sock_read=timeout)
+        self.proxy = proxy_from_env(self.base_url)
         self._session: aiohttp.ClientSession | None = None
 
     async def get(self, path: str, params: Mapping[str, str] | None = None) -> Answer:
@@ -59,13 +63,10 @@ class Session:
 
     async def _request(self, method: str, path: str, **options: Any) -> Answer:
         if self._session is None or self._session.closed:
-            # trust_env: the proxy settings of the environment apply, as they do to the CLI.
-            self._session = aiohttp.ClientSession(
-                headers=self.headers, timeout=self.timeout, trust_env=True
-            )
+            self._session = aiohttp.ClientSession(headers=self.headers, timeout=self.timeout)
         # The server's redirects are not followed: an agent is configured with its real address.
         async with self._session.request(
-            method, self.base_url + path, allow_redirects=False, **options
+            method, self.base_url + path, allow_redirects=False, **self.proxy, **options
         ) as response:
             return Answer(response.status, response.headers, await response.read())
 
@@ -73,3 +74,15 @@ class Session:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def proxy_from_env(url: str) -> dict[str, Any]:
+    """The proxy for ``url`` that ``HTTP_PROXY``, ``HTTPS_PROXY`` and ``NO_PROXY`` name, as
+    request options (none without one). Read once: aiohttp's ``trust_env`` would read them, and
+    ``~/.netrc``, again in a thread for every request."""
+    parts = urllib.parse.urlsplit(url)
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if not proxy or not parts.hostname or urllib.request.proxy_bypass(parts.netloc):
+        return {}
+    address = yarl.URL(proxy)
+    return {"proxy": address.with_user(None), "proxy_auth": aiohttp.BasicAuth.from_url(address)}
