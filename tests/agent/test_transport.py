@@ -9,7 +9,7 @@ import psutil
 import pytest
 
 from tests.support import ServerProcess, free_port
-from watchkeeper.agent.transport import UNREACHABLE, Answer, Session, proxy_from_env
+from watchkeeper.agent.transport import UNREACHABLE, Answer, Session, describe, proxy_from_env
 
 
 def connections_to(port: int) -> set[int]:
@@ -55,8 +55,11 @@ def test_a_closed_port_and_a_silent_server_raise_what_the_senders_catch():
     with socket.socket() as silent:  # accepts connections, never answers
         silent.bind(("127.0.0.1", 0))
         silent.listen()
-        with pytest.raises(UNREACHABLE):
+        with pytest.raises(UNREACHABLE) as waited:
             asyncio.run(ask(f"http://127.0.0.1:{silent.getsockname()[1]}", 0.2))
+    # What the agent logs names the error even when its message is empty.
+    assert describe(waited.value).startswith(type(waited.value).__name__)
+    assert describe(TimeoutError()) == "TimeoutError"
 
 
 def test_the_proxy_comes_from_the_environment_once(monkeypatch):

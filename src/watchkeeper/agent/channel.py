@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from watchkeeper.agent.commands import Commands
-from watchkeeper.agent.transport import UNREACHABLE, Session
+from watchkeeper.agent.transport import UNREACHABLE, Session, describe
 
 log = logging.getLogger("watchkeeper.agent")
 
@@ -56,7 +56,7 @@ class Channel:
         try:
             answer = await self.http.get(f"{self.path}/cmd", params={"wait": str(self.wait)})
         except UNREACHABLE as exc:
-            log.warning("cannot ask the server for commands: %s", exc)
+            log.warning("cannot ask the server for commands: %s", describe(exc))
             await asyncio.sleep(BACKOFF)
             return None
         if answer.status == 204:
@@ -86,7 +86,7 @@ class Channel:
                         log.warning("result of %s refused: %s", result["id"], answer.text[:200])
                     return
             except UNREACHABLE as exc:
-                log.warning("cannot post the result of %s: %s", result["id"], exc)
+                log.warning("cannot post the result of %s: %s", result["id"], describe(exc))
             if loop.time() > deadline:
                 log.error("result of %s given up: the server stayed away", result["id"])
                 return

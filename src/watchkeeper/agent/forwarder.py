@@ -18,7 +18,7 @@ import re
 import sqlite3
 
 from watchkeeper.agent.journal import Journal
-from watchkeeper.agent.transport import UNREACHABLE, Answer, Session
+from watchkeeper.agent.transport import UNREACHABLE, Answer, Session, describe
 from watchkeeper.agent.waiting import wait_event
 from watchkeeper.retry import Backoff
 
@@ -81,7 +81,7 @@ class Forwarder:
         try:
             response = await self._http.post("/api/v1/events", body)
         except UNREACHABLE as exc:
-            self._offline(f"cannot reach the server: {exc!r}")
+            self._offline(f"cannot reach the server: {describe(exc)}")
             return False
         status = response.status
         if status == 202:

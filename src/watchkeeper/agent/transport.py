@@ -28,6 +28,12 @@ UNREACHABLE = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 _JSON = {"Content-Type": "application/json"}
 
 
+def describe(exc: BaseException) -> str:
+    """One line for a log: a timeout's message is empty, and aiohttp's reprs are long."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 @dataclass(frozen=True, slots=True)
 class Answer:
     status: int
