@@ -6,7 +6,9 @@ p99 over sequential commands. The floor, measured in the same run, is a redis-py
 ``BRPOP`` round trip. Throughput: 10 agents, commands sent to them round-robin by 20 callers,
 each waiting for its results (``execute true``, then ``ping``, which runs no program). On
 Redis, also the original client's way: ``LPUSH`` onto ``cmds_queue``, ``BLPOP`` of
-``cmds_queue_<id>``.
+``cmds_queue_<id>``. Beside each rate, the CPU the server (with its writer process) and the
+agent processes (their own, not the programs they ran) spent per command: figures the
+machine's other load moves far less than the rates.
 
 The callers are asyncio tasks of one process on aiohttp (and redis-py's asyncio client), so
 that the measure is of the server and the agents more than of the callers' HTTP library.
@@ -27,16 +29,23 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
 import aiohttp
 import orjson
+import psutil
 from benchmarks import harness
 
 ADMIN = "bench-admin-token"
 AGENT = "bench-agent-token"
 CALLERS = 20
+#: The rates measured, as the table names them.
+KINDS = [
+    ("execute", "execute true"),
+    ("ping", "ping"),
+    ("redis ping", "ping, original client over Redis"),
+]
 
 Command = tuple[str, dict[str, Any]]
 TRUE: Command = ("execute", {"name": "true"})
@@ -62,7 +71,7 @@ def redis_floor(url: str, n: int) -> list[float]:
 
 
 @contextlib.contextmanager
-def agents(base: pathlib.Path, port: int, count: int) -> Iterator[None]:
+def agents(base: pathlib.Path, port: int, count: int) -> Iterator[list[psutil.Process]]:
     procs = []
     for nid in range(1, count + 1):
         config = base / f"agent{nid}.toml"
@@ -93,7 +102,7 @@ def agents(base: pathlib.Path, port: int, count: int) -> Iterator[None]:
             )  # fmt: skip
         )
     try:
-        yield
+        yield [psutil.Process(proc.pid) for proc in procs]
     finally:
         for proc in procs:
             proc.terminate()
@@ -132,6 +141,32 @@ def over_redis(client: Any) -> RoundTrip:
     return round_trip
 
 
+def cpu_seconds(procs: Sequence[psutil.Process]) -> float:
+    return float(sum(t.user + t.system for t in (p.cpu_times() for p in procs)))
+
+
+class Meter:
+    """Commands per second, and the CPU per command of the server's and the agents' processes."""
+
+    def __init__(self, server: list[psutil.Process], agents: list[psutil.Process]) -> None:
+        self.server, self.agents = server, agents
+        self.found: dict[str, tuple[float, float, float]] = {}
+
+    async def rate(
+        self, name: str, round_trip: RoundTrip, command: Command, seconds: float
+    ) -> None:
+        spent = cpu_seconds(self.server), cpu_seconds(self.agents)
+        start = time.monotonic()
+        total = await rate(round_trip, command, len(self.agents), seconds)
+        elapsed = time.monotonic() - start
+        done = max(total * elapsed, 1)
+        self.found[name] = (
+            total,
+            (cpu_seconds(self.server) - spent[0]) / done,
+            (cpu_seconds(self.agents) - spent[1]) / done,
+        )
+
+
 async def rate(round_trip: RoundTrip, command: Command, agents: int, seconds: float) -> float:
     deadline = time.monotonic() + seconds
 
@@ -147,37 +182,43 @@ async def rate(round_trip: RoundTrip, command: Command, agents: int, seconds: fl
     return total / (time.monotonic() - start)
 
 
-async def drive(url: str, redis_url: str | None, n: int, count: int, seconds: float) -> dict:
+async def drive(
+    url: str, redis_url: str | None, n: int, meter: Meter, seconds: float
+) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {ADMIN}", "Content-Type": "application/json"}
     connector = aiohttp.TCPConnector(limit=2 * CALLERS)
     async with aiohttp.ClientSession(url, headers=headers, connector=connector) as http:
         round_trip = over_http(http)
-        for nid in range(1, count + 1):  # every agent up and polling
+        for nid in range(1, len(meter.agents) + 1):  # every agent up and polling
             await round_trip(nid, TRUE)
         times = []
         for _ in range(n):
             start = time.perf_counter()
             await round_trip(1, TRUE)
             times.append(time.perf_counter() - start)
-        found = {"p50": pct(times, 0.5), "p99": pct(times, 0.99)}
         for command in (TRUE, PING):
-            found[command[0]] = await rate(round_trip, command, count, seconds)
+            await meter.rate(command[0], round_trip, command, seconds)
     if redis_url is not None:
         import redis.asyncio as aioredis
 
         client = aioredis.Redis.from_url(redis_url, max_connections=2 * CALLERS)
         try:
-            found["redis ping"] = await rate(over_redis(client), PING, count, seconds)
+            await meter.rate("redis ping", over_redis(client), PING, seconds)
         finally:
             await client.aclose()
-    return found
+    return {"p50": pct(times, 0.5), "p99": pct(times, 0.99), **meter.found}
 
 
-def measure(base: pathlib.Path, redis_url: str | None, n: int, count: int, seconds: float) -> dict:
+def measure(
+    base: pathlib.Path, redis_url: str | None, n: int, count: int, seconds: float
+) -> dict[str, Any]:
     os.environ.update({"WATCHKEEPER_ADMIN_TOKEN": ADMIN, "WATCHKEEPER_AGENT_TOKEN": AGENT})
     extra = ["--redis", redis_url] if redis_url else []
-    with harness.watchkeeper(base / "wk.db", *extra) as port, agents(base, port, count):
-        return asyncio.run(drive(f"http://127.0.0.1:{port}", redis_url, n, count, seconds))
+    with harness.watchkeeper(base / "wk.db", *extra) as port, agents(base, port, count) as procs:
+        server = psutil.Process(harness.server_pid(port))
+        meter = Meter([server, *server.children(recursive=True)], procs)
+        url = f"http://127.0.0.1:{port}"
+        return asyncio.run(drive(url, redis_url, n, meter, seconds))
 
 
 def main() -> None:
@@ -198,23 +239,26 @@ def main() -> None:
     for name, redis_url in queues:
         with tempfile.TemporaryDirectory(prefix="wk-cmd-bench-") as tmp:
             results[name] = measure(pathlib.Path(tmp), redis_url, args.n, args.agents, args.seconds)
-    lines = [
-        ("queue", "p50 ms", "p99 ms", "× floor p50", f"execute true/s ({args.agents} agents)",
-         "ping/s", "ping/s, original client over Redis"),
+    lines: list[tuple[str, ...]] = [
+        ("queue", "p50 ms", "p99 ms", "× floor p50", "commands", f"/s ({args.agents} agents)",
+         "server CPU ms/command", "agents' CPU ms/command"),
     ]  # fmt: skip
     floor_p50 = statistics.median(floor) if args.redis else None
-    if args.redis:
+    if floor_p50 is not None:
         lines.append(
             ("redis-py LPUSH → BRPOP (floor)", f"{floor_p50 * 1e3:.3f}",
-             f"{pct(floor, 0.99) * 1e3:.3f}", "1", "", "", "")
+             f"{pct(floor, 0.99) * 1e3:.3f}", "1", "", "", "", "")
         )  # fmt: skip
     for name, r in results.items():
         ratio = f"{r['p50'] / floor_p50:.0f}" if floor_p50 else "-"
-        lines.append(
-            (name, f"{r['p50'] * 1e3:.1f}", f"{r['p99'] * 1e3:.1f}", ratio,
-             f"{r['execute']:.0f}", f"{r['ping']:.0f}",
-             f"{r['redis ping']:.0f}" if "redis ping" in r else "")
-        )  # fmt: skip
+        first = (name, f"{r['p50'] * 1e3:.1f}", f"{r['p99'] * 1e3:.1f}", ratio)
+        for kind, label in KINDS:
+            if kind in r:
+                per_s, server, agent = r[kind]
+                lines.append(
+                    (*first, label, f"{per_s:.0f}", f"{server * 1e3:.2f}", f"{agent * 1e3:.2f}")
+                )
+                first = ("", "", "", "")
     print(harness.table(lines))
 
 

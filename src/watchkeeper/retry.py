@@ -1,12 +1,12 @@
 """When to send a request again: exponential back-off with full jitter, honouring ``Retry-After``.
 
-One policy for every sender (:mod:`watchkeeper.client`, :mod:`watchkeeper.logging`). A fleet
-that lost its server retries all at once when it comes back; with exact doubling every sender
-would keep retrying at the same instants and hit the server in waves. Full jitter draws each
-delay uniformly from ``[0, min(cap, base * 2**attempt)]``, which spreads the retries over the
-whole window. A ``Retry-After`` answer (seconds or an HTTP date) is a floor: the sender waits at
-least that long, plus its jitter so that senders told the same thing still spread out, and never
-more than ``cap``.
+One policy for every sender (:mod:`watchkeeper.client`, :mod:`watchkeeper.logging`, the agent's
+forwarder). A fleet that lost its server retries all at once when it comes back; with exact
+doubling every sender would keep retrying at the same instants and hit the server in waves. Full
+jitter draws each delay uniformly from ``[0, min(cap, base * 2**attempt)]``, which spreads the
+retries over the whole window. A ``Retry-After`` answer (seconds or an HTTP date) is a floor:
+the sender waits at least that long, plus its jitter so that senders told the same thing still
+spread out, and never more than ``cap``.
 """
 
 from __future__ import annotations
@@ -14,18 +14,24 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC
 from email.utils import parsedate_to_datetime
-
-import httpx
+from typing import Protocol
 
 #: Answers worth retrying: the request may succeed later as it is.
 RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 # 2**60 times any sensible base is far above any cap; beyond it the float would overflow.
 _MAX_EXPONENT = 60
+
+
+class Answered(Protocol):
+    """An HTTP answer of any client library (httpx's, the agent's aiohttp one)."""
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,7 @@ class Backoff:
             return jitter
         return min(self.cap, retry_after + jitter)
 
-    def after(self, attempt: int, response: httpx.Response | None) -> float:
+    def after(self, attempt: int, response: Answered | None) -> float:
         """The delay after a failed attempt; ``response`` is ``None`` when there was none."""
         hint = None
         if response is not None:

@@ -237,6 +237,16 @@ def test_agent_killed_and_restarted_brings_programs_back_and_loses_nothing_ackno
         assert {r.id for r in stored} <= set(ids)
 
 
+async def send_once(journal: Journal, url: str, rows: list[tuple[int, bytes]]) -> bool:
+    forwarder = Forwarder(
+        journal, server=url, token=TOKENS["WATCHKEEPER_AGENT_TOKEN"], agent_id="1.7"
+    )
+    try:
+        return await forwarder._send(rows)
+    finally:
+        await forwarder.aclose()
+
+
 def test_refused_events_are_dropped_the_rest_delivered_and_resends_are_idempotent(tmp_path):
     journal = Journal(tmp_path / "journal.db")
     note = lambda n: orjson.dumps({"kind": "agent.note", "n": n})  # noqa: E731
@@ -262,9 +272,7 @@ def test_refused_events_are_dropped_the_rest_delivered_and_resends_are_idempoten
         assert [e["body"]["n"] for e in all_events(server, "agent.note")] == [1, 2]
         # The same batch again, as after an acknowledgement lost on the way: stored once.
         good = [row for row in sent if b"agent.note" in row[1]]
-        resend = Forwarder(journal, server=server.url, token=None, agent_id="1.7")
-        resend._http.headers["Authorization"] = f"Bearer {TOKENS['WATCHKEEPER_AGENT_TOKEN']}"
-        assert asyncio.run(resend._send(good)) is True
+        assert asyncio.run(send_once(journal, server.url, good)) is True
         assert [e["body"]["n"] for e in all_events(server, "agent.note")] == [1, 2]
         agent_read = httpx.get(
             server.url + "/api/v1/tasks",

@@ -34,6 +34,13 @@ def test_the_agent_imports_no_server_stack():
     assert imported_by("import watchkeeper.cli, watchkeeper.agent.main") & SERVER == set()
 
 
+def test_the_agent_speaks_http_with_one_library():
+    """aiohttp, for the CPU it saves per request; httpx (the CLI's) stays out."""
+    modules = imported_by("import watchkeeper.agent.main")
+    assert "aiohttp" in modules
+    assert modules & {"httpx", "httpcore", "anyio"} == set()
+
+
 def test_the_agent_process_leaves_the_command_line_behind(tmp_path):
     """``watchkeeper agent`` reads its options with Typer (which loads Pydantic), then
     becomes a fresh interpreter with the same pid that loads neither."""

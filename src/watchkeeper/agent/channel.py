@@ -12,9 +12,10 @@ import asyncio
 import logging
 from typing import Any
 
-import httpx
+import orjson
 
 from watchkeeper.agent.commands import Commands
+from watchkeeper.agent.transport import UNREACHABLE, Session, describe
 
 log = logging.getLogger("watchkeeper.agent")
 
@@ -27,10 +28,8 @@ class Channel:
     def __init__(
         self, server: str, token: str | None, gid: str, nid: str, commands: Commands, wait: float
     ) -> None:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.http = httpx.AsyncClient(
-            base_url=server.rstrip("/"), headers=headers, timeout=httpx.Timeout(wait + 15)
-        )
+        # A poll answers within ``wait`` seconds: the margin is for a slow server, not the wait.
+        self.http = Session(server, token, timeout=wait + 15)
         self.path = f"/api/v1/agents/{gid}/{nid}"
         self.commands = commands
         self.wait = wait
@@ -55,15 +54,15 @@ class Channel:
 
     async def _next(self) -> dict[str, Any] | None:
         try:
-            answer = await self.http.get(f"{self.path}/cmd", params={"wait": self.wait})
-        except httpx.HTTPError as exc:
-            log.warning("cannot ask the server for commands: %s", exc)
+            answer = await self.http.get(f"{self.path}/cmd", params={"wait": str(self.wait)})
+        except UNREACHABLE as exc:
+            log.warning("cannot ask the server for commands: %s", describe(exc))
             await asyncio.sleep(BACKOFF)
             return None
-        if answer.status_code == 204:
+        if answer.status == 204:
             return None
-        if answer.status_code != 200:
-            log.warning("asking for commands: %s %s", answer.status_code, answer.text[:200])
+        if answer.status != 200:
+            log.warning("asking for commands: %s %s", answer.status, answer.text[:200])
             await asyncio.sleep(BACKOFF)
             return None
         try:
@@ -81,13 +80,13 @@ class Channel:
         deadline = loop.time() + RESULT_PATIENCE
         while True:
             try:
-                answer = await self.http.post(f"{self.path}/result", json=result)
-                if answer.status_code < 500:
-                    if answer.status_code >= 400:
+                answer = await self.http.post(f"{self.path}/result", orjson.dumps(result))
+                if answer.status < 500:
+                    if answer.status >= 400:
                         log.warning("result of %s refused: %s", result["id"], answer.text[:200])
                     return
-            except httpx.HTTPError as exc:
-                log.warning("cannot post the result of %s: %s", result["id"], exc)
+            except UNREACHABLE as exc:
+                log.warning("cannot post the result of %s: %s", result["id"], describe(exc))
             if loop.time() > deadline:
                 log.error("result of %s given up: the server stayed away", result["id"])
                 return

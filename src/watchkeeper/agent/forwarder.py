@@ -17,9 +17,8 @@ import logging
 import re
 import sqlite3
 
-import httpx
-
 from watchkeeper.agent.journal import Journal
+from watchkeeper.agent.transport import UNREACHABLE, Answer, Session, describe
 from watchkeeper.agent.waiting import wait_event
 from watchkeeper.retry import Backoff
 
@@ -50,11 +49,8 @@ class Forwarder:
         self.flush_interval = flush_interval
         # Full jitter, so a fleet of agents does not come back to a restarted server in step.
         self.backoff = Backoff(base=retry_delay, cap=retry_delay_max)
-        self._refusal: httpx.Response | None = None  # the last answer worth retrying
-        headers = {"Content-Type": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        self._http = httpx.AsyncClient(base_url=server.rstrip("/"), headers=headers, timeout=30)
+        self._refusal: Answer | None = None  # the last answer worth retrying
+        self._http = Session(server, token, timeout=30)
         self.wake = asyncio.Event()
         self.sent = 0
         self.connected: bool | None = None
@@ -83,11 +79,11 @@ class Forwarder:
         """Post one batch; True when it is settled (stored, or refused for good)."""
         body = b"[" + b",".join(self._with_id(i, b) for i, b in rows) + b"]"
         try:
-            response = await self._http.post("/api/v1/events", content=body)
-        except httpx.HTTPError as exc:
-            self._offline(f"cannot reach the server: {exc!r}")
+            response = await self._http.post("/api/v1/events", body)
+        except UNREACHABLE as exc:
+            self._offline(f"cannot reach the server: {describe(exc)}")
             return False
-        status = response.status_code
+        status = response.status
         if status == 202:
             if self.connected is not True:
                 log.info("forwarding to %s", self._http.base_url)
@@ -119,7 +115,7 @@ class Forwarder:
         await asyncio.to_thread(self.journal.drop, refused)
         return True
 
-    def _refused(self, response: httpx.Response, rows: list[tuple[int, bytes]]) -> list[int]:
+    def _refused(self, response: Answer, rows: list[tuple[int, bytes]]) -> list[int]:
         """The outbox ids the refusal names; all of the batch if it names none."""
         try:
             details = response.json()["error"]["details"]

@@ -43,8 +43,6 @@ def run_from_cli(
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    # One line per forwarded batch would drown what matters; the forwarder logs the outages.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         agent = Agent(settings, specs)
     except config.ConfigError as exc:
