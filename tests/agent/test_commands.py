@@ -145,6 +145,27 @@ def test_killall_stops_recurring_programs(node) -> None:
     assert node.result(forever)["state"] == "KILLED"
 
 
+def test_a_one_shot_run_is_a_task_and_a_recurring_one_a_program(node) -> None:
+    once = node.send("execute", {"name": "echo", "args": ["once"]})
+    assert node.result(once)["state"] == "SUCCESS"
+    recurring = node.send("execute", {"name": "echo", "args": ["tick"], "recurring_period": 0.3})
+    url, deadline = node.server.url, time.monotonic() + 30
+    while time.monotonic() < deadline:
+        # The recurring program's switches leave after the one-shot run's task events.
+        found = httpx.get(f"{url}/api/v1/components?type=program", headers=ADMIN).json()
+        programs = [c["id"] for c in found["components"]]
+        if any(recurring in cid for cid in programs):
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError(f"no program component for {recurring}: {programs}")
+    assert not any(once in cid for cid in programs)
+    tasks = httpx.get(f"{url}/api/v1/tasks?limit=1000", headers=ADMIN).json()["tasks"]
+    assert [t["status"] for t in tasks if f"/cmd/{once}/" in t["id"]] == ["success"]
+    assert httpx.delete(f"{url}/api/v1/commands/{recurring}", headers=ADMIN).status_code == 200
+    assert node.result(recurring)["state"] == "KILLED"
+
+
 def test_builtins_and_refusals(node) -> None:
     ping = node.run("ping")
     assert (ping["state"], ping["data"], ping["level"]) == ("SUCCESS", "pong", 20)

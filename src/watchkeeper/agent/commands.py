@@ -182,7 +182,7 @@ class Commands:
         table = self._program_table(command)
         key = PREFIX + str(command["id"])
         try:
-            program = self.agent.add_program(key, table)
+            program = self.agent.add_program(key, table, one_shot=True)
         except config.ConfigError as exc:
             raise Refused(str(exc)) from None
         started = time.time()

@@ -49,6 +49,8 @@ class Forwarder:
         self.flush_interval = flush_interval
         # Full jitter, so a fleet of agents does not come back to a restarted server in step.
         self.backoff = Backoff(base=retry_delay, cap=retry_delay_max)
+        #: The batch after an acknowledged one, read along with the acknowledgement.
+        self._next: list[tuple[int, bytes]] | None = None
         self._refusal: Answer | None = None  # the last answer worth retrying
         self._http = Session(server, token, timeout=30)
         self.wake = asyncio.Event()
@@ -64,16 +66,23 @@ class Forwarder:
 
     async def send_pending(self) -> None:
         attempt = 0
+        rows: list[tuple[int, bytes]] | None = None
         while True:
-            rows = await asyncio.to_thread(self.journal.pending, self.batch_size, self.batch_bytes)
+            if rows is None:
+                rows = await asyncio.to_thread(
+                    self.journal.pending, self.batch_size, self.batch_bytes
+                )
             if not rows:
                 return
             self._refusal = None
+            self._next = None
             if await self._send(rows):
                 attempt = 0
+                rows = self._next
                 continue
             await asyncio.sleep(self.backoff.after(attempt, self._refusal))
             attempt += 1
+            rows = None
 
     async def _send(self, rows: list[tuple[int, bytes]]) -> bool:
         """Post one batch; True when it is settled (stored, or refused for good)."""
@@ -89,7 +98,10 @@ class Forwarder:
                 log.info("forwarding to %s", self._http.base_url)
             self.connected = True
             try:
-                await asyncio.to_thread(self.journal.ack, rows[-1][0])
+                # The next batch is read in the same trip to the journal's thread.
+                self._next = await asyncio.to_thread(
+                    self.journal.ack, rows[-1][0], self.batch_size, self.batch_bytes
+                )
             except (sqlite3.Error, OSError) as exc:
                 # A full disk: the batch is sent again later and the server drops the copies.
                 log.warning("cannot forget acknowledged events yet: %s", exc)

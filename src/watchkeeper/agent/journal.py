@@ -139,11 +139,13 @@ class Journal:
         with self._lock:
             return int(self._conn.execute("SELECT count(*) FROM outbox").fetchone()[0])
 
-    def ack(self, upto: int) -> None:
-        """The server has stored every event up to ``upto``: forget them."""
+    def ack(self, upto: int, limit: int = 0, max_bytes: int = 0) -> list[tuple[int, bytes]]:
+        """The server has stored every event up to ``upto``: forget them. Answers the next
+        :meth:`pending` batch when ``limit`` is given (else nothing)."""
         with self._lock, self._conn:
             self._conn.execute("DELETE FROM outbox WHERE id <= ?", (upto,))
             self._put({"acked": upto}, ())
+        return self.pending(limit, max_bytes) if limit else []
 
     def drop(self, ids: Iterable[int]) -> None:
         with self._lock, self._conn:

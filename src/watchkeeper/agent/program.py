@@ -68,9 +68,12 @@ class Run:
 
 
 class Program:
-    def __init__(self, spec: ProgramSpec, host: Host) -> None:
+    def __init__(self, spec: ProgramSpec, host: Host, lifecycle: bool = True) -> None:
         self.spec = spec
         self.host = host
+        #: Whether its state switches are events. A one-shot command's run is a task only:
+        #: its task events say all, and a component per command would pile up on the server.
+        self.lifecycle = lifecycle
         self.component_id = f"{host.agent_id}/{spec.domain}/{spec.name}"
         self.state = "stopped"
         self.run: Run | None = None
@@ -106,6 +109,8 @@ class Program:
 
     def _switch(self, state: str, message: str | None = None, level: str = "info") -> None:
         self.state = state
+        if not self.lifecycle:
+            return
         event = {
             "kind": kinds.COMPONENT_STATE,
             "type": "program",

@@ -35,6 +35,9 @@ from watchkeeper.statsd import Statsd
 log = logging.getLogger("watchkeeper.agent")
 
 FLUSH_EVERY = 0.1
+#: How long an urgent flush waits for what happens at once with it (a short command's start
+#: and its end): one journal write and one forwarded batch instead of two of each.
+LINGER = 0.005
 #: Pending messages at which a program's reader waits for a flush: memory stays bounded and
 #: transactions small however fast a program writes (the pipe then holds the rest).
 FLUSH_AT = 2000
@@ -161,6 +164,9 @@ class Agent:
     async def flush(self) -> None:
         """Make what was captured durable: the outbox first (so it is forwarded), then the
         local store."""
+        # Urgent events emitted while this flush writes make a flush of their own.
+        urgent = self._urgent.is_set()
+        self._urgent.clear()
         if not self._events and not self._rows:
             return
         events, self._events = self._events, []
@@ -173,11 +179,13 @@ class Agent:
             # down (they wait for this flush) instead of losing it or crashing.
             self._events[:0] = failed[0]
             self._rows[:0] = failed[1]
+            if urgent:
+                self._urgent.set()
             self._note(self.health.failed(*failed[2]), logging.ERROR)
             await asyncio.sleep(1.0)
         else:
             self._note(self.health.succeeded(), logging.WARNING)
-        if self._urgent.is_set() or len(events) >= self.settings.batch_size:
+        if urgent or len(events) >= self.settings.batch_size:
             self.forwarder.wake.set()
 
     def _write(
@@ -204,8 +212,9 @@ class Agent:
     async def _flusher(self) -> None:
         while True:
             await wait_event(self._urgent, FLUSH_EVERY)
+            if self._urgent.is_set():
+                await asyncio.sleep(LINGER)
             await self.flush()
-            self._urgent.clear()
 
     async def query(self, **filters: Any) -> list[dict[str, Any]]:
         """``get_msgs``: the local store, newest first (see :meth:`LogStore.query`)."""
@@ -308,9 +317,10 @@ class Agent:
             )
         self.journal.put({}, delete=[f"proc:{key}" for key in left])
 
-    def add_program(self, key: str, table: dict[str, Any]) -> Program:
+    def add_program(self, key: str, table: dict[str, Any], *, one_shot: bool = False) -> Program:
         """Start a program given as a table while the agent runs; one with ``max_time = -1``
-        is remembered in the journal and started again after an agent restart."""
+        is remembered in the journal and started again after an agent restart. A ``one_shot``
+        run (a command's, neither recurring nor restarted) reports its task events only."""
         if key in self.programs:
             raise config.ConfigError(f"program {key}: already running")
         spec = config.program(key, table, f"program {key}")
@@ -319,7 +329,8 @@ class Agent:
             raise config.ConfigError(f"program {key}: {spec.domain}/{spec.name} is taken")
         if spec.long_running:
             self.journal.put({f"remember:{key}": table})
-        program = self.programs[key] = Program(spec, self)
+        one_shot = one_shot and not spec.recurring_period and not spec.max_restart
+        program = self.programs[key] = Program(spec, self, lifecycle=not one_shot)
         program.start()
         return program
 
