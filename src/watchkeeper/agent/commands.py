@@ -190,7 +190,8 @@ class Commands:
             await program.finished()
         finally:
             self.agent.programs.pop(key, None)
-            self.agent.journal.put({}, delete=[f"remember:{key}"])
+            if program.spec.long_running:
+                self.agent.journal.put({}, delete=[f"remember:{key}"])
         run = program.run
         if run is None:
             raise Refused("the program did not run")

@@ -88,6 +88,10 @@ class Agent:
             self._urgent.set()
 
     def next_run(self, program: Program) -> int:
+        if not program.lifecycle:
+            # A one-shot command runs once under its own unique id: a counter kept for it
+            # would be a journal entry per command, forever.
+            return 1
         return self.journal.next_counter(f"run:{program.spec.domain}/{program.spec.name}")
 
     def running(self, program: Program, run: Run | None) -> None:

@@ -69,7 +69,11 @@ class Session:
 
     async def _request(self, method: str, path: str, **options: Any) -> Answer:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(headers=self.headers, timeout=self.timeout)
+            # No cookies: the agent authenticates with its token, and the jar's filtering
+            # costs every request.
+            self._session = aiohttp.ClientSession(
+                headers=self.headers, timeout=self.timeout, cookie_jar=aiohttp.DummyCookieJar()
+            )
         # The server's redirects are not followed: an agent is configured with its real address.
         async with self._session.request(
             method, self.base_url + path, allow_redirects=False, **self.proxy, **options
