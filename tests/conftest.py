@@ -4,10 +4,12 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import make_url
 
-from tests.support import PG_ENV, fresh_pg_database, require_service
+from tests.support import PG_ENV, drop_ended_databases, fresh_pg_database, require_service
 from watchkeeper.api.app import create_app
 from watchkeeper.config import Settings
+from watchkeeper.store import db
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -18,14 +20,38 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    drop_ended_databases()
+
+
+@pytest.fixture(scope="session")
+def pg_migrated() -> Iterator[str]:
+    """A PostgreSQL database brought to the latest schema by the server's own upgrade, once:
+    the template of the databases of the tests served by a ``client`` fixture."""
+    admin = require_service(PG_ENV, "PostgreSQL")
+    with fresh_pg_database(admin) as url:
+        engine = db.make_engine(url, writer=True)
+        try:
+            db.upgrade(engine)
+        finally:
+            engine.dispose()
+        yield make_url(url).database or ""
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
-    """Each test using this runs on a real SQLite file and on a real PostgreSQL database."""
+    """Each test using this runs on a real SQLite file and on a real PostgreSQL database.
+
+    The PostgreSQL database is brand new. A test served by a ``client`` fixture gets a copy of
+    :func:`pg_migrated` (its server's start finds the schema up to date, instead of spending
+    most of the test migrating an empty database); any other test, migrations' among them,
+    gets an empty one."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'wk.db'}"
         return
     admin = require_service(PG_ENV, "PostgreSQL")
-    with fresh_pg_database(admin) as url:
+    template = request.getfixturevalue("pg_migrated") if "client" in request.fixturenames else None
+    with fresh_pg_database(admin, template) as url:
         yield url
 
 

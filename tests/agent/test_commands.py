@@ -14,7 +14,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.agent.test_forwarding import PY, TOKENS, agent_process, write_config
+from tests.agent.test_forwarding import PY, TOKENS, agent_process, wait_for, write_config
 from tests.support import REDIS_ENV, ServerProcess, require_service
 
 pytestmark = pytest.mark.slow
@@ -55,6 +55,11 @@ class Node:
             if record["state"] not in ("QUEUED", "RUNNING"):
                 return record
         raise AssertionError(f"no result for {cid}")
+
+    def started(self, cid: str, run: int = 1) -> None:
+        """Wait until the agent reports run ``run`` of the command's program: it has started."""
+        path = f"{self.server.url}/api/v1/tasks/1.7/cmd/{cid}/{run}"
+        wait_for(lambda: httpx.get(path, headers=ADMIN).status_code == 200, what=f"{cid} started")
 
     def run(self, cmd: str, args: dict | None = None, data: str | None = None) -> dict[str, Any]:
         return self.result(self.send(cmd, args, data))
@@ -115,7 +120,7 @@ def test_a_timeout(node) -> None:
 
 def test_kill_a_long_sleep(node) -> None:
     cid = node.send("execute", {"name": "sleep", "args": ["60"]})
-    time.sleep(1.0)  # let the agent start it
+    node.started(cid)
     answer = httpx.delete(f"{node.server.url}/api/v1/commands/{cid}", headers=ADMIN)
     assert answer.status_code == 200, answer.text
     assert node.result(cid)["state"] == "KILLED"
@@ -137,7 +142,8 @@ def test_get_msgs_after_a_run(node) -> None:
 def test_killall_stops_recurring_programs(node) -> None:
     recurring = node.send("execute", {"name": "echo", "args": ["tick"], "recurring_period": 0.3})
     forever = node.send("execute", {"name": "sleep", "args": ["60"], "max_time": -1})
-    time.sleep(1.5)
+    node.started(forever)
+    node.started(recurring, run=2)  # between or during its recurring runs
     killed = node.run("killall")
     assert killed["state"] == "SUCCESS"
     assert set(orjson.loads(killed["data"])) == {recurring, forever}
@@ -210,7 +216,7 @@ def test_on_redis(tmp_path) -> None:
         record = node.run("execute", {"name": "echo", "args": ["hi"]})
         assert (record["state"], record["data"]) == ("SUCCESS", "hi")
         cid = node.send("execute", {"name": "sleep", "args": ["60"]})
-        time.sleep(1.0)
+        node.started(cid)
         httpx.delete(f"{node.server.url}/api/v1/commands/{cid}", headers=ADMIN)
         assert node.result(cid)["state"] == "KILLED"
 
@@ -230,7 +236,7 @@ def test_the_python_client(node) -> None:
         bound = client.get_bound_client(1, 7)
         assert "total" in bound.get_mem_info()
         sleeper = bound.execute("sleep", ["60"])
-        time.sleep(1.0)
+        node.started(sleeper.id)
         assert [p["cmd"] for p in bound.get_processes()] == [sleeper.id]
         sleeper.kill()
         assert sleeper.result(30)["state"] == "KILLED"

@@ -44,6 +44,10 @@ def write_config(path: Path, programs: str, **agent: Any) -> Path:
         **agent,
     }
     lines = ["[agent]", *(f"{k} = {v!r}" for k, v in table.items()), programs]
+    if "[cmds]" not in programs:
+        # The server waits for open long polls when it stops (up to its 10 s grace): a short
+        # one lets each stop here finish at once instead of after the grace.
+        lines.append("[cmds]\nwait = 1")
     path.write_text("\n".join(lines) + "\n")  # repr() of str and numbers is valid TOML
     return path
 

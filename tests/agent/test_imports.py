@@ -45,7 +45,9 @@ def test_the_agent_process_leaves_the_command_line_behind(tmp_path):
     """``watchkeeper agent`` reads its options with Typer (which loads Pydantic), then
     becomes a fresh interpreter with the same pid that loads neither."""
     (tmp_path / "agent.toml").write_text(
-        "[agent]\ngid = 1\nnid = 1\n[programs.p]\ncommand = 'sleep 60'\n"
+        # Nothing listens at the server: a short shutdown_timeout spares the 5 s the agent
+        # would keep trying to hand it its last events.
+        "[agent]\ngid = 1\nnid = 1\nshutdown_timeout = 0.1\n[programs.p]\ncommand = 'sleep 60'\n"
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "watchkeeper", "agent", "--config", str(tmp_path / "agent.toml"),

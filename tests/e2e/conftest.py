@@ -13,8 +13,14 @@ from tests.e2e.dataset import HISTORY, busy_fleet
 from tests.support import ServerProcess
 
 
-def start_server(tmp_path, *, busy: bool = True, admin_token: str | None = None) -> ServerProcess:
-    env = {"WATCHKEEPER_ADMIN_TOKEN": admin_token} if admin_token else {}
+def start_server(
+    tmp_path,
+    *,
+    busy: bool = True,
+    admin_token: str | None = None,
+    env: dict[str, str] | None = None,
+) -> ServerProcess:
+    env = {**(env or {}), **({"WATCHKEEPER_ADMIN_TOKEN": admin_token} if admin_token else {})}
     server = ServerProcess(
         f"sqlite:///{tmp_path / 'wk.db'}", env=env, log_path=str(tmp_path / "server.log")
     ).start()

@@ -16,7 +16,10 @@ ADMIN = "e2e-admin-token"
 
 @pytest.fixture
 def server(tmp_path):
-    proc = start_server(tmp_path, busy=False, admin_token=ADMIN)
+    # The page follows a queued command with long polls; a stopping server waits for those
+    # (up to its 10 s grace), so here they last a second.
+    quick = {"WATCHKEEPER_COMMAND_MAX_WAIT": "1"}
+    proc = start_server(tmp_path, busy=False, admin_token=ADMIN, env=quick)
     yield proc
     proc.stop()
 

@@ -15,7 +15,7 @@ from tests.support import ServerProcess
 from watchkeeper.store import db
 from watchkeeper.store.tables import events
 
-TOTAL = 20_000
+TOTAL = 10_000  # 100 batches: the kill lands after a third of them
 BATCH = 100
 SENDERS = 4
 

@@ -48,6 +48,7 @@ def test_settings_precedence_cli_over_env_over_file_over_default(tmp_path):
     )
     defaults = resolved()
     assert defaults["port"] == 7070 and defaults["stale_after"] == 30.0
+    assert defaults["command_max_wait"] == 60.0
     assert defaults["db"] == "sqlite:///watchkeeper.db" and defaults["tokens"] == []
     from_file = resolved("--config", str(config))
     assert (from_file["port"], from_file["host"], from_file["db"]) == (
@@ -70,6 +71,12 @@ def test_settings_precedence_cli_over_env_over_file_over_default(tmp_path):
         9.0,
         50.0,
     )
+
+
+def test_the_longest_long_poll_is_a_setting():
+    assert resolved(env={"WATCHKEEPER_COMMAND_MAX_WAIT": "2"})["command_max_wait"] == 2.0
+    result = wk("serve", "--check", "--command-max-wait", "301")
+    assert result.returncode == 2 and "--command-max-wait" in result.stderr, result.stderr
 
 
 def test_serve_refuses_open_non_loopback_and_bad_config(tmp_path):

@@ -81,7 +81,8 @@ def test_send_retries_until_the_server_is_up(tmp_path):
     starter = threading.Timer(1.0, srv.start)
     starter.start()
     try:
-        with Client(srv.url, retries=8, backoff=0.25) as wk:
+        # Retries at most 1 s apart: the send goes through soon after the server is up.
+        with Client(srv.url, retries=40, backoff=0.25, max_backoff=1.0) as wk:
             items = [{**e, "event_id": f"r{i}"} for i, e in enumerate(HISTORY)]
             assert wk.send(items)[0]["accepted"] == len(HISTORY)
             assert wk.health()["last_seq"] == len(HISTORY)

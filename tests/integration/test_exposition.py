@@ -157,8 +157,11 @@ def test_promtool_accepts_the_exposition(sqlite_url, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def query(prom: str, expr: str) -> list[dict]:
-    r = httpx.get(f"{prom}/api/v1/query", params={"query": expr}, timeout=5)
+def query(prom: str, expr: str, at: float | None = None) -> list[dict]:
+    params: dict[str, str | float] = {"query": expr}
+    if at is not None:
+        params["time"] = at
+    r = httpx.get(f"{prom}/api/v1/query", params=params, timeout=5)
     r.raise_for_status()
     return r.json()["data"]["result"]
 
@@ -167,17 +170,15 @@ def test_a_real_prometheus_scrapes_the_server(tmp_path: Path):
     binary = shutil.which("prometheus")
     if binary is None:
         pytest.skip("prometheus not installed (Debian package prometheus; .ci/run installs it)")
-    with ServerProcess(f"sqlite:///{tmp_path / 'wk.db'}") as server:
-        httpx.post(f"{server.url}/api/v1/events", json=[*FLEET, program_stats(time.time())])
-        httpx.post(
-            f"{server.url}/api/v1/metrics/statsd",
-            content=b"q.depth:4|g|#queue:mail",
-            headers={"Content-Type": "text/plain"},
-        )
+    # statsd is flushed every 10 s by default. Every flush stores the gauge again (one more
+    # event committed), so the values are read as of the first scrape that saw the gauge: one
+    # flush before it, as the scrapes (every 0.5 s) are much more frequent than the flushes.
+    flush = {"WATCHKEEPER_STATSD_FLUSH_INTERVAL": "2"}
+    with ServerProcess(f"sqlite:///{tmp_path / 'wk.db'}", env=flush) as server:
         port = free_port()
         config = tmp_path / "prometheus.yml"
         config.write_text(
-            "global:\n  scrape_interval: 1s\n"
+            "global:\n  scrape_interval: 500ms\n"
             "scrape_configs:\n  - job_name: watchkeeper\n"
             f"    static_configs:\n      - targets: ['127.0.0.1:{server.port}']\n"
         )
@@ -194,20 +195,33 @@ def test_a_real_prometheus_scrapes_the_server(tmp_path: Path):
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 90
-            # The server flushes statsd every 10 s: wait for the scrape that follows.
-            while not query_ok(url, 'statsd_q_depth{queue="mail"}'):
-                assert prom.poll() is None, "prometheus exited"
-                assert time.monotonic() < deadline, "prometheus never scraped the series"
-                time.sleep(0.5)
-            assert value(url, 'up{job="watchkeeper"}') == 1
-            assert value(url, 'statsd_q_depth{queue="mail"}') == 4
-            assert value(url, 'watchkeeper_tasks{status="finished"}') == 2
+            # Sent once Prometheus scrapes, so that no second flush comes before its next scrape.
+            until_scraped(prom, url, 'up{job="watchkeeper"}', deadline)
+            httpx.post(f"{server.url}/api/v1/events", json=[*FLEET, program_stats(time.time())])
+            httpx.post(
+                f"{server.url}/api/v1/metrics/statsd",
+                content=b"q.depth:4|g|#queue:mail",
+                headers={"Content-Type": "text/plain"},
+            )
+            until_scraped(prom, url, 'statsd_q_depth{queue="mail"}', deadline)
+            (gauge,) = query(url, 'statsd_q_depth{queue="mail"}[5m]')
+            at = float(gauge["values"][0][0])  # the scrape that first saw it
+            assert value(url, 'up{job="watchkeeper"}', at) == 1
+            assert value(url, 'statsd_q_depth{queue="mail"}', at) == 4
+            assert value(url, 'watchkeeper_tasks{status="finished"}', at) == 2
             cpu = 'watchkeeper_program_cpu_percent{agent="1.7",program="site.web"}'
-            assert value(url, cpu) == 12.5
-            assert value(url, "watchkeeper_events_committed_total") == len(FLEET) + 2
+            assert value(url, cpu, at) == 12.5
+            assert value(url, "watchkeeper_events_committed_total", at) == len(FLEET) + 2
         finally:
             prom.terminate()
             prom.wait(30)
+
+
+def until_scraped(prom: subprocess.Popen, url: str, expr: str, deadline: float) -> None:
+    while not query_ok(url, expr):
+        assert prom.poll() is None, "prometheus exited"
+        assert time.monotonic() < deadline, f"prometheus never scraped {expr}"
+        time.sleep(0.2)
 
 
 def query_ok(url: str, expr: str) -> bool:
@@ -217,8 +231,8 @@ def query_ok(url: str, expr: str) -> bool:
         return False
 
 
-def value(url: str, expr: str) -> float:
-    (one,) = query(url, expr)
+def value(url: str, expr: str, at: float | None = None) -> float:
+    (one,) = query(url, expr, at)
     return float(one["value"][1])
 
 

@@ -107,6 +107,15 @@ def serve(
             help="Seconds a command waits for its agent.",
         ),
     ] = DEFAULTS.command_ttl,
+    command_max_wait: Annotated[
+        float,
+        typer.Option(
+            envvar="WATCHKEEPER_COMMAND_MAX_WAIT",
+            min=0,
+            max=300,
+            help="Longest long poll in seconds (an agent's ask for commands, a wait for a result).",
+        ),
+    ] = DEFAULTS.command_max_wait,
     log_level: Annotated[str, typer.Option(envvar="WATCHKEEPER_LOG_LEVEL")] = "info",
     state_max_depth: Annotated[
         int, typer.Option(envvar="WATCHKEEPER_STATE_MAX_DEPTH", min=1, max=500)
@@ -199,6 +208,7 @@ def serve(
             lamia_stale_after=lamia_stale_after,
             redis=redis,
             command_ttl=command_ttl,
+            command_max_wait=command_max_wait,
             tokens=tokens_from(file_data.get("auth")),
             state_max_depth=state_max_depth,
             state_expired_path=state_expired_path,
