@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
-from typing import Annotated
+from types import FrameType
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -237,14 +239,36 @@ def serve(
         f"watchkeeper {__version__} on http://{host}:{port}  (db: {_safe_url(db)}, "
         f"auth: {'tokens' if settings.tokens else 'anonymous'})"
     )
-    uvicorn.run(
-        create_app(settings),
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
         host=host,
         port=port,
         log_level=log_level.lower(),
         access_log=False,
         timeout_graceful_shutdown=10,
     )
+    _run(app, config)
+
+
+def _run(app: Any, config: Any) -> None:
+    """Run uvicorn, telling the command queue when the server starts to stop: the agents'
+    and callers' long polls then answer at once, instead of holding the shutdown for its
+    grace."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            super().handle_exit(sig, frame)
+            commands = getattr(app.state, "commands", None)
+            if commands is None:
+                return
+            try:  # a signal handler: leave the queue's waiters to the loop
+                asyncio.get_running_loop().call_soon_threadsafe(commands.stop_waiting)
+            except RuntimeError:
+                commands.stop_waiting()
+
+    Server(config).run()
 
 
 def _host_list(values: list[str] | str | None) -> tuple[str, ...]:

@@ -126,6 +126,14 @@ class Notifier:
 
     def __init__(self) -> None:
         self._waiting: dict[Hashable, tuple[asyncio.Event, int]] = {}
+        self.closing = False
+
+    def close(self) -> None:
+        """The server is stopping: every wait ends now, with what it has."""
+        self.closing = True
+        for event, _ in self._waiting.values():
+            event.set()
+        self._waiting.clear()
 
     def notify(self, key: Hashable) -> None:
         found = self._waiting.pop(key, None)
@@ -146,7 +154,7 @@ class Notifier:
             try:
                 found = await look()
                 left = deadline - time.monotonic()
-                if found is not None or left <= 0:
+                if found is not None or left <= 0 or self.closing:
                     return found
                 waiter = asyncio.ensure_future(changed.wait())
                 try:
@@ -198,6 +206,10 @@ class CommandQueue(Protocol):
 
     async def cancel(self, cid: str, by: str) -> dict[str, Any] | None: ...
 
+    def stop_waiting(self) -> None:
+        """The server is stopping: long polls answer now (no command, the record as it is)
+        instead of holding the shutdown for as long as they were to wait."""
+
     async def start(self) -> None: ...
 
     async def close(self) -> None: ...
@@ -248,6 +260,9 @@ class SqlQueue:
         self.ttl = ttl
         self.audit = audit
         self.notifier = Notifier()
+
+    def stop_waiting(self) -> None:
+        self.notifier.close()
 
     async def start(self) -> None:
         return None

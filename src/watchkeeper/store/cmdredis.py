@@ -88,7 +88,12 @@ class RedisQueue:
         self.result_ttl = int(result_ttl)
         self.audit = audit
         self._mover: asyncio.Task[None] | None = None
+        self.closing = False
         self._submit = self.redis.register_script(SUBMIT)
+
+    def stop_waiting(self) -> None:
+        # The waits below block for a second at most, then look at this.
+        self.closing = True
 
     async def start(self) -> None:
         await self.redis.ping()
@@ -172,10 +177,13 @@ class RedisQueue:
         deadline = time.monotonic() + wait
         while True:
             left = deadline - time.monotonic()
-            # BLPOP's timeout is in whole seconds on old servers; below one, look once.
-            if left >= 1:
-                popped = await self.redis.blpop([agent_key(gid, nid)], timeout=int(left))
+            # BLPOP's timeout is in whole seconds on old servers; below one, look once. A
+            # second at a time, so that a stopping server's polls end soon.
+            if left >= 1 and not self.closing:
+                popped = await self.redis.blpop([agent_key(gid, nid)], timeout=1)
                 raw: Any = popped[1] if popped else None
+                if raw is None:
+                    continue
             else:
                 raw = await self.redis.lpop(agent_key(gid, nid))
             if raw is None:
@@ -219,7 +227,7 @@ class RedisQueue:
             if record is None or public(record)["state"] in FINAL:
                 return record
             left = deadline - time.monotonic()
-            if left <= 0:
+            if left <= 0 or self.closing:
                 return record
             # Rotating the one-element result list waits for it without taking it away from
             # the original client, which pops it.
