@@ -16,6 +16,8 @@ import asyncio
 import logging
 import re
 import sqlite3
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from watchkeeper.agent.journal import Journal
 from watchkeeper.agent.transport import UNREACHABLE, Answer, Session, describe
@@ -25,7 +27,14 @@ from watchkeeper.retry import Backoff
 log = logging.getLogger("watchkeeper.agent")
 
 _INDEX = re.compile(r"^\[(\d+)\]")
+_T = TypeVar("_T")
 _RETRY = frozenset({408, 425, 429, 500, 502, 503, 504})
+#: After a batch this small the journal is read and acknowledged on the event loop (a few
+#: rows cost less than a worker thread's round trip); after a larger one, in a thread.
+INLINE_ROWS = 64
+#: The least time between two batches: a quiet agent's events leave at once, a busy one's
+#: coalesce into at most 20 batches a second (each costs the server a request and a commit).
+MIN_GAP = 0.05
 
 
 class Forwarder:
@@ -53,27 +62,34 @@ class Forwarder:
         self._next: list[tuple[int, bytes]] | None = None
         self._refusal: Answer | None = None  # the last answer worth retrying
         self._http = Session(server, token, timeout=30)
+        #: Whether the last batch was small: a backlog (the first read) is read in a thread.
+        self._small = False
         self.wake = asyncio.Event()
         self.sent = 0
         self.connected: bool | None = None
 
     async def run(self) -> None:
         """Send whatever is pending, then wait for more (or the flush interval)."""
+        loop = asyncio.get_running_loop()
         while True:
             await self.send_pending()
+            sent = loop.time()
             await wait_event(self.wake, self.flush_interval)
             self.wake.clear()
+            if (gap := sent + MIN_GAP - loop.time()) > 0:
+                await asyncio.sleep(gap)
 
     async def send_pending(self) -> None:
         attempt = 0
         rows: list[tuple[int, bytes]] | None = None
         while True:
             if rows is None:
-                rows = await asyncio.to_thread(
+                rows = await self._in_journal(
                     self.journal.pending, self.batch_size, self.batch_bytes
                 )
             if not rows:
                 return
+            self._small = len(rows) <= INLINE_ROWS
             self._refusal = None
             self._next = None
             if await self._send(rows):
@@ -99,7 +115,7 @@ class Forwarder:
             self.connected = True
             try:
                 # The next batch is read in the same trip to the journal's thread.
-                self._next = await asyncio.to_thread(
+                self._next = await self._in_journal(
                     self.journal.ack, rows[-1][0], self.batch_size, self.batch_bytes
                 )
             except (sqlite3.Error, OSError) as exc:
@@ -126,6 +142,11 @@ class Forwarder:
         )
         await asyncio.to_thread(self.journal.drop, refused)
         return True
+
+    async def _in_journal(self, call: Callable[..., _T], *args: Any) -> _T:
+        if self._small:
+            return call(*args)
+        return await asyncio.to_thread(call, *args)
 
     def _refused(self, response: Answer, rows: list[tuple[int, bytes]]) -> list[int]:
         """The outbox ids the refusal names; all of the batch if it names none."""

@@ -3,7 +3,8 @@
 ``<data-dir>/journal.db`` holds ``outbox(id, body)`` — every event meant for the server, in
 order, until the server acknowledges it — and ``meta(key, value)``: the next message id, the
 next run number of each program, the processes running now (so an agent that was killed can
-clean up after itself) and the long-running programs to start again. The outbox id never
+clean up after itself; recorded with the flush that carries the run's start event, a few ms
+after it) and the long-running programs to start again. The outbox id never
 repeats (``AUTOINCREMENT``), and with the journal's random ``incarnation`` it makes each event's
 id, so a batch sent twice is stored once by the server.
 
@@ -82,6 +83,18 @@ class Journal:
             except (sqlite3.Error, OSError):
                 return  # made by the next write that succeeds
             self._deferred = {}
+
+    def defer(self, values: Mapping[str, Any], delete: Iterable[str] = ()) -> None:
+        """Set and delete meta entries with the next write (:meth:`append`, :meth:`put`): a
+        run's process, say, is recorded with the flush that carries its start event, and one
+        that ends before that flush costs no write at all."""
+        with self._lock:
+            self._defer(values, delete)
+
+    @property
+    def deferred(self) -> bool:
+        """Whether meta changes wait for the next write."""
+        return bool(self._deferred)
 
     def _defer(self, values: Mapping[str, Any], delete: Iterable[str]) -> None:
         self._deferred.update(dict.fromkeys(delete, _DELETED))

@@ -41,6 +41,9 @@ LINGER = 0.005
 #: Pending messages at which a program's reader waits for a flush: memory stays bounded and
 #: transactions small however fast a program writes (the pipe then holds the rest).
 FLUSH_AT = 2000
+#: Up to this many events and rows a flush writes on the event loop: a small SQLite commit
+#: (WAL, no fsync) costs less than the round trip to a worker thread and back.
+INLINE_WRITE = 64
 
 
 class Agent:
@@ -95,12 +98,15 @@ class Agent:
         return self.journal.next_counter(f"run:{program.spec.domain}/{program.spec.name}")
 
     def running(self, program: Program, run: Run | None) -> None:
+        # Written with the flush that carries the run's start (urgent, so within LINGER): a
+        # short run that has ended by then costs no journal write.
         key = f"proc:{program.spec.domain}/{program.spec.name}"
         if run is None:
-            self.journal.put({}, delete=[key])
+            self.journal.defer({}, delete=[key])
         else:
             info = {"pid": run.pid, "create_time": run.create_time, "task": run.task}
-            self.journal.put({key: info})
+            self.journal.defer({key: info})
+        self._urgent.set()
 
     async def drained(self) -> None:
         if len(self._events) >= FLUSH_AT or len(self._rows) >= FLUSH_AT:
@@ -171,13 +177,16 @@ class Agent:
         # Urgent events emitted while this flush writes make a flush of their own.
         urgent = self._urgent.is_set()
         self._urgent.clear()
-        if not self._events and not self._rows:
+        if not self._events and not self._rows and not self.journal.deferred:
             return
         events, self._events = self._events, []
         rows, self._rows = self._rows, []
         next_id = self._next_id
         async with self._store_lock:
-            failed = await asyncio.to_thread(self._write, events, rows, next_id)
+            if len(events) + len(rows) <= INLINE_WRITE:
+                failed = self._write(events, rows, next_id)
+            else:
+                failed = await asyncio.to_thread(self._write, events, rows, next_id)
         if failed:
             # A full disk, say: keep what was not written, in order, and slow the readers
             # down (they wait for this flush) instead of losing it or crashing.

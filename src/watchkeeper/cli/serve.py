@@ -240,10 +240,13 @@ def serve(
         f"auth: {'tokens' if settings.tokens else 'anonymous'})"
     )
     app = create_app(settings)
+    from watchkeeper.api.coalesce import CoalescingProtocol
+
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
+        http=CoalescingProtocol,
         log_level=log_level.lower(),
         access_log=False,
         timeout_graceful_shutdown=10,

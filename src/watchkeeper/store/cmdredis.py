@@ -67,6 +67,16 @@ redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -tonumber(ARGV[7]) - 1)
 return -1
 """
 QUEUED, DUPLICATE = -1, -2
+#: Store a result in one round trip, atomically: the record first (who wakes on the result
+#: list reads it), then the result for the original client, both expiring.
+FINISH = """
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+redis.call('RPUSH', KEYS[2], ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return 1
+"""
+#: The fields of a record a result sets (``cmdqueue.outcome``), all in the result list's entry.
+OUTCOME = ("state", "level", "data", "starttime", "time")
 
 
 def agent_key(gid: int, nid: int) -> str:
@@ -90,6 +100,7 @@ class RedisQueue:
         self._mover: asyncio.Task[None] | None = None
         self.closing = False
         self._submit = self.redis.register_script(SUBMIT)
+        self._finish = self.redis.register_script(FINISH)
 
     def stop_waiting(self) -> None:
         # The waits below block for a second at most, then look at this.
@@ -212,12 +223,10 @@ class RedisQueue:
         record.update(outcome(result))
         shown = {k: record[k] for k in ("id", "gid", "nid", "cmd", "args", "data", "level")}
         shown |= {k: record[k] for k in ("state", "starttime", "time")}
-        # The record first: who wakes on the result list reads it.
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(record_key(record["id"]), orjson.dumps(record), ex=self.result_ttl)
-            pipe.rpush(result_key(record["id"]), orjson.dumps(shown))
-            pipe.expire(result_key(record["id"]), self.result_ttl)
-            await pipe.execute()
+        await self._finish(
+            keys=[record_key(record["id"]), result_key(record["id"])],
+            args=[orjson.dumps(record), orjson.dumps(shown), self.result_ttl],
+        )
         return Finish.STORED
 
     async def get(self, cid: str, wait: float = 0) -> dict[str, Any] | None:
@@ -232,7 +241,13 @@ class RedisQueue:
             # Rotating the one-element result list waits for it without taking it away from
             # the original client, which pops it.
             key = result_key(cid)
-            await self.redis.blmove(key, key, min(left, 1.0), "RIGHT", "RIGHT")  # type: ignore[arg-type]
+            moved = await self.redis.blmove(key, key, min(left, 1.0), "RIGHT", "RIGHT")  # type: ignore[arg-type]
+            if moved is not None:
+                # The result holds every field the result changed in the record, which was
+                # stored with it: no need to read the record again.
+                shown = orjson.loads(moved)
+                if isinstance(shown, dict) and shown.get("state") in FINAL:
+                    return record | {k: shown.get(k) for k in OUTCOME}
 
     async def history(
         self, gid: int | None, nid: int | None, state: str | None, limit: int
