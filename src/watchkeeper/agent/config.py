@@ -278,6 +278,9 @@ def _number(
     return kind(value)
 
 
+_SIGNALS = frozenset(s.value for s in signal.Signals)
+
+
 def _signal(value: Any, path: str) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
@@ -287,7 +290,7 @@ def _signal(value: Any, path: str) -> int:
         number = getattr(signal.Signals, name, None) if name in signal.Signals.__members__ else 0
     else:
         number = 0
-    if not number or number not in {s.value for s in signal.Signals}:
+    if not number or number not in _SIGNALS:
         raise ConfigError(f"{path}: expected a signal name (TERM, INT, HUP, QUIT, KILL...)")
     return int(number)
 

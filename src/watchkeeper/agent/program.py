@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from watchkeeper.agent import levels, procs
+from watchkeeper.agent import child, levels, procs
 from watchkeeper.agent.config import ProgramSpec
 from watchkeeper.agent.parser import LineSplitter, Message, StreamParser
 from watchkeeper.agent.waiting import wait_event
@@ -84,7 +84,7 @@ class Program:
         #: The last stats sample of the run's processes (see ``stats.Sampler``).
         self.stats: dict[str, float] = {}
         self._stop = asyncio.Event()
-        self._proc: asyncio.subprocess.Process | None = None
+        self._proc: child.Child | None = None
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> asyncio.Task[None]:
@@ -213,15 +213,11 @@ class Program:
         self.runs += 1
         self._switch("starting")
         try:
-            proc = await asyncio.create_subprocess_exec(
-                *spec.argv,
-                stdin=asyncio.subprocess.DEVNULL if spec.stdin is None else asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
+            proc = await child.start(
+                list(spec.argv),
+                stdin=spec.stdin is not None,
                 cwd=spec.working_dir,
                 env=self._environment(),
-                start_new_session=True,
-                limit=1 << 16,
             )
         except OSError as exc:
             run.status, run.reason, run.ended = "failed", f"cannot start: {exc}", time.time()
@@ -229,14 +225,13 @@ class Program:
             return run
         self._proc = proc
         if spec.stdin is not None:
-            feeding = asyncio.create_task(_feed(proc, spec.stdin.encode()))
+            feeding = asyncio.create_task(proc.feed(spec.stdin.encode()))
             feeding.add_done_callback(lambda task: task.cancelled() or task.exception())
         run.pid = proc.pid
         run.create_time = procs.create_time(proc.pid)
         self.host.running(self, run)
         self._task_status(run)
         self._switch("running", f"pid {proc.pid}")
-        assert proc.stdout is not None and proc.stderr is not None
         readers = [
             asyncio.create_task(self._read(proc.stdout, 1, run)),
             asyncio.create_task(self._read(proc.stderr, 2, run)),
@@ -250,13 +245,15 @@ class Program:
             _done, pending = await asyncio.wait(pending, timeout=DRAIN_SECONDS)
             for task in pending:
                 task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        proc.close()
         self._proc = None
         self.host.running(self, None)
         run.ended = time.time()
         self._task_status(run)
         return run
 
-    async def _wait(self, proc: asyncio.subprocess.Process, run: Run) -> None:
+    async def _wait(self, proc: child.Child, run: Run) -> None:
         limit = self.spec.max_time if self.spec.max_time > 0 else None
         exited = asyncio.create_task(proc.wait())
         stopping = asyncio.create_task(self._stop.wait())
@@ -277,7 +274,7 @@ class Program:
         await self.terminate(proc, exited)
         run.exit_code = proc.returncode
 
-    async def terminate(self, proc: asyncio.subprocess.Process, exited: asyncio.Future) -> None:
+    async def terminate(self, proc: child.Child, exited: asyncio.Future) -> None:
         """stop_signal to the whole group, stop_wait, then SIGKILL to the group and tree."""
         tree = await asyncio.to_thread(procs.tree, proc.pid)
         procs.signal_group(proc.pid, self.spec.stop_signal)
@@ -286,7 +283,7 @@ class Program:
         await asyncio.to_thread(procs.kill_all, proc.pid, tree, proc.pid)
         await exited
 
-    async def _read(self, stream: asyncio.StreamReader, level: int, run: Run) -> None:
+    async def _read(self, stream: child.Output, level: int, run: Run) -> None:
         limit = self.host.max_message_bytes
         splitter = LineSplitter(limit)
         parser = StreamParser(level, limit)
@@ -366,18 +363,6 @@ class Program:
             "exit_code": run.exit_code if run else None,
             "stats": self.stats if self.pid is not None else {},
         }
-
-
-async def _feed(proc: asyncio.subprocess.Process, data: bytes) -> None:
-    """Give a run its stdin, then close it; a program that does not read it is not waited for
-    (the write ends when it exits)."""
-    assert proc.stdin is not None
-    try:
-        proc.stdin.write(data)
-        await proc.stdin.drain()
-        proc.stdin.close()
-    except (BrokenPipeError, ConnectionResetError):
-        pass
 
 
 def _signal_name(number: int) -> str:

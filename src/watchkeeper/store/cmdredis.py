@@ -75,8 +75,29 @@ redis.call('RPUSH', KEYS[2], ARGV[2])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 return 1
 """
+#: Take a queued command in one round trip: its record, stored with its state first
+#: (:func:`dump`), turns RUNNING unless it was cancelled or has expired. Answers ``[1, the
+#: running record]``, or ``[0, the record]`` for the caller to judge, or nil for none.
+CLAIM = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return false end
+local head = '{"state":"QUEUED",'
+if string.sub(raw, 1, #head) ~= head then return {0, raw} end
+local ok, record = pcall(cjson.decode, raw)
+if not ok or type(record['expires']) ~= 'number' or record['expires'] < tonumber(ARGV[1]) then
+  return {0, raw}
+end
+local running = '{"state":"RUNNING",' .. string.sub(raw, #head + 1)
+redis.call('SET', KEYS[1], running, 'EX', ARGV[2])
+return {1, running}
+"""
 #: The fields of a record a result sets (``cmdqueue.outcome``), all in the result list's entry.
 OUTCOME = ("state", "level", "data", "starttime", "time")
+
+
+def dump(record: dict[str, Any]) -> bytes:
+    """A record as stored: its state first, where :data:`CLAIM` finds it."""
+    return orjson.dumps({"state": record["state"], **record})
 
 
 def agent_key(gid: int, nid: int) -> str:
@@ -101,6 +122,7 @@ class RedisQueue:
         self.closing = False
         self._submit = self.redis.register_script(SUBMIT)
         self._finish = self.redis.register_script(FINISH)
+        self._claim = self.redis.register_script(CLAIM)
 
     def stop_waiting(self) -> None:
         # The waits below block for a second at most, then look at this.
@@ -118,7 +140,7 @@ class RedisQueue:
         await self.redis.aclose()
 
     async def _save(self, record: dict[str, Any]) -> None:
-        await self.redis.set(record_key(record["id"]), orjson.dumps(record), ex=self.result_ttl)
+        await self.redis.set(record_key(record["id"]), dump(record), ex=self.result_ttl)
 
     async def _load(self, cid: str) -> dict[str, Any] | None:
         raw = await self.redis.get(record_key(cid))
@@ -134,7 +156,7 @@ class RedisQueue:
                 f"{HISTORY}_{agent_key(gid, nid)}",
             ],
             args=[
-                orjson.dumps(record),
+                dump(record),
                 orjson.dumps(wire(record)),
                 self.result_ttl,
                 record["submitted"],
@@ -200,9 +222,16 @@ class RedisQueue:
             if raw is None:
                 return None
             command = orjson.loads(raw)
-            record = await self._load(str(command.get("id")))
-            if record is None:  # its record expired: nobody can see its result any more
+            answer = await self._claim(
+                keys=[record_key(str(command.get("id")))], args=[time.time(), self.result_ttl]
+            )
+            if answer is None:  # its record expired: nobody can see its result any more
                 continue
+            claimed, stored = answer
+            record = dict(orjson.loads(stored))
+            if claimed:
+                return record
+            # Not claimed: cancelled, expired, or stored with its state elsewhere.
             if record["state"] != "QUEUED":  # cancelled while queued
                 continue
             if record["expires"] < time.time():
@@ -225,7 +254,7 @@ class RedisQueue:
         shown |= {k: record[k] for k in ("state", "starttime", "time")}
         await self._finish(
             keys=[record_key(record["id"]), result_key(record["id"])],
-            args=[orjson.dumps(record), orjson.dumps(shown), self.result_ttl],
+            args=[dump(record), orjson.dumps(shown), self.result_ttl],
         )
         return Finish.STORED
 
