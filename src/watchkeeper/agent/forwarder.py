@@ -33,8 +33,8 @@ _RETRY = frozenset({408, 425, 429, 500, 502, 503, 504})
 #: rows cost less than a worker thread's round trip); after a larger one, in a thread.
 INLINE_ROWS = 64
 #: The least time between two batches: a quiet agent's events leave at once, a busy one's
-#: coalesce into at most 20 batches a second (each costs the server a request and a commit).
-MIN_GAP = 0.05
+#: coalesce into at most 7 batches a second (each costs the server a request and a commit).
+MIN_GAP = 0.15
 
 
 class Forwarder:
