@@ -48,7 +48,6 @@ def run_from_cli(
     except config.ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    _one_watcher_for_all_children()
     asyncio.run(_serve(agent, cmds))
     return 0
 
@@ -85,18 +84,6 @@ def run_exec_args() -> int:
         return 2
     args = json.loads(raw)
     return run_from_cli(args["file"], args["resolved"], lean=False)
-
-
-def _one_watcher_for_all_children() -> None:
-    """Python 3.11 waits for each child process in a thread of its own (50 programs, 50
-    threads); a pidfd watcher waits for all of them on the event loop. Newer Pythons use
-    pidfds by themselves."""
-    if sys.version_info < (3, 12) and hasattr(os, "pidfd_open"):
-        try:
-            os.close(os.pidfd_open(os.getpid()))
-        except OSError:
-            return  # the kernel is too old for pidfds
-        asyncio.set_child_watcher(asyncio.PidfdChildWatcher())
 
 
 async def _serve(agent: Agent, cmds: commands.CommandSettings) -> None:
