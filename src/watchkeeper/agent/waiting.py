@@ -1,7 +1,9 @@
 """Waiting for an event with a timeout, without ``asyncio.wait_for``.
 
 On Python 3.11, ``wait_for`` can swallow a cancellation that arrives just as the awaited
-thing completes, and a loop built on it then never stops; ``asyncio.wait`` cannot.
+thing completes, and a loop built on it then never stops. ``asyncio.timeout`` counts
+cancellations (``Task.uncancel``), so a cancellation from outside always propagates; and it
+waits in the caller's task, where ``asyncio.wait`` needed a task of its own per wait.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ async def wait_event(event: asyncio.Event, timeout: float | None) -> bool:
     """Whether ``event`` was set within ``timeout`` seconds."""
     if event.is_set():
         return True
-    waiter = asyncio.ensure_future(event.wait())
     try:
-        done, _ = await asyncio.wait({waiter}, timeout=timeout)
-    finally:
-        waiter.cancel()
-    return bool(done)
+        async with asyncio.timeout(timeout):
+            await event.wait()
+    except TimeoutError:
+        return event.is_set()
+    return True
