@@ -114,3 +114,32 @@ def test_no_descriptor_is_left_once_closed(kind: str) -> None:
     for _ in range(20):
         run(_run(["echo", "hi"], b"ignored"))
     assert len(os.listdir("/proc/self/fd")) <= before
+
+
+def test_a_process_that_cannot_be_watched_is_killed_not_left(monkeypatch) -> None:
+    if not child.PIDFDS:
+        pytest.skip("no pidfds here")
+
+    def no_pidfd(pid: int) -> int:
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(child.os, "pidfd_open", no_pidfd)
+    before = len(os.listdir("/proc/self/fd"))
+    started: list[int] = []
+    real_popen = child.subprocess.Popen
+
+    def popen(*args, **kwargs):
+        proc = real_popen(*args, **kwargs)
+        started.append(proc.pid)
+        return proc
+
+    monkeypatch.setattr(child.subprocess, "Popen", popen)
+
+    async def start() -> None:
+        with pytest.raises(OSError, match="Too many open files"):
+            await child.start(["sleep", "30"], stdin=True, cwd=None, env=None)
+
+    asyncio.run(start())
+    assert len(started) == 1
+    assert not os.path.exists(f"/proc/{started[0]}")  # killed and reaped
+    assert len(os.listdir("/proc/self/fd")) == before

@@ -11,7 +11,9 @@ through a pidfd on the same loop. Where the kernel has no pidfds (not Linux, or 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 import subprocess
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -153,7 +155,15 @@ class _PidfdChild:
         self._out, self._err = _Pipe(loop, out_r), _Pipe(loop, err_r)
         self._in = None if in_w is None else _Pipe(loop, in_w)
         self._exited: asyncio.Future[int] = loop.create_future()
-        self._pidfd = os.pidfd_open(self.pid)
+        try:
+            self._pidfd = os.pidfd_open(self.pid)
+        except OSError:
+            # Out of descriptors, say: a process nobody would watch must not stay behind.
+            with contextlib.suppress(OSError):
+                os.killpg(self.pid, signal.SIGKILL)
+            self._popen.wait()
+            self.close()
+            raise
         loop.add_reader(self._pidfd, self._reap)
 
     def _reap(self) -> None:
