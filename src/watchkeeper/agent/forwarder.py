@@ -19,7 +19,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from watchkeeper.agent.journal import Journal
+from watchkeeper.agent.journal import INLINE, Journal
 from watchkeeper.agent.transport import UNREACHABLE, Answer, Session, describe
 from watchkeeper.agent.waiting import wait_event
 from watchkeeper.retry import Backoff
@@ -29,9 +29,6 @@ log = logging.getLogger("watchkeeper.agent")
 _INDEX = re.compile(r"^\[(\d+)\]")
 _T = TypeVar("_T")
 _RETRY = frozenset({408, 425, 429, 500, 502, 503, 504})
-#: After a batch this small the journal is read and acknowledged on the event loop (a few
-#: rows cost less than a worker thread's round trip); after a larger one, in a thread.
-INLINE_ROWS = 64
 #: The least time between two batches: a quiet agent's events leave at once, a busy one's
 #: coalesce into at most 7 batches a second (each costs the server a request and a commit).
 MIN_GAP = 0.15
@@ -62,7 +59,8 @@ class Forwarder:
         self._next: list[tuple[int, bytes]] | None = None
         self._refusal: Answer | None = None  # the last answer worth retrying
         self._http = Session(server, token, timeout=30)
-        #: Whether the last batch was small: a backlog (the first read) is read in a thread.
+        #: Whether the last batch was small (``INLINE``): then the journal is read
+        #: and acknowledged on the loop; a backlog (the first read) is read in a thread.
         self._small = False
         self.wake = asyncio.Event()
         self.sent = 0
@@ -89,7 +87,7 @@ class Forwarder:
                 )
             if not rows:
                 return
-            self._small = len(rows) <= INLINE_ROWS
+            self._small = len(rows) <= INLINE
             self._refusal = None
             self._next = None
             if await self._send(rows):

@@ -27,6 +27,9 @@ import orjson
 
 from watchkeeper.agent.store import CACHE_KIB
 
+#: Rows a caller on the event loop reads or writes in place, not in a worker thread: a small
+#: commit (WAL, no fsync) costs less than the round trip to a thread and back.
+INLINE = 64
 #: A meta key deleted while the file could not be written.
 _DELETED = object()
 _SCHEMA = (

@@ -23,7 +23,7 @@ from watchkeeper.agent import config, levels, procs
 from watchkeeper.agent.config import AgentSettings, ProgramSpec
 from watchkeeper.agent.forwarder import Forwarder
 from watchkeeper.agent.health import WriteHealth
-from watchkeeper.agent.journal import Journal
+from watchkeeper.agent.journal import INLINE, Journal
 from watchkeeper.agent.parser import Message
 from watchkeeper.agent.program import Program, Run
 from watchkeeper.agent.stats import Sampler
@@ -41,9 +41,6 @@ LINGER = 0.005
 #: Pending messages at which a program's reader waits for a flush: memory stays bounded and
 #: transactions small however fast a program writes (the pipe then holds the rest).
 FLUSH_AT = 2000
-#: Up to this many events and rows a flush writes on the event loop: a small SQLite commit
-#: (WAL, no fsync) costs less than the round trip to a worker thread and back.
-INLINE_WRITE = 64
 
 
 class Agent:
@@ -183,7 +180,7 @@ class Agent:
         rows, self._rows = self._rows, []
         next_id = self._next_id
         async with self._store_lock:
-            if len(events) + len(rows) <= INLINE_WRITE:
+            if len(events) + len(rows) <= INLINE:
                 failed = self._write(events, rows, next_id)
             else:
                 failed = await asyncio.to_thread(self._write, events, rows, next_id)

@@ -215,6 +215,10 @@ class CommandQueue(Protocol):
     async def close(self) -> None: ...
 
 
+#: The fields of a record a posted result sets (:func:`outcome`).
+OUTCOME = ("state", "level", "data", "starttime", "time")
+
+
 def outcome(result: dict[str, Any]) -> dict[str, Any]:
     """The fields of a posted result the record keeps."""
     data = result.get("data")

@@ -25,6 +25,7 @@ import redis.asyncio as aioredis
 
 from watchkeeper.store.cmdqueue import (
     FINAL,
+    OUTCOME,
     Audit,
     Duplicate,
     Finish,
@@ -91,8 +92,6 @@ local running = '{"state":"RUNNING",' .. string.sub(raw, #head + 1)
 redis.call('SET', KEYS[1], running, 'EX', ARGV[2])
 return {1, running}
 """
-#: The fields of a record a result sets (``cmdqueue.outcome``), all in the result list's entry.
-OUTCOME = ("state", "level", "data", "starttime", "time")
 
 
 def dump(record: dict[str, Any]) -> bytes:
